@@ -1,0 +1,83 @@
+// swift-tools-version:6.1
+//
+// cano-collector: a Kubernetes-native alert and event agent.
+//
+// Module map (read top to bottom, the pipeline flows the same way):
+//   PluginABI   the C header: the only contract between host and plugins
+//   CCurl       libcurl shim (curl_easy_setopt is variadic; Swift can't call it directly)
+//   CSQLite     SQLite shim (SQLITE_TRANSIENT is a macro Swift can't import)
+//   CanoSDK     what plugin authors use: Issue model, plugin export helper, HTTP client
+//   Collector   the host pipeline: intake -> issue -> route -> deliver -> plugins
+//   Host        the `cano-collector` executable (CLI only; everything else is in Collector)
+//   Plugins/*   destination plugins, each a dynamic library loaded with dlopen
+import PackageDescription
+
+// Plugins bind their own copies of statically linked Swift modules (-Bsymbolic), so a
+// plugin's CanoSDK never interposes on the host's or another plugin's copy.
+let pluginLinkerSettings: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bsymbolic"])]
+
+let package = Package(
+    name: "cano-collector",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cano-collector", targets: ["Host"]),
+        .library(name: "CanoSDK", targets: ["CanoSDK"]),
+        .library(name: "CanoWebhook", type: .dynamic, targets: ["WebhookPlugin"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        .target(name: "PluginABI", path: "Sources/PluginABI"),
+        .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "CSQLite", path: "Sources/CSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
+        .target(
+            name: "CanoSDK",
+            dependencies: ["PluginABI", "CCurl"],
+            path: "Sources/CanoSDK"
+        ),
+        .target(
+            name: "Collector",
+            dependencies: [
+                "CanoSDK", "PluginABI", "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Collector"
+        ),
+        .executableTarget(
+            name: "Host",
+            dependencies: [
+                "Collector",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Host"
+        ),
+        .target(
+            name: "WebhookPlugin",
+            dependencies: ["CanoSDK", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Plugins/Webhook",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "CanoSDK",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(
+            name: "CollectorTests",
+            dependencies: ["Collector", "CanoSDK", "TestSupport"],
+            path: "Tests/CollectorTests"
+        ),
+    ]
+)

@@ -1,0 +1,134 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A destination written in Swift: one instance per configured destination.
+///
+/// Export it from your dynamic library with one line (see ``PluginExport``):
+/// ```swift
+/// @_cdecl("cano_plugin_entry")
+/// public func canoPluginEntry() -> UnsafeRawPointer { PluginExport.destination(MyDestination.self) }
+/// ```
+/// `deliver` runs on a host delivery thread and may block (for example in ``HTTPClient``)
+/// until `request.deadline`. It must not trap: report failures as results.
+public protocol DestinationPlugin: AnyObject {
+    /// The plugin type name users write in config (`type: webhook`).
+    static var name: String { get }
+    /// The plugin's own version.
+    static var version: String { get }
+    /// Validates `config` and prepares; no slow I/O. Throw ``PluginError`` to refuse.
+    init(config: PluginConfig, host: HostServices) throws(PluginError)
+    /// Delivers one Issue.
+    func deliver(_ request: DeliveryRequest) -> DeliveryResult
+}
+
+/// An enricher written in Swift: adds context blocks to Issues.
+public protocol EnricherPlugin: AnyObject {
+    static var name: String { get }
+    static var version: String { get }
+    init(config: PluginConfig, host: HostServices) throws(PluginError)
+    /// Returns enrichments for one Issue, or a failure result.
+    func enrich(_ request: DeliveryRequest) -> Result<[Enrichment], PluginError>
+}
+
+/// One call's input: the Issue plus the call context.
+public struct DeliveryRequest: Sendable {
+    public var issue: Issue
+    /// The Issue exactly as the host sent it, for plugins that forward it untouched.
+    public var issueJSON: [UInt8]
+    /// 1 for the first try.
+    public var attempt: Int
+    /// Finish (or give up with `.retry`) by then.
+    public var deadline: Date
+    /// Stable for one (destination, fingerprint, status, startsAt) across retries and restarts.
+    public var idempotencyKey: String
+    /// What this destination returned for the first delivery of this fingerprint, if any.
+    public var reference: String?
+
+    public init(issue: Issue, issueJSON: [UInt8], attempt: Int, deadline: Date, idempotencyKey: String, reference: String?) {
+        self.issue = issue
+        self.issueJSON = issueJSON
+        self.attempt = attempt
+        self.deadline = deadline
+        self.idempotencyKey = idempotencyKey
+        self.reference = reference
+    }
+
+    /// Time left until the deadline (at least 1 ms), for HTTP timeouts.
+    public var remaining: Duration {
+        .milliseconds(max(1, Int64(deadline.timeIntervalSinceNow * 1000)))
+    }
+}
+
+/// The outcome of a delivery, as the host's retry logic needs it.
+public enum DeliveryResult: Sendable, Equatable {
+    /// Done. `reference` is stored and given back for later Issues with the same fingerprint.
+    case delivered(reference: String? = nil, message: String = "delivered")
+    /// Try again later; not before `after` when given.
+    case retry(after: Duration? = nil, message: String)
+    /// Will never succeed as is; the host dead-letters it.
+    case permanent(message: String)
+}
+
+/// Why a plugin refused a config or failed a call. The message must not contain secrets.
+public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    /// True when retrying may help.
+    public var retryable: Bool
+    public init(_ message: String, retryable: Bool = false) {
+        self.message = message
+        self.retryable = retryable
+    }
+    public var description: String { message }
+}
+
+/// A plugin instance's configuration: the destination's `config` block, as JSON.
+public struct PluginConfig: Sendable {
+    /// The raw JSON object.
+    public let json: JSONValue
+
+    public init(json: JSONValue) { self.json = json }
+
+    /// Decodes the whole config into `T`. Errors name the offending key.
+    public func decode<T: Decodable>(_ type: T.Type) throws(PluginError) -> T {
+        do {
+            return try IssueCoding.decode(type, from: IssueCoding.encode(json))
+        } catch let error as DecodingError {
+            throw PluginError("invalid config: \(error.readableDescription)")
+        } catch {
+            throw PluginError("invalid config: \(error)")
+        }
+    }
+}
+
+extension DecodingError {
+    /// "key \"url\": expected a string" rather than Swift's debug dump.
+    public var readableDescription: String {
+        func path(_ context: Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return keys.isEmpty ? "top level" : "key \"" + keys.joined(separator: ".").replacing(".[", with: "[") + "\""
+        }
+        switch self {
+        case .keyNotFound(let key, let context):
+            let parent = context.codingPath.isEmpty ? "" : " in \(path(context))"
+            return "missing required key \"\(key.stringValue)\"\(parent)"
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            return "\(path(context)): expected \(Self.describe(type))"
+        case .dataCorrupted(let context):
+            return "\(path(context)): \(context.debugDescription)"
+        @unknown default:
+            return "\(self)"
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "a boolean"
+        case is Int.Type, is Double.Type, is Int64.Type, is UInt.Type: "a number"
+        default: "\(type)"
+        }
+    }
+}

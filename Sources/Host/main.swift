@@ -1,0 +1,2 @@
+import Collector
+print("cano-collector")
