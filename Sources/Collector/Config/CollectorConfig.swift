@@ -1,0 +1,121 @@
+import CanoSDK
+
+/// The whole configuration, as loaded from the YAML file (see `ConfigLoader`) and
+/// documented in README.md ("Configuration reference"). Plain values: every default lives
+/// here, once.
+public struct CollectorConfig: Sendable, Equatable {
+    public var server = ServerConfig()
+    /// The cluster name put on every Issue.
+    public var cluster: String?
+    /// Directory for the SQLite database (outbox, plugin state).
+    public var dataDirectory = "./data"
+    public var plugins = PluginSearchConfig()
+    public var alertmanager = AlertmanagerConfig()
+    public var destinations: [DestinationConfig] = []
+    public var routes: [RouteConfig] = []
+    /// Destinations for Issues no route matched (the default route).
+    public var defaultDestinations: [String] = []
+
+    public init() {}
+
+    /// The SQLite database file.
+    public var databasePath: String { dataDirectory + "/cano-collector.db" }
+}
+
+/// The HTTP listener.
+public struct ServerConfig: Sendable, Equatable {
+    public var host = "0.0.0.0"
+    public var port = 9099
+    /// Larger request bodies get 413.
+    public var maxBodyBytes = 4 << 20
+    /// Optional auth for `POST /api/alerts`, as Alertmanager's http_config sends it.
+    public var auth: IntakeAuth = .none
+    /// How long SIGTERM waits for in-flight deliveries.
+    public var shutdownGrace: Duration = .seconds(10)
+    public init() {}
+}
+
+/// Accepted credentials for the intake endpoint.
+public enum IntakeAuth: Sendable, Equatable {
+    case none
+    case bearer(Secret)
+    case basic(username: String, password: Secret)
+}
+
+/// Where plugins are found.
+public struct PluginSearchConfig: Sendable, Equatable {
+    /// Directories scanned for `*.so`. Empty means the defaults: `plugins/` next to the
+    /// binary, then `/usr/lib/cano-collector/plugins`.
+    public var directories: [String] = []
+    /// Individual plugin files, loaded in addition to the directories.
+    public var paths: [String] = []
+    public init() {}
+}
+
+/// How Alertmanager alerts become Issues.
+public struct AlertmanagerConfig: Sendable, Equatable {
+    /// `severity` label value (lowercased) → Issue severity.
+    public var severityMapping: [String: Severity] = [
+        "critical": .high, "error": .high, "high": .high, "page": .high,
+        "warning": .low, "warn": .low, "low": .low,
+        "info": .info, "informational": .info,
+        "none": .debug, "debug": .debug,
+    ]
+    /// For alerts with no or an unmapped `severity` label.
+    public var defaultSeverity: Severity = .low
+    public init() {}
+}
+
+/// One configured destination: a plugin type (or built-in) plus its config.
+public struct DestinationConfig: Sendable, Equatable {
+    /// Unique; routes refer to it.
+    public var name: String
+    /// The plugin type name (`webhook`, `slack`) or a built-in (`file`).
+    public var type: String
+    /// Handed to the plugin's create() as JSON, after `${ENV}` and `*_file` resolution.
+    public var config: JSONValue
+    public var delivery: DeliveryPolicy
+
+    public init(name: String, type: String, config: JSONValue = .object([:]), delivery: DeliveryPolicy = DeliveryPolicy()) {
+        self.name = name
+        self.type = type
+        self.config = config
+        self.delivery = delivery
+    }
+}
+
+/// How the engine treats one destination's queue. Retry timing is decided in one place,
+/// `RetryPolicy`, from these values.
+public struct DeliveryPolicy: Sendable, Equatable {
+    /// After this many failed attempts a delivery is dead-lettered.
+    public var maxAttempts = 12
+    /// A delivery older than this is dead-lettered instead of retried.
+    public var maxAge: Duration = .seconds(6 * 3600)
+    /// First retry delay; doubles per attempt, with full jitter.
+    public var initialBackoff: Duration = .seconds(1)
+    /// Backoff cap.
+    public var maxBackoff: Duration = .seconds(300)
+    /// Past this many queued deliveries, intake answers 503 (Alertmanager retries).
+    public var queueLimit = 10_000
+    /// Delivery threads for this destination.
+    public var workers = 2
+    /// Per-call deadline handed to the plugin.
+    public var timeout: Duration = .seconds(15)
+    public init() {}
+}
+
+/// One routing rule; see `Router`.
+public struct RouteConfig: Sendable, Equatable {
+    public var name: String?
+    /// All must match.
+    public var matchers: [Matcher]
+    public var destinations: [String]
+    /// Keep evaluating later routes after this one matched.
+    public var `continue`: Bool
+    public init(name: String? = nil, matchers: [Matcher], destinations: [String], continue: Bool = false) {
+        self.name = name
+        self.matchers = matchers
+        self.destinations = destinations
+        self.continue = `continue`
+    }
+}

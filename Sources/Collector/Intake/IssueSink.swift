@@ -1,0 +1,38 @@
+import CanoSDK
+
+/// Where sources hand Issues: the durable pipeline. `submit` returns only once the Issues
+/// are recorded durably (so an HTTP intake may acknowledge), or throws.
+public protocol IssueSink: Sendable {
+    func submit(_ issues: [Issue]) async throws(SubmitError) -> SubmitReceipt
+}
+
+/// What `submit` did with a batch.
+public struct SubmitReceipt: Sendable, Equatable {
+    /// Deliveries queued (one per Issue and destination).
+    public var queued: Int
+    /// Issues already delivered or queued with the same fingerprint, status and start.
+    public var duplicates: Int
+    public init(queued: Int, duplicates: Int) {
+        self.queued = queued
+        self.duplicates = duplicates
+    }
+}
+
+/// Why `submit` refused a batch. Nothing of a refused batch is recorded.
+public struct SubmitError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// A destination's queue is full: the sender should retry later (HTTP 503).
+        case backpressure
+        /// The collector is shutting down (HTTP 503).
+        case shuttingDown
+        /// The database failed (HTTP 500, the sender retries).
+        case storage
+    }
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { "\(code.rawValue): \(message)" }
+}
