@@ -59,6 +59,7 @@ public final class FakeCluster: Sendable {
         var requests: [RecordedRequest] = []
         var logs: [String: String] = [:]
         var watchTimeoutSeconds = 1800
+        var refused: [String: Int] = [:]
     }
 
     let state = Mutex(State())
@@ -74,6 +75,8 @@ public final class FakeCluster: Sendable {
 
     /// Answers 403 Forbidden (the fixture Status) for every request on `resource` ("pods").
     public func forbid(_ resource: String) { _ = state.withLock { $0.forbidden.insert(resource) } }
+    /// How many requests on `resource` were answered 403.
+    public func refusedCount(_ resource: String) -> Int { state.withLock { $0.refused[resource] ?? 0 } }
     /// Stops answering 403 for `resource`.
     public func allow(_ resource: String) { _ = state.withLock { $0.forbidden.remove(resource) } }
 

@@ -42,7 +42,7 @@ public final class FakeKubeAPIServer: Sendable {
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificates.serverKeyPEM.utf8), format: .pem)))
         let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "fake-kube-apiserver")
-        logger.logLevel = .error
+        logger.logLevel = .critical
         let app = Application(
             responder: CallbackResponder<BasicRequestContext> { request, _ in try await handler.handle(request) },
             server: try .tls(.http1(), tlsConfiguration: tls),
@@ -113,7 +113,11 @@ struct RequestHandler: Sendable {
         guard let target = Self.parse(path) else {
             return Self.status(404, reason: "NotFound", message: "the server could not find the requested resource")
         }
-        if cluster.state.withLock({ $0.forbidden.contains(target.resource) }) {
+        if cluster.state.withLock({ s in
+            guard s.forbidden.contains(target.resource) else { return false }
+            s.refused[target.resource, default: 0] += 1
+            return true
+        }) {
             return forbidden(target, verb: query["watch"] == "true" ? "watch" : method == "GET" ? (target.name == nil ? "list" : "get") : method.lowercased())
         }
         let metadataOnly = accept.contains("as=PartialObjectMetadata")
