@@ -116,42 +116,44 @@ struct LeaderElectionTests {
     }
 
     @Test func onlyTheLeaderReports() async throws {
-        let env = try await KubeTestEnv.start()
+        // Each replica has its own token, so the server log tells whose requests are whose.
+        let env = try await KubeTestEnv.start(token: "replica-a-token", extraTokens: ["replica-b-token"])
         defer { Task { await env.server.shutdown() } }
         var config = SourcesHarness.baseConfig()
         config.events.enabled = false
         config.jobs.enabled = false
         config.helm.enabled = false
         config.leaderElection = LeaderElectionConfig(enabled: true, namespace: "cano", identity: nil, leaseDurationSeconds: 2, renewDeadlineSeconds: 1.5, retryPeriodSeconds: 0.2)
-        let sinkA = RecordingSink()
-        let sinkB = RecordingSink()
-        let a = Task { try await KubernetesSources(config: config, sink: sinkA, connection: env.connection, tickInterval: .milliseconds(20)).run() }
-        let b = Task { try await KubernetesSources(config: config, sink: sinkB, connection: env.connection, tickInterval: .milliseconds(20)).run() }
-        try await waitUntil("one replica watching") { env.cluster.openWatches("pods") == 1 }
+        let sinks = ["a": RecordingSink(), "b": RecordingSink()]
+        var tasks: [String: Task<Void, any Error>] = [:]
+        for name in ["a", "b"] {
+            let sources = KubernetesSources(config: config, sink: sinks[name]!, connection: env.connection(token: "replica-\(name)-token"), tickInterval: .milliseconds(20))
+            tasks[name] = Task { try await sources.run() }
+        }
+        func watching(_ name: String, after mark: Int = 0) -> Bool {
+            env.cluster.requests.dropFirst(mark).contains {
+                $0.path == "/api/v1/pods" && $0.query["watch"] == "true" && $0.authorization == "Bearer replica-\(name)-token"
+            }
+        }
+        try await waitUntil("a leader watching") { watching("a") || watching("b") }
+        let leader = watching("a") ? "a" : "b"
+        let follower = leader == "a" ? "b" : "a"
         let crash = try Fixtures.load("pods/pod-crashloopbackoff-managedfields.json").placed(namespace: "ha")
         env.cluster.apply("pods", crash)
-        try await waitUntil("reported") { sinkA.issues.count + sinkB.issues.count >= 1 }
-        let leaderSink = sinkA.issues.isEmpty ? sinkB : sinkA
-        let (leaderTask, followerTask) = sinkA.issues.isEmpty ? (b, a) : (a, b)
-        let followerSink = sinkA.issues.isEmpty ? sinkA : sinkB
+        try await waitUntil("leader reports") { sinks[leader]!.issues.count == 1 }
+        #expect(!watching(follower))
+
         // The leader shuts down (releasing the lease); the follower takes over and reports
         // what breaks next, and only that.
-        leaderTask.cancel()
-        _ = try? await leaderTask.value
-        try await waitUntil("follower watching", timeout: .seconds(8)) { env.cluster.openWatches("pods") >= 1 && followerSink.issues.isEmpty && env.cluster.requests.last?.query["watch"] == "true" }
-        try await waitUntil("follower synced", timeout: .seconds(8)) {
-            env.cluster.get("leases.coordination.k8s.io", namespace: "cano", name: "cano-collector-leader")?.at("spec.leaseTransitions")?.numberValue == 1
-                && env.cluster.openWatches("pods") >= 1
-        }
         let mark = env.cluster.requests.count
-        try await waitUntil("follower listed and watching", timeout: .seconds(8)) {
-            env.cluster.requests.contains { $0.path == "/api/v1/pods" && $0.query["watch"] == "true" } && env.cluster.requests.count >= mark
-        }
+        tasks[leader]!.cancel()
+        _ = try? await tasks[leader]!.value
+        try await waitUntil("follower watching", timeout: .seconds(8)) { watching(follower, after: mark) }
         env.cluster.apply("pods", crash.placed(namespace: "ha2"))
-        try await waitUntil("follower reports", timeout: .seconds(8)) { followerSink.issues.count == 1 }
-        #expect(followerSink.issues[0].subject.namespace == "ha2")
-        #expect(leaderSink.issues.count == 1)
-        followerTask.cancel()
-        _ = try? await followerTask.value
+        try await waitUntil("follower reports", timeout: .seconds(8)) { sinks[follower]!.issues.count == 1 }
+        #expect(sinks[follower]!.issues[0].subject.namespace == "ha2")
+        #expect(sinks[leader]!.issues.count == 1)
+        tasks[follower]!.cancel()
+        _ = try? await tasks[follower]!.value
     }
 }
