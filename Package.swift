@@ -117,7 +117,10 @@ let package = Package(
         ),
         .testTarget(
             name: "KubeTests",
-            dependencies: ["KubeClient", "KubeSources", "FakeKubeAPIServer", "Collector", "CanoSDK", "TestSupport"],
+            dependencies: [
+                "KubeClient", "KubeSources", "FakeKubeAPIServer", "Collector", "CanoSDK", "TestSupport",
+                .product(name: "Yams", package: "Yams"),
+            ],
             path: "Tests/KubeTests"
         ),
     ]
