@@ -115,6 +115,11 @@ let package = Package(
             ],
             path: "Tests/FakeKubeAPIServer"
         ),
+        .executableTarget(
+            name: "KubeBench",
+            dependencies: ["KubeSources", "KubeClient", "FakeKubeAPIServer", "Collector", "CanoSDK"],
+            path: "Benchmarks/KubeBench"
+        ),
         .testTarget(
             name: "KubeTests",
             dependencies: [
