@@ -263,3 +263,48 @@ final class SeenEvents: Sendable {
     var items: [String] { stored.withLock { $0 } }
     func add(_ s: String) { stored.withLock { $0.append(s) } }
 }
+
+@Suite("Watch resumption")
+struct WatchResumptionTests {
+    @Test func theRealExpiredErrorLineMeansRelist() async throws {
+        let env = try await KubeTestEnv.start()
+        defer { Task { await env.server.shutdown() } }
+        // The 410 ERROR line exactly as a real API server sent it (wso2/apk#571).
+        let line = String(decoding: try Fixtures.data("watch/watch-error-410-expired.jsonl"), as: UTF8.self)
+        let status = try #require(try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))["object"])
+        let client = env.client()
+        let rv = String(env.cluster.resourceVersion)
+        let watching = Task {
+            try await blocking { () throws(KubeError) -> WatchEnd in
+                try client.watch(PartialObjectMetadata.self, .pods, options: ListOptions(resourceVersion: rv), stop: StopSignal()) { _ in }
+            }
+        }
+        try await waitUntil("watch open") { env.cluster.openWatches("pods") == 1 }
+        env.cluster.sendWatchError("pods", status: status)
+        let error = await #expect(throws: KubeError.self) { try await watching.value }
+        #expect(error?.code == .gone)
+        #expect(error?.status?.message == "too old resource version: 657887 (680402)")
+        #expect(error?.status?.reason == "Expired")
+    }
+
+    @Test func serverSideTimeoutsResumeFromTheLastVersionWithoutDuplicates() async throws {
+        let env = try await KubeTestEnv.start()
+        env.cluster.setWatchTimeout(seconds: 1)
+        let h = try await SourcesHarness(env: env, config: PodDetectorTests.sourcesConfig())
+        defer { Task { await h.stop(); await env.server.shutdown() } }
+        env.cluster.apply("pods", try Fixtures.load("pods/pod-crashloopbackoff.yaml").placed(namespace: "t"))
+        try await waitUntil("reported") { h.issues.count == 1 }
+        let listsBefore = env.cluster.requests.filter { $0.path == "/api/v1/pods" && $0.query["watch"] == nil }.count
+        // Two server-side timeouts later, the watch has been resumed twice...
+        try await waitUntil("resumed twice", timeout: .seconds(10)) {
+            env.cluster.requests.filter { $0.path == "/api/v1/pods" && $0.query["watch"] == "true" }.count >= 3
+        }
+        let watches = env.cluster.requests.filter { $0.path == "/api/v1/pods" && $0.query["watch"] == "true" }
+        // ...each from the last resourceVersion seen, never from scratch, and without a relist.
+        #expect(watches.allSatisfy { ($0.query["resourceVersion"] ?? "").isEmpty == false })
+        #expect(Int(watches.last!.query["resourceVersion"]!)! >= Int(watches.first!.query["resourceVersion"]!)!)
+        #expect(env.cluster.requests.filter { $0.path == "/api/v1/pods" && $0.query["watch"] == nil }.count == listsBefore)
+        try await h.podBarrier("timeout")
+        #expect(h.issues.count == 1)
+    }
+}
