@@ -26,7 +26,8 @@ public struct DestinationFactory: Sendable {
     }
 
     /// Creates every destination it can. Each failure is logged once, naming the
-    /// destination and the reason, and returned in `failures`.
+    /// destination and the reason, counted in
+    /// `cano_destination_setup_failures_total{destination,code}` and returned in `failures`.
     public func make(_ configs: [DestinationConfig]) -> DestinationSet {
         var set = DestinationSet()
         for config in configs {
@@ -37,6 +38,7 @@ public struct DestinationFactory: Sendable {
                     "destination": .string(config.name), "type": .string(config.type),
                     "code": .string(error.code.description), "reason": .string(error.reason),
                 ])
+                services.metrics.increment("cano_destination_setup_failures_total", ["destination": config.name, "code": error.code.description])
                 set.failures.append(error)
             }
         }
