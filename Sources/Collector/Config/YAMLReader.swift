@@ -57,7 +57,7 @@ final class YAMLReader {
             if rawKey.hasSuffix("_file"), rawKey.count > 5, allowed.map({ !$0.contains(rawKey) }) ?? true {
                 key = String(rawKey.dropLast(5))
                 guard allowed?.contains(key) ?? true else {
-                    problem(value, "unknown key \"\(rawKey)\"\(suggestion(for: rawKey, in: allowed))")
+                    problem(Located(node: keyNode, path: value.path), "unknown key \"\(rawKey)\"\(suggestion(for: rawKey, in: allowed))")
                     continue
                 }
                 guard let path = string(value) else { continue }
@@ -70,7 +70,7 @@ final class YAMLReader {
                     continue
                 }
             } else if let allowed, !allowed.contains(rawKey) {
-                problem(value, "unknown key \"\(rawKey)\"\(suggestion(for: rawKey, in: allowed))")
+                problem(Located(node: keyNode, path: value.path), "unknown key \"\(rawKey)\"\(suggestion(for: rawKey, in: allowed))")
                 continue
             }
             guard seen.insert(key).inserted else {
