@@ -58,6 +58,9 @@ public struct AlertmanagerIntake: Sendable {
         do {
             webhook = try IssueCoding.decode(AlertmanagerWebhook.self, from: body)
         } catch let error as DecodingError {
+            if let syntax = JSONSyntaxCheck.firstError(in: body) {
+                return .error(400, "invalid Alertmanager webhook body: not valid JSON at \(syntax)")
+            }
             return .error(400, "invalid Alertmanager webhook body: \(Self.describe(error))")
         } catch {
             return .error(400, "invalid Alertmanager webhook body: \(error)")
