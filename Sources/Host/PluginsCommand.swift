@@ -15,10 +15,13 @@ struct PluginsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show the plugins found and why any file was refused.",
             discussion: """
-                Without --plugin-dir, searches plugins/ next to the binary, then \
-                /usr/lib/cano-collector/plugins (missing defaults are skipped). Exits 1 when a file \
-                was refused, 2 when a given directory does not exist.
+                Without directories (from --config or --plugin-dir), searches plugins/ next to the \
+                binary, then /usr/lib/cano-collector/plugins (missing defaults are skipped). Exits 1 \
+                when a file was refused, 2 when the config is invalid or a given directory does not exist.
                 """)
+
+        @Option(help: "The collector config file; its plugins section is searched (flags below add to it).")
+        var config: String?
 
         @Option(name: .customLong("plugin-dir"), help: "A directory of *.so plugins (repeatable); replaces the defaults.")
         var pluginDirectories: [String] = []
@@ -28,18 +31,26 @@ struct PluginsCommand: AsyncParsableCommand {
 
         func run() throws {
             HTTPClient.initializeProcess()
-            var config = PluginSearchConfig()
-            config.directories = pluginDirectories
-            config.paths = pluginPaths
+            var search = PluginSearchConfig()
+            if let config {
+                do {
+                    search = try ConfigLoader.load(path: config).plugins
+                } catch {
+                    print("error: \(error)")
+                    throw ExitCode(2)
+                }
+            }
+            search.directories += pluginDirectories
+            search.paths += pluginPaths
             let catalog: PluginCatalog
             do {
-                catalog = try PluginCatalog.scan(config)
+                catalog = try PluginCatalog.scan(search)
             } catch {
                 print("error: \(error.path): \(error.reason)")
                 throw ExitCode(2)
             }
-            let searched = pluginDirectories.isEmpty ? PluginCatalog.defaultDirectories() : pluginDirectories
-            print("searched: \(searched.joined(separator: ", "))" + (pluginPaths.isEmpty ? "" : "; files: \(pluginPaths.joined(separator: ", "))"))
+            let searched = search.directories.isEmpty ? PluginCatalog.defaultDirectories() : search.directories
+            print("searched: \(searched.joined(separator: ", "))" + (search.paths.isEmpty ? "" : "; files: \(search.paths.joined(separator: ", "))"))
             if catalog.entries.isEmpty { print("no plugin files found") }
             for entry in catalog.entries {
                 switch entry {

@@ -11,7 +11,7 @@ import TestSupport
 struct WebhookPluginTests {
     static func plugin() throws -> LoadedPlugin {
         _ = ProcessSetup.curl
-        return try PluginLoader.load(path: try BuiltProducts.library("CanoWebhook", environmentVariable: "CANO_WEBHOOK_PLUGIN"))
+        return try PluginLoader.load(path: try BuildProducts.plugin("CanoWebhook"))
     }
 
     private func destination(_ config: [String: JSONValue], services: PluginServices = TestServices().services) throws -> PluginDestination {
@@ -173,8 +173,9 @@ struct WebhookPluginTests {
                     ["url": .string(url), "hmac_secret": .string("HMACKEY89AB"), "bogus": .string("TOKENCDEF")]] as [[String: JSONValue]] {
             do { _ = try destination(bad, services: test.services) } catch { texts.append("\(error)") }
         }
-        let set = DestinationFactory(catalog: { var c = PluginCatalog(); c.add(try! BuiltProducts.library("CanoWebhook", environmentVariable: "CANO_WEBHOOK_PLUGIN")); return c }(),
-                                     services: test.services)
+        var catalog = PluginCatalog()
+        catalog.add(try BuildProducts.plugin("CanoWebhook"))
+        let set = DestinationFactory(catalog: catalog, services: test.services)
             .make([DestinationConfig(name: "leaky", type: "webhook", config: .object(["url": .string("nope PATHKEY0123")]))])
         texts += set.failures.map(\.description)
 
