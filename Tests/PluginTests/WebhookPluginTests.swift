@@ -141,6 +141,9 @@ struct WebhookPluginTests {
         #expect(createError(["url": .string("http://example.test"), "timeout": .string("soon")])?.contains("key \"timeout\"") == true)
         #expect(createError(["url": .string("http://example.test"), "headers": .object(["X": .number(1)])])?.contains("headers.X") == true)
         #expect(createError(["url": .string("http://example.test"), "signature_header": .string("X-Sig")])?.contains("hmac_secret") == true)
+        #expect(createError(["url": .string("http://example.test"), "ca": .string("/etc/ssl/ca.pem")])?.contains("key \"ca\"") == true)
+        #expect(createError(["url": .string("http://example.test"), "ca_file": .string("/etc/ssl/ca.pem")])?.contains("unknown config key \"ca_file\"") == true,
+                "the host resolves *_file keys before create(); one reaching the plugin is a mistake")
     }
 
     /// Webhook URLs carry keys in their path and query, and the HMAC secret and header
