@@ -60,6 +60,14 @@ struct ConformanceTests {
         #expect(report.text.hasSuffix("result: FAIL\n"))
     }
 
+    @Test func enricherPasses() async throws {
+        let fixtures = try FixturePlugins()
+        defer { fixtures.directory.remove() }
+        let report = await PluginConformance.run(path: try fixtures.build("enricher"), logger: logger)
+        #expect(report.passed, "\(report.text)")
+        #expect(report.checks.map(\.name).contains("enrich firing"))
+    }
+
     @Test func invalidConfigJSON() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
