@@ -1,6 +1,7 @@
 import ArgumentParser
 import CanoSDK
 import Collector
+import Foundation
 import Logging
 
 /// `cano-collector plugins`: inspect plugin files without starting the collector.
@@ -86,15 +87,68 @@ struct PluginsCommand: AsyncParsableCommand {
         @Flag(help: "Show the plugin's own log lines (JSON, on stderr).")
         var verbose = false
 
+        @Flag(name: .customLong("in-process"), help: "Run the plugin in this process (a crashing plugin then ends the checker; useful under gdb).")
+        var inProcess = false
+
         func run() async throws {
+            if inProcess {
+                try await runInProcess()
+            } else {
+                try runIsolated()
+            }
+        }
+
+        /// The checks themselves; each verdict is printed (and flushed) as soon as it is
+        /// known, so a crash in the next plugin call leaves everything before it on screen.
+        private func runInProcess() async throws {
             HTTPClient.initializeProcess()
             let logger = verbose
                 ? Logger(label: "cano.plugins.check") { JSONLogHandler(label: $0, level: .debug) }
                 : Logger(label: "cano.plugins.check") { _ in SwiftLogNoOpLogHandler() }
             let report = await PluginConformance.run(
-                path: path, configJSON: configJSON, timeout: .milliseconds(Int64(max(0.001, timeout) * 1000)), logger: logger)
-            print(report.text, terminator: "")
+                path: path, configJSON: configJSON, timeout: .milliseconds(Int64(max(0.001, timeout) * 1000)), logger: logger,
+                progress: { check in
+                    print(check.text, terminator: "")
+                    fflush(nil)  // all streams; naming stdout is not concurrency-safe in Swift 6
+                })
+            print(report.resultLine, terminator: "")
             if !report.passed { throw ExitCode(1) }
+        }
+
+        /// Runs the checks in a child process (this same command with --in-process), so a
+        /// plugin that crashes (a segfault, a Swift trap) is reported as a FAIL with advice
+        /// instead of taking the checker down.
+        private func runIsolated() throws {
+            guard let executable = PluginCatalog.executablePath() else {
+                print("error: cannot find this executable (/proc/self/exe) to run the check in a child process; use --in-process")
+                throw ExitCode(2)
+            }
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: executable)
+            child.arguments = Array(CommandLine.arguments.dropFirst()) + ["--in-process"]
+            if !verbose {
+                // The Swift runtime's crash backtrace is long; --verbose keeps it.
+                var environment = ProcessInfo.processInfo.environment
+                environment["SWIFT_BACKTRACE"] = "enable=no"
+                child.environment = environment
+            }
+            try child.run()
+            child.waitUntilExit()
+            switch child.terminationReason {
+            case .exit:
+                if child.terminationStatus != 0 { throw ExitCode(child.terminationStatus) }
+            case .uncaughtSignal:
+                let signal = child.terminationStatus
+                let name = strsignal(signal).map { String(cString: $0) } ?? "signal \(signal)"
+                print(ConformanceReport.Check(
+                    "crash", .fail, "the plugin crashed the process (signal \(signal): \(name)) in the step after the last line above",
+                    advice: "a plugin must never crash, trap or exit: report failures as results. "
+                        + "Rerun with --verbose for a backtrace, or with --in-process under gdb or valgrind").text, terminator: "")
+                print("result: FAIL")
+                throw ExitCode(1)
+            @unknown default:
+                throw ExitCode(1)
+            }
         }
     }
 }
