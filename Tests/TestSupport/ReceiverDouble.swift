@@ -8,6 +8,7 @@ import Synchronization
 /// Like a strict real receiver it rejects what no webhook sender should send: a non-POST
 /// (405), a body that is not JSON (400) or not `application/json` (415).
 public final class ReceiverDouble: Sendable {
+    /// The underlying recording server.
     public let server: CaptureServer
     private let script: Script
 
@@ -39,6 +40,7 @@ public final class ReceiverDouble: Sendable {
     /// Everything received so far.
     public var requests: [CaptureServer.Request] { server.requests }
 
+    /// Stops the server.
     public func stop() async { await server.stop() }
 
     /// The queued answers, shared with the server's responder.

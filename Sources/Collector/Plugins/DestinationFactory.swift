@@ -8,6 +8,7 @@ public struct DestinationSet: Sendable {
     /// One entry per destination that could not be created; the rest keep working.
     public var failures: [DestinationSetupError] = []
 
+    /// An empty set.
     public init() {}
 }
 
@@ -17,9 +18,12 @@ public struct DestinationFactory: Sendable {
     /// Type names that are built in; a plugin cannot replace them.
     public static let builtInTypes: Set<String> = [FileDestination.typeName]
 
+    /// Where plugin types come from.
     public let catalog: PluginCatalog
+    /// Lent to every plugin instance created.
     public let services: PluginServices
 
+    /// A factory over a scanned catalog.
     public init(catalog: PluginCatalog, services: PluginServices) {
         self.catalog = catalog
         self.services = services

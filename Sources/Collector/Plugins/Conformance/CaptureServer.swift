@@ -11,9 +11,11 @@ import Synchronization
 public final class CaptureServer: Sendable {
     /// One request as received.
     public struct Request: Sendable {
+        /// "POST", "GET"...
         public var method: String
         /// Path and query, as sent.
         public var target: String
+        /// In the order received.
         public var headers: [(name: String, value: String)]
         public var body: [UInt8]
 
@@ -26,12 +28,15 @@ public final class CaptureServer: Sendable {
 
     /// What to answer.
     public struct Response: Sendable {
+        /// The HTTP status code.
         public var status: Int
+        /// Response headers, e.g. `Retry-After`.
         public var headers: [(name: String, value: String)]
         public var body: [UInt8]
         /// Wait this long before answering (to provoke client timeouts).
         public var delay: Duration?
 
+        /// An answer; 200 with an empty body by default.
         public init(status: Int = 200, headers: [(name: String, value: String)] = [], body: [UInt8] = [], delay: Duration? = nil) {
             self.status = status
             self.headers = headers
@@ -128,6 +133,7 @@ public final class CaptureServer: Sendable {
 
 /// The capture server could not start.
 public struct CaptureServerError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong.
     public let message: String
     public var description: String { message }
 }

@@ -10,15 +10,18 @@ import Logging
 public struct ConformanceReport: Sendable {
     /// One check's verdict.
     public struct Check: Sendable {
+        /// PASS, FAIL, or INFO (facts that neither pass nor fail).
         public enum Verdict: String, Sendable {
             case pass = "PASS", fail = "FAIL", info = "INFO"
         }
+        /// "load", "descriptor", "create", "deliver firing"...
         public var name: String
         public var verdict: Verdict
         public var detail: String
         /// What to do about a failure.
         public var advice: String?
 
+        /// A verdict for one check.
         public init(_ name: String, _ verdict: Verdict, _ detail: String, advice: String? = nil) {
             self.name = name
             self.verdict = verdict
@@ -32,6 +35,7 @@ public struct ConformanceReport: Sendable {
         }
     }
 
+    /// Every check so far, in order.
     public var checks: [Check] = [] {
         didSet { if let last = checks.last, checks.count > oldValue.count { progress(last) } }
     }
