@@ -3,6 +3,7 @@ import FoundationEssentials
 #endif
 import Foundation
 import CanoSDK
+import Collector
 import Testing
 import TestSupport
 
@@ -23,7 +24,7 @@ struct SlackDoubleContractTests {
             body = Array((form ?? "").utf8)
         }
         let request = CanoSDK.HTTPRequest(method: "POST", url: slack.apiURL + method, headers: headers, body: body)
-        let response = try await onDedicatedThread { Result { () throws(HTTPClientError) in try HTTPClient().send(request) } }.get()
+        let response = try await BlockingThread.run { Result { () throws(HTTPClientError) in try HTTPClient().send(request) } }.get()
         #expect(response.status == 200)
         return try IssueCoding.decode(JSONValue.self, from: response.body)
     }
@@ -91,7 +92,7 @@ struct SlackDoubleContractTests {
         let boundary = "XyZ"
         let multipart = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nabc\r\n--\(boundary)--\r\n".utf8)
         let upload = CanoSDK.HTTPRequest(method: "POST", url: url, headers: [HTTPHeader(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")], body: multipart)
-        let uploaded = try await onDedicatedThread { Result { () throws(HTTPClientError) in try HTTPClient().send(upload) } }.get()
+        let uploaded = try await BlockingThread.run { Result { () throws(HTTPClientError) in try HTTPClient().send(upload) } }.get()
         #expect(uploaded.status == 200)
         let done = try await call(slack, "files.completeUploadExternal", json: ["files": [["id": .string(id), "title": "A"]], "channel_id": "C0ALERTS01"])
         #expect(done["ok"] == .bool(true))

@@ -3,6 +3,7 @@ import FoundationEssentials
 #endif
 import Foundation
 import CanoSDK
+import Collector
 import Synchronization
 import TestSupport
 @testable import SlackDestination
@@ -87,7 +88,7 @@ struct Harness {
             deadline: now.addingTimeInterval(deadline),
             idempotencyKey: key ?? "\(issue.fingerprint)|\(issue.status.rawValue)|\(RFC3339.format(issue.startsAt))",
             reference: reference)
-        return await onDedicatedThread { notifier.deliver(request) }
+        return await BlockingThread.run { notifier.deliver(request) }
     }
 
     func stop() { slack.stop() }
