@@ -114,7 +114,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SlackTests",
-            dependencies: ["SlackDestination", "CanoSDK", "Collector", "TestSupport"],
+            dependencies: [
+                "SlackDestination", "CanoSDK", "Collector", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/SlackTests"
         ),
     ]
