@@ -101,6 +101,17 @@ struct SlackConfigTests {
         }
     }
 
+    @Test("a config printed by accident shows no token")
+    func configDescriptionRedacts() throws {
+        let config = try SlackConfig.parse(["token": .string(testToken), "channel": "#a"])
+        var dumped = ""
+        dump(config, to: &dumped)
+        for text in ["\(config)", String(describing: config), String(reflecting: config), dumped] {
+            #expect(!text.contains("SECRET"), "\(text)")
+            #expect(text.contains("redacted"))
+        }
+    }
+
     func parseErrorMentionsNoToken() -> Bool {
         let error = parseError(["token": .string(testToken), "channel": "#a", "bogus": true]) ?? ""
         return !error.isEmpty && !error.contains("SECRET")

@@ -48,7 +48,7 @@ public struct SlackAPIError: Error, Sendable, Equatable, CustomStringConvertible
     /// `msg_too_long`, `missing_scope`, ...) will fail the same way again.
     static let retryableSlackErrors: Set<String> = [
         "ratelimited", "rate_limited", "service_unavailable", "fatal_error", "internal_error",
-        "request_timeout", "team_added_to_org", "message_limit_exceeded",
+        "request_timeout", "team_added_to_org",
     ]
 
     /// The wait used when Slack rate-limits without a `Retry-After` header.

@@ -113,3 +113,17 @@ public struct SlackConfig: Sendable, Equatable {
         pacePerChannel > 0 ? .milliseconds(Int64((1000 / pacePerChannel).rounded(.up))) : nil
     }
 }
+
+// A config printed by accident (string interpolation, dump, a debugger) must not show the
+// token, so every textual form replaces it.
+extension SlackConfig: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        "SlackConfig(token: <redacted>, channel: \(channel), api_url: \(RedactedURL.origin(of: apiURL)), pace_per_channel: \(pacePerChannel))"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["token": "<redacted>", "channel": channel.text, "apiURL": apiURL, "pacePerChannel": pacePerChannel], displayStyle: .struct)
+    }
+}
