@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         .target(name: "PluginABI", path: "Sources/PluginABI"),
@@ -49,6 +50,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Collector"
         ),
@@ -71,6 +73,7 @@ let package = Package(
             dependencies: [
                 "CanoSDK",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tests/TestSupport"
         ),
@@ -78,6 +81,17 @@ let package = Package(
             name: "CollectorTests",
             dependencies: ["Collector", "CanoSDK", "TestSupport"],
             path: "Tests/CollectorTests"
+        ),
+        .testTarget(
+            name: "DeliveryTests",
+            dependencies: ["Collector", "CanoSDK", "TestSupport"],
+            path: "Tests/DeliveryTests"
+        ),
+        // Durable-ingest benchmark (release build): swift run -c release IngestBenchmark
+        .executableTarget(
+            name: "IngestBenchmark",
+            dependencies: ["Collector", "CanoSDK", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/IngestBenchmark"
         ),
     ]
 )
