@@ -79,7 +79,7 @@ let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
     return all
 }
 let elapsed = clock.now - began
-outbox.close()
+await outbox.close()
 let pending = try DeliveryStore(database: database).pendingCounts()["bench"] ?? 0
 precondition(pending == total, "recorded \(pending) of \(total)")
 database.close()

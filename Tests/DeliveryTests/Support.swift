@@ -151,7 +151,7 @@ final class Pipeline: @unchecked Sendable {
     /// Stops everything and closes the database (as a shutdown would).
     func shutdown() async {
         _ = await engine.drain(deadline: .now + .seconds(5))
-        outbox.close()
+        await outbox.close()
         database.close()
     }
 }

@@ -29,6 +29,7 @@ public final class Outbox: IssueSink, @unchecked Sendable {
     private var waiting: [Request] = []
     private var closed = false
     private var writerDone = false
+    private var closeWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Starts the writer thread. `policies` are per destination (default policy for names
     /// not in it); `onQueued` runs on the writer thread after a commit that queued work
@@ -95,14 +96,21 @@ public final class Outbox: IssueSink, @unchecked Sendable {
         return try result.get()
     }
 
-    /// Stops taking batches; batches already handed over are still committed. Blocks until
-    /// the writer thread has finished them (call it from a thread you own or at shutdown).
-    public func close() {
-        condition.lock()
-        closed = true
-        condition.broadcast()
-        while !writerDone { condition.wait() }
-        condition.unlock()
+    /// Stops taking batches (later submits fail with `.shuttingDown`) and returns once the
+    /// batches already handed over are committed and the writer thread has ended. Close
+    /// the database only after this.
+    public func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            defer { condition.unlock() }
+            closed = true
+            if writerDone {
+                continuation.resume()
+            } else {
+                closeWaiters.append(continuation)
+                condition.broadcast()
+            }
+        }
     }
 
     private func writerLoop() {
@@ -111,8 +119,10 @@ public final class Outbox: IssueSink, @unchecked Sendable {
             while waiting.isEmpty && !closed { condition.wait() }
             if waiting.isEmpty && closed {
                 writerDone = true
-                condition.broadcast()
+                let waiters = closeWaiters
+                closeWaiters.removeAll()
                 condition.unlock()
+                for waiter in waiters { waiter.resume() }
                 return
             }
             let batch = waiting
