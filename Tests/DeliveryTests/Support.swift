@@ -84,11 +84,9 @@ final class GateDestination: Destination, @unchecked Sendable {
     var blockedCalls: Int { condition.withLock { inCall } }
 }
 
-/// A fresh data directory under the system temp dir.
+/// A fresh data directory under the system temp dir (TestSupport's mkdtemp helper).
 func makeTemporaryDirectory() throws -> String {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("cano-delivery-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url.path
+    try TemporaryDirectory(prefix: "cano-delivery").path
 }
 
 /// A firing or resolved alert Issue.
@@ -132,7 +130,7 @@ final class Pipeline: @unchecked Sendable {
         let engine = DeliveryEngine(database: database, destinations: destinations, policies: policies, metrics: metrics, logger: logger,
                                     pollInterval: .milliseconds(200))
         self.engine = engine
-        outbox = Outbox(database: database, router: Router(routes: [], defaultDestinations: self.routeTo), policies: policies,
+        outbox = Outbox(database: database, router: IssueRouter(routes: [], defaultDestinations: self.routeTo), policies: policies,
                         metrics: metrics, logger: logger, onQueued: { engine.notify() })
         if start { try engine.start() }
     }

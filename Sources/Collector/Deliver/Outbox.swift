@@ -19,7 +19,7 @@ public final class Outbox: IssueSink, @unchecked Sendable {
     }
 
     private let database: Database
-    private let router: Router
+    private let router: IssueRouter
     private let policies: [String: DeliveryPolicy]
     private let metrics: Metrics
     private let logger: Logger
@@ -35,7 +35,7 @@ public final class Outbox: IssueSink, @unchecked Sendable {
     /// not in it); `onQueued` runs on the writer thread after a commit that queued work
     /// (pass the engine's `notify`).
     public init(
-        database: Database, router: Router, policies: [String: DeliveryPolicy], metrics: Metrics, logger: Logger,
+        database: Database, router: IssueRouter, policies: [String: DeliveryPolicy], metrics: Metrics, logger: Logger,
         onQueued: @escaping @Sendable () -> Void = {}
     ) {
         self.database = database
