@@ -101,8 +101,11 @@ import TestSupport
         #expect(dead.count == 1)
         #expect(dead.first?.lastMessage?.hasPrefix("permanent failure: HTTP 400") == true)
         #expect(server.requests.count == 1)
-        #expect(pipeline.metrics.counter("cano_dead_letters_total", ["destination": "hook"]) == 1)
-        #expect(pipeline.logs.lines.contains { $0.contains("dead-lettered") && $0.contains("\"destination\":\"hook\"") })
+        // Metrics and the log line follow the commit that the pending count shows.
+        try await waitUntil("the dead letter counted") { pipeline.metrics.counter("cano_dead_letters_total", ["destination": "hook"]) == 1 }
+        try await waitUntil("the dead letter logged") {
+            pipeline.logs.lines.contains { $0.contains("dead-lettered") && $0.contains("\"destination\":\"hook\"") }
+        }
 
         // The same alert resent is a duplicate (the dead letter is its record)...
         #expect(try await pipeline.outbox.submit([alert("fp-bad")]) == SubmitReceipt(queued: 0, duplicates: 1))
