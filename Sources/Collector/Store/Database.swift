@@ -243,7 +243,7 @@ public final class Database: @unchecked Sendable {
     public struct Options: Sendable {
         /// Default FULL: the intake acknowledges Alertmanager only after commit, and an
         /// acknowledged alert is never resent, so the commit must survive power loss too.
-        /// Group commit amortises the fsync over a whole batch (see README, "Durability").
+        /// Group commit amortises the fsync over a whole batch (see docs/delivery.md, "Durability").
         public var synchronous: Synchronous = .full
         /// How long a statement waits for another connection's lock (the CLI) before failing.
         public var busyTimeout: Duration = .seconds(5)
