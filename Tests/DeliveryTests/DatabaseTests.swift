@@ -3,10 +3,21 @@ import Foundation
 import Testing
 
 /// The SQLite wrapper, the schema migrations and the plugin key-value store.
-@Suite struct DatabaseTests {
+@Suite final class DatabaseTests {
+    /// One directory per test (Swift Testing makes an instance per test), removed after it.
+    let directory: String
+
+    init() throws {
+        directory = try makeTemporaryDirectory()
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
     func path() throws -> String {
         // A nested, not yet existing data directory: opening creates it.
-        try makeTemporaryDirectory() + "/nested/data/cano-collector.db"
+        directory + "/nested/data/cano-collector.db"
     }
 
     @Test func opensInWALModeCreatingTheDataDirectory() throws {

@@ -200,5 +200,6 @@ import TestSupport
             #expect(error.code == .shuttingDown)
         }
         pipeline.database.close()
+        try? FileManager.default.removeItem(atPath: pipeline.directory)
     }
 }

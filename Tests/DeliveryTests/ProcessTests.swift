@@ -142,4 +142,50 @@ import Glibc
         try second.waitForExit()
         await server.stop()
     }
+
+    /// Runs `cano-collector` with `arguments` to completion; returns its exit status and output.
+    func runCLI(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try BuildProducts.collector())
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func deadLettersAreListedAndRetriedFromTheCommandLine() async throws {
+        let server = try await ScriptedHTTPServer.start()
+        server.enqueue([.status(400)])
+        let collector = try CollectorProcess(configYAML: try config(url: server.url))
+        let fingerprint = "00000000000dead1"
+        #expect(try collector.postAlerts(webhook([fingerprint])).status == 200)
+        let dataDir = collector.directory.appendingPathComponent("data").path
+        try await waitUntil("the dead letter listed") {
+            try runCLI(["deliveries", "list", "--failed", "--data-dir", dataDir]).output.contains(fingerprint)
+        }
+        let listed = try runCLI(["deliveries", "list", "--failed", "--destination", "hook", "--data-dir", dataDir])
+        #expect(listed.status == 0)
+        #expect(listed.output.contains("permanent failure"))
+        let metrics = try collector.get("/metrics").text
+        #expect(metrics.contains("cano_dead_letters_total{destination=\"hook\"} 1"))
+
+        let retried = try runCLI(["deliveries", "retry", "--all-failed", "--data-dir", dataDir])
+        #expect(retried.status == 0)
+        #expect(retried.output.contains("re-queued 1"))
+        // The running collector picks the re-queued delivery up from the database.
+        try await waitUntil("the retried dead letter delivered", timeout: .seconds(15)) { deliveredFingerprints(server) == [fingerprint] }
+        try await waitUntil("no dead letters left") {
+            try runCLI(["deliveries", "list", "--failed", "--data-dir", dataDir]).output.contains("no dead letters")
+        }
+        let unknown = try runCLI(["deliveries", "retry", "99999", "--data-dir", dataDir])
+        #expect(unknown.status != 0)
+        #expect(unknown.output.contains("not dead letters"))
+        collector.signal(SIGTERM)
+        try collector.waitForExit()
+        await server.stop()
+    }
 }

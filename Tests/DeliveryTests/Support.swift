@@ -146,10 +146,12 @@ final class Pipeline: @unchecked Sendable {
         try await waitUntil("every delivery settled", timeout: timeout) { try self.records(.pending).isEmpty }
     }
 
-    /// Stops everything and closes the database (as a shutdown would).
+    /// Stops everything and closes the database (as a shutdown would), then removes the
+    /// data directory.
     func shutdown() async {
         _ = await engine.drain(deadline: .now + .seconds(5))
         await outbox.close()
         database.close()
+        try? FileManager.default.removeItem(atPath: directory)
     }
 }
