@@ -4,6 +4,7 @@
 //
 //   swift build -c release --product KubeBench
 //   .build/release/KubeBench [--pods 10000] [--events 50000]
+import TestSupport
 import CanoSDK
 import Collector
 import FakeKubeAPIServer

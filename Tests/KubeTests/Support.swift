@@ -41,7 +41,7 @@ struct KubeTestEnv {
         return c
     }
 
-    func client(retry: RetryPolicy = RetryPolicy(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200))) -> KubeClient {
+    func client(retry: KubeRetryPolicy = KubeRetryPolicy(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200))) -> KubeClient {
         KubeClient(connection: connection, retry: retry)
     }
 }
