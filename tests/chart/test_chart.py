@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import CHART, NAMESPACE, Rendered, render
+from chart_render import CHART, NAMESPACE, Rendered, render
 
 PLUGIN_ROOT = "/usr/lib/cano-collector/plugins"
 
