@@ -201,6 +201,7 @@ def test_resources_and_probes(defaults: Rendered) -> None:
     container = defaults.container
     assert container["resources"] == {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["ports"] == [{"name": "http", "containerPort": 9099, "protocol": "TCP"}]
     assert container["args"] == ["run", "--config", "/etc/cano-collector/config.yaml"]
 
@@ -257,6 +258,21 @@ def test_existing_secret_is_mounted_instead_of_creating_one() -> None:
     mount = rendered.mounts()["/etc/cano-collector/secrets"]
     assert rendered.volumes()[mount["name"]]["secret"]["secretName"] == "cano-destination-tokens"
     assert checksum(rendered, "checksum/secret") is None
+
+
+def test_default_config_delivers_somewhere(defaults: Rendered) -> None:
+    # The collector refuses a config with no destinations; the default prints to the log.
+    config = defaults.config
+    assert config["destinations"] == [{"name": "stdout", "type": "file", "config": {"path": "-"}}]
+    assert config["default_destinations"] == ["stdout"]
+
+
+def test_default_destinations_follow_the_destinations_unless_routed() -> None:
+    # Helm replaces lists: a user's own destinations must not leave a dangling "stdout".
+    assert render({"config": {"destinations": [SLACK_DESTINATION]}}).config["default_destinations"] == ["ops-slack"]
+    routes = [{"matchers": ["severity=critical"], "destinations": ["ops-slack"]}]
+    routed = render({"config": {"destinations": [SLACK_DESTINATION], "routes": routes}}).config
+    assert routed["default_destinations"] == [] and routed["routes"] == routes
 
 
 def test_no_secret_volume_without_secrets(defaults: Rendered) -> None:
@@ -329,4 +345,5 @@ def test_notes_give_working_alertmanager_snippets(defaults: Rendered) -> None:
     parsed = yaml.safe_load(kps)
     receiver = parsed["alertmanager"]["config"]["receivers"][0]
     assert receiver["name"] == "cano-collector" and receiver["webhook_configs"][0]["url"] == url
-    assert "No destinations are configured yet" in notes
+    assert "Issues go to the pod log only" in notes
+    assert "Issues go to the pod log only" not in render({"config": {"destinations": [SLACK_DESTINATION]}}).notes

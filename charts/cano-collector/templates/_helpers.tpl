@@ -76,13 +76,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- include "cano-collector.checkPluginName" .name }}
 {{- $dirs = append $dirs (printf "/usr/lib/cano-collector/plugins/%s" .name) }}
 {{- end }}
+{{- $defaults := .Values.config.default_destinations }}
+{{- if and (not $defaults) (not .Values.config.routes) }}
+{{- range .Values.config.destinations }}{{ $defaults = append $defaults .name }}{{ end }}
+{{- end }}
 {{- $config := dict
   "server" (dict "host" "0.0.0.0" "port" (int .Values.server.port))
   "data_dir" "/var/lib/cano-collector"
   "plugins" (dict "directories" $dirs)
   "destinations" .Values.config.destinations
   "routes" .Values.config.routes
-  "default_destinations" .Values.config.default_destinations
+  "default_destinations" $defaults
 }}
 {{- if .Values.config.cluster }}
 {{- $_ := set $config "cluster" .Values.config.cluster }}
