@@ -136,3 +136,97 @@ def test_rust_example_needs_no_crates() -> None:
     (package,) = metadata["packages"]
     assert package["dependencies"] == []
     assert package["targets"][0]["crate_types"] == ["cdylib"]
+
+
+# --- the Swift template ----------------------------------------------------------------------
+
+class Receiver:
+    """A loopback HTTP receiver answering each POST with the next scripted response."""
+
+    def __init__(self, responses: list[tuple[int, dict[str, str]]]) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                status, headers = responses[min(len(outer.requests), len(responses)) - 1]
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook/secret-key"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def swift_template() -> pathlib.Path:
+    """The template built as a plugin author would, from its own Package.swift."""
+    require_tool("swift", "the Swift toolchain")
+    template = REPO / "templates" / "swift-plugin"
+    scratch = REPO / ".build" / "template-plugin"
+    subprocess.run(["swift", "build", "--product", "CanoMyDestination", "--scratch-path", str(scratch)],
+                   cwd=template, check=True, capture_output=True, timeout=1800)
+    out = subprocess.run(["swift", "build", "--scratch-path", str(scratch), "--show-bin-path"],
+                         cwd=template, check=True, capture_output=True, text=True)
+    return pathlib.Path(out.stdout.strip()) / "libCanoMyDestination.so"
+
+
+def test_swift_template_builds_and_delivers(harness: pathlib.Path, swift_template: pathlib.Path) -> None:
+    receiver = Receiver([(201, {"Location": "/issues/42"}), (200, {})])
+    try:
+        lines = run(harness, swift_template, {"url": receiver.url}, FIRING, RESOLVED)
+    finally:
+        receiver.close()
+    (descriptor,) = events(lines, "descriptor")
+    assert descriptor["name"] == "my-destination" and descriptor["abi_major"] == 1
+    assert descriptor["toolchain"].startswith("swift-"), "Swift plugins name their toolchain"
+    assert events(lines, "create")[0]["status"] == 1
+    firing, resolved = events(lines, "deliver")
+    assert (firing["status"], firing["reference"]) == (1, "/issues/42")
+    assert resolved["status"] == 1
+    first, second = receiver.requests
+    assert json.loads(first["body"]) == json.loads(FIRING.read_text())
+    assert first["headers"]["Content-Type"] == "application/json"
+    assert first["headers"]["Idempotency-Key"] == "harness-3"
+    assert json.loads(second["body"])["status"] == "resolved"
+
+
+@pytest.mark.parametrize("status, headers, expected, retry_after", [
+    (500, {}, 2, -1),
+    (429, {"Retry-After": "7"}, 2, 7000),
+    (400, {}, 3, -1),
+])
+def test_swift_template_maps_http_failures_to_results(
+        harness: pathlib.Path, swift_template: pathlib.Path, status: int, headers: dict[str, str],
+        expected: int, retry_after: int) -> None:
+    receiver = Receiver([(status, headers)])
+    try:
+        (deliver,) = events(run(harness, swift_template, {"url": receiver.url}, FIRING), "deliver")
+    finally:
+        receiver.close()
+    assert (deliver["status"], deliver["retry_after_ms"]) == (expected, retry_after)
+    assert f"HTTP {status}" in deliver["message"]
+    assert "secret-key" not in deliver["message"], "the URL path may carry a key: never in messages"
+
+
+def test_swift_template_refuses_a_bad_config(harness: pathlib.Path, swift_template: pathlib.Path) -> None:
+    (create,) = events(run(harness, swift_template, {"url": "ftp://example.invalid/x"}), "create")
+    assert create["status"] == 3 and create["message"] == 'config: "url" must be an http(s) URL'
+    (create,) = events(run(harness, swift_template, {}), "create")
+    assert create["status"] == 3 and 'missing required key "url"' in create["message"]
