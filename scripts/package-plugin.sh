@@ -45,6 +45,7 @@ file_name=$(basename "$so")
 
 # The one symbol the host looks up: refuse to ship a library that would not load.
 command -v nm >/dev/null || die "nm not found (binutils)"
+command -v strip >/dev/null || die "strip not found (binutils)"
 nm -D --defined-only "$so" | awk '{print $NF}' | grep -qx cano_plugin_entry \
     || die "$so does not export cano_plugin_entry"
 
@@ -53,6 +54,8 @@ archive="$out/cano-plugin-$name.tar.gz"
 staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
 install -m 0755 "$so" "$staging/$file_name"
+# Debug info only: the dynamic symbol table the host needs is untouched.
+strip --strip-debug "$staging/$file_name" || die "strip failed"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$staging" -cf - "$file_name" \
     | gzip -n -9 > "$archive"
 echo "package-plugin: $archive ($(du -h "$archive" | cut -f1))"
@@ -60,7 +63,7 @@ echo "package-plugin: $archive ($(du -h "$archive" | cut -f1))"
 if [[ -n $stage ]]; then
     command -v cc >/dev/null || die "cc not found (needed to build the static cano-plugin-install)"
     mkdir -p "$stage/plugin"
-    install -m 0755 "$so" "$stage/plugin/$file_name"
+    install -m 0755 "$staging/$file_name" "$stage/plugin/$file_name"
     cc -static -Os -s -Wall -Wextra -Werror -o "$stage/cano-plugin-install" "$repo/scripts/cano-plugin-install.c" \
         || die "building the static cano-plugin-install failed (libc6-dev provides the static libc)"
     echo "package-plugin: image tree staged in $stage"

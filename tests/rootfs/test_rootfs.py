@@ -42,6 +42,11 @@ def shared_fixtures() -> pathlib.Path:
     return path
 
 
+def chroot() -> str:
+    """chroot's absolute path: the children run with an empty environment (no PATH)."""
+    return require_tool("chroot", "coreutils")
+
+
 def require_root() -> None:
     if os.geteuid() != 0:
         raise AssertionError("the rootfs isolation tests need root (chroot); run them as root, as CI does")
@@ -83,7 +88,7 @@ def is_elf(path: pathlib.Path) -> bool:
 
 def chroot_list(root: pathlib.Path, loader: str, target: str) -> str:
     """`ld.so --list` run inside the tree: exactly ldd, resolved with only the tree's files."""
-    out = subprocess.run(["chroot", str(root), loader, "--list", target], capture_output=True, text=True, env={})
+    out = subprocess.run([chroot(), str(root), loader, "--list", target], capture_output=True, text=True, env={})
     assert out.returncode == 0, f"{target}: {out.stdout}{out.stderr}"
     return out.stdout
 
@@ -105,7 +110,7 @@ def test_library_closure_resolves_inside_the_tree(rootfs: pathlib.Path) -> None:
 
 
 def test_the_binary_runs_with_an_empty_environment(rootfs: pathlib.Path) -> None:
-    out = subprocess.run(["chroot", f"--userspec={APP_UID}:{APP_UID}", str(rootfs), "/usr/bin/cano-collector", "--help"],
+    out = subprocess.run([chroot(), f"--userspec={APP_UID}:{APP_UID}", str(rootfs), "/usr/bin/cano-collector", "--help"],
                          capture_output=True, text=True, env={}, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "run" in out.stdout
@@ -168,10 +173,13 @@ def test_plugin_archive_holds_only_the_library(tmp_path: pathlib.Path) -> None:
     assert image == ["cano-plugin-install", "plugin", "plugin/libjsonl_c.so"]
     # The static copier works in an otherwise empty tree, as in a FROM-scratch image.
     require_root()
-    out = subprocess.run(["chroot", str(tmp_path / "image"), "/cano-plugin-install", "/plugin", "/copied/jsonl-c"],
+    out = subprocess.run([chroot(), str(tmp_path / "image"), "/cano-plugin-install", "/plugin", "/copied/jsonl-c"],
                          capture_output=True, text=True, env={})
     assert out.returncode == 0, out.stderr
-    assert (tmp_path / "image/copied/jsonl-c/libjsonl_c.so").read_bytes() == so.read_bytes()
+    shipped = (tmp_path / "image/plugin/libjsonl_c.so").read_bytes()
+    assert (tmp_path / "image/copied/jsonl-c/libjsonl_c.so").read_bytes() == shipped
+    with tarfile.open(archive) as tar:
+        assert tar.extractfile("libjsonl_c.so").read() == shipped
 
 
 def test_packaging_refuses_a_library_without_the_entry_symbol(tmp_path: pathlib.Path) -> None:
@@ -278,7 +286,7 @@ def running(binary: pathlib.Path, capture_server: tuple[str, list[dict[str, Any]
     (config_dir / "config.yaml").write_text(json.dumps(config, indent=2))
     log = (tmp_path / "collector.log").open("wb")
     process = subprocess.Popen(
-        ["chroot", f"--userspec={APP_UID}:{APP_UID}", str(rootfs),
+        [chroot(), f"--userspec={APP_UID}:{APP_UID}", str(rootfs),
          "/usr/bin/cano-collector", "run", "--config", "/etc/cano-collector/config.yaml"],
         stdout=log, stderr=subprocess.STDOUT, env={})
     base = f"http://127.0.0.1:{port}"
