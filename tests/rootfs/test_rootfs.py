@@ -266,8 +266,11 @@ def running(binary: pathlib.Path, capture_server: tuple[str, list[dict[str, Any]
     shutil.copy2(webhook, plugin_dir / webhook.name)
     so = build_c_example(tmp_path)
     subprocess.run([str(REPO / "scripts" / "package-plugin.sh"), "jsonl-c", "--so", str(so), "--out", str(tmp_path)], check=True)
+    # What an operator does with the archive: unpack it into the plugin directory.
     with tarfile.open(tmp_path / "cano-plugin-jsonl-c.tar.gz") as tar:
-        tar.extractall(plugin_dir, filter="data")
+        (member,) = tar.getmembers()
+        (plugin_dir / member.name).write_bytes(tar.extractfile(member).read())
+        (plugin_dir / member.name).chmod(0o755)
     jsonl = rootfs / DATA_DIR / "issues.jsonl"
     port = free_port()
     config = {
