@@ -104,7 +104,7 @@ public struct DeliveryPolicy: Sendable, Equatable {
     public init() {}
 }
 
-/// One routing rule; see `Router`.
+/// One routing rule; see `IssueRouter`.
 public struct RouteConfig: Sendable, Equatable {
     public var name: String?
     /// All must match.

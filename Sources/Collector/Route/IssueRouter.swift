@@ -3,7 +3,7 @@ import CanoSDK
 /// Decides which destinations get an Issue. Routes are tried in order; the first match
 /// wins unless it says `continue`. Issues that no route matched go to the default
 /// destinations. A destination appears at most once per Issue.
-public struct Router: @unchecked Sendable {
+public struct IssueRouter: @unchecked Sendable {
     // @unchecked: Regex is not Sendable, but these are immutable after init.
     private struct CompiledMatcher {
         let matcher: Matcher

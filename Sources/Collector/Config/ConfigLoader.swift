@@ -1,0 +1,236 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CanoSDK
+import Yams
+
+/// Reads the YAML configuration file into a ``CollectorConfig``.
+///
+/// Every problem is collected with its line, column and key path; unknown keys are errors
+/// (a typo must not silently disable an alert route). See README.md for the format.
+public enum ConfigLoader {
+    /// Loads and validates `path`.
+    public static func load(
+        path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) -> CollectorConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, problems: [.init(location: "", path: "", message: "cannot read the file: \(error.localizedDescription)")])
+        }
+        return try parse(text, file: path, environment: environment)
+    }
+
+    /// Parses YAML text; `file` only names it in errors and resolves relative `*_file` paths.
+    public static func parse(
+        _ text: String, file: String = "<config>", environment: [String: String] = [:]
+    ) throws(ConfigError) -> CollectorConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigError(file: file, problems: [yamlProblem(error)])
+        } catch {
+            throw ConfigError(file: file, problems: [.init(location: "", path: "", message: "not valid YAML: \(error)")])
+        }
+        let baseDirectory = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : "."
+        let reader = YAMLReader(environment: environment) { path in
+            let resolved = path.hasPrefix("/") ? path : baseDirectory + "/" + path
+            return try String(contentsOfFile: resolved, encoding: .utf8)
+        }
+        var config = CollectorConfig()
+        if let root {
+            interpret(YAMLReader.Located(node: root, path: ""), into: &config, reader)
+        } else {
+            reader.problem(path: "", "the file is empty")
+        }
+        validate(config, reader)
+        guard reader.problems.isEmpty else { throw ConfigError(file: file, problems: reader.problems) }
+        return config
+    }
+
+    // MARK: - Sections
+
+    private static func interpret(_ root: YAMLReader.Located, into config: inout CollectorConfig, _ r: YAMLReader) {
+        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations"]) {
+            switch key {
+            case "cluster": config.cluster = r.string(value)
+            case "data_dir": if let v = r.string(value) { config.dataDirectory = v }
+            case "server": config.server = server(value, r)
+            case "plugins":
+                for (k, v) in r.mapping(value, allowed: ["directories", "paths"]) {
+                    if k == "directories" { config.plugins.directories = r.strings(v) } else { config.plugins.paths = r.strings(v) }
+                }
+            case "alertmanager": config.alertmanager = alertmanager(value, r)
+            case "destinations": config.destinations = r.sequence(value).compactMap { destination($0, r) }
+            case "routes": config.routes = r.sequence(value).compactMap { route($0, r) }
+            case "default_destinations": config.defaultDestinations = r.strings(value)
+            default: break
+            }
+        }
+    }
+
+    private static func server(_ at: YAMLReader.Located, _ r: YAMLReader) -> ServerConfig {
+        var server = ServerConfig()
+        for (key, value) in r.mapping(at, allowed: ["host", "port", "max_body_bytes", "shutdown_grace", "auth"]) {
+            switch key {
+            case "host": if let v = r.string(value) { server.host = v }
+            case "port": if let v = r.int(value, range: 0...65535) { server.port = v }
+            case "max_body_bytes": if let v = r.int(value, range: 1024...(1 << 30)) { server.maxBodyBytes = v }
+            case "shutdown_grace": if let v = r.duration(value) { server.shutdownGrace = v }
+            case "auth": server.auth = auth(value, r)
+            default: break
+            }
+        }
+        return server
+    }
+
+    private static func auth(_ at: YAMLReader.Located, _ r: YAMLReader) -> IntakeAuth {
+        var result = IntakeAuth.none
+        for (key, value) in r.mapping(at, allowed: ["bearer_token", "basic_auth"]) {
+            if result != .none {
+                r.problem(value, "give either bearer_token or basic_auth, not both")
+                continue
+            }
+            if key == "bearer_token" {
+                if let token = r.string(value), !token.isEmpty { result = .bearer(Secret(token)) } else { r.problem(value, "bearer_token is empty") }
+            } else {
+                var username: String?
+                var password: String?
+                for (k, v) in r.mapping(value, allowed: ["username", "password"]) {
+                    if k == "username" { username = r.string(v) } else { password = r.string(v) }
+                }
+                if let username, let password, !username.isEmpty, !password.isEmpty {
+                    result = .basic(username: username, password: Secret(password))
+                } else {
+                    r.problem(value, "basic_auth needs a non-empty username and password (or password_file)")
+                }
+            }
+        }
+        return result
+    }
+
+    private static func alertmanager(_ at: YAMLReader.Located, _ r: YAMLReader) -> AlertmanagerConfig {
+        var am = AlertmanagerConfig()
+        for (key, value) in r.mapping(at, allowed: ["severity_mapping", "default_severity"]) {
+            if key == "default_severity" {
+                if let s = severity(value, r) { am.defaultSeverity = s }
+            } else {
+                for (label, target) in r.mapping(value, allowed: nil) {
+                    if let s = severity(target, r) { am.severityMapping[label.lowercased()] = s }
+                }
+            }
+        }
+        return am
+    }
+
+    private static func severity(_ at: YAMLReader.Located, _ r: YAMLReader) -> Severity? {
+        guard let text = r.string(at) else { return nil }
+        guard let s = Severity(rawValue: text.uppercased()) else {
+            r.problem(at, "unknown severity \"\(text)\"; expected HIGH, LOW, INFO or DEBUG")
+            return nil
+        }
+        return s
+    }
+
+    private static func destination(_ at: YAMLReader.Located, _ r: YAMLReader) -> DestinationConfig? {
+        var name: String?
+        var type: String?
+        var config = JSONValue.object([:])
+        var policy = DeliveryPolicy()
+        for (key, value) in r.mapping(at, allowed: ["name", "type", "config", "delivery"]) {
+            switch key {
+            case "name": name = r.string(value)
+            case "type": type = r.string(value)
+            case "config":
+                config = r.json(value)
+                if config == .null { config = .object([:]) }
+                if config.objectValue == nil { r.problem(value, "config must be a mapping") }
+            case "delivery": policy = delivery(value, r)
+            default: break
+            }
+        }
+        guard let name, !name.isEmpty else {
+            r.problem(at, "a destination needs a name")
+            return nil
+        }
+        guard let type, !type.isEmpty else {
+            r.problem(at, "destination \"\(name)\" needs a type (a plugin name such as webhook or slack, or file)")
+            return nil
+        }
+        return DestinationConfig(name: name, type: type, config: config, delivery: policy)
+    }
+
+    private static func delivery(_ at: YAMLReader.Located, _ r: YAMLReader) -> DeliveryPolicy {
+        var p = DeliveryPolicy()
+        let keys: Set<String> = ["max_attempts", "max_age", "initial_backoff", "max_backoff", "queue_limit", "workers", "timeout"]
+        for (key, value) in r.mapping(at, allowed: keys) {
+            switch key {
+            case "max_attempts": if let v = r.int(value, range: 1...1000) { p.maxAttempts = v }
+            case "max_age": if let v = r.duration(value) { p.maxAge = v }
+            case "initial_backoff": if let v = r.duration(value) { p.initialBackoff = v }
+            case "max_backoff": if let v = r.duration(value) { p.maxBackoff = v }
+            case "queue_limit": if let v = r.int(value, range: 1...10_000_000) { p.queueLimit = v }
+            case "workers": if let v = r.int(value, range: 1...64) { p.workers = v }
+            case "timeout": if let v = r.duration(value) { p.timeout = v }
+            default: break
+            }
+        }
+        if p.initialBackoff > p.maxBackoff { r.problem(at, "initial_backoff is larger than max_backoff") }
+        return p
+    }
+
+    private static func route(_ at: YAMLReader.Located, _ r: YAMLReader) -> RouteConfig? {
+        var route = RouteConfig(matchers: [], destinations: [])
+        for (key, value) in r.mapping(at, allowed: ["name", "matchers", "destinations", "continue"]) {
+            switch key {
+            case "name": route.name = r.string(value)
+            case "matchers":
+                for item in r.sequence(value) {
+                    guard let text = r.string(item) else { continue }
+                    do { route.matchers.append(try Matcher.parse(text)) } catch { r.problem(item, error.description) }
+                }
+            case "destinations": route.destinations = r.strings(value)
+            case "continue": if let v = r.bool(value) { route.continue = v }
+            default: break
+            }
+        }
+        if route.destinations.isEmpty { r.problem(at, "a route needs at least one destination") }
+        return route
+    }
+
+    // MARK: - Cross-checks
+
+    private static func validate(_ config: CollectorConfig, _ r: YAMLReader) {
+        var names: Set<String> = []
+        for (i, d) in config.destinations.enumerated() where !names.insert(d.name).inserted {
+            r.problem(path: "destinations[\(i)].name", "destination name \"\(d.name)\" is used twice")
+        }
+        if config.destinations.isEmpty {
+            r.problem(path: "destinations", "no destinations are configured; add one (type: file with path: \"-\" prints Issues to stdout)")
+        }
+        for (i, route) in config.routes.enumerated() {
+            for d in route.destinations where !names.contains(d) {
+                r.problem(path: "routes[\(i)].destinations", "unknown destination \"\(d)\"")
+            }
+        }
+        for d in config.defaultDestinations where !names.contains(d) {
+            r.problem(path: "default_destinations", "unknown destination \"\(d)\"")
+        }
+        if config.routes.isEmpty && config.defaultDestinations.isEmpty && !config.destinations.isEmpty {
+            r.problem(path: "default_destinations", "no routes and no default_destinations: no Issue would be delivered")
+        }
+    }
+
+    private static func yamlProblem(_ error: YamlError) -> ConfigError.Problem {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return .init(location: "\(mark.line):\(mark.column)", path: "", message: "not valid YAML: \(problem)")
+        default:
+            return .init(location: "", path: "", message: "not valid YAML: \(error)")
+        }
+    }
+}

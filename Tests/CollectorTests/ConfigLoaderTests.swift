@@ -1,0 +1,116 @@
+@testable import Collector
+import CanoSDK
+import Testing
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+@Suite struct ConfigLoaderTests {
+    static let minimal = """
+        destinations:
+          - name: local
+            type: file
+            config: {path: "-"}
+        default_destinations: [local]
+        """
+
+    @Test func loadsMinimalConfigWithDefaults() throws {
+        let config = try ConfigLoader.parse(Self.minimal)
+        #expect(config.destinations == [DestinationConfig(name: "local", type: "file", config: .object(["path": .string("-")]))])
+        #expect(config.defaultDestinations == ["local"])
+        #expect(config.server.port == 9099)
+        #expect(config.alertmanager.severityMapping["critical"] == .high)
+    }
+
+    @Test func reportsEveryProblemWithLocationAndPath() {
+        let yaml = """
+            server:
+              prot: 9099
+              port: banana
+            destinations:
+              - name: a
+                type: webhook
+                delivery: {timeout: soon, max_attempts: 0}
+              - name: a
+                type: file
+            routes:
+              - matchers: ['severity=~"(HIGH"']
+                destinations: [nowhere]
+            default_destinations: [a]
+            """
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml, file: "c.yaml") }
+        let problems = error?.problems.map(\.description) ?? []
+        #expect(problems.contains { $0.hasPrefix("2:3 server.prot: unknown key \"prot\"; did you mean \"port\"?") })
+        #expect(problems.contains { $0.hasPrefix("3:9 server.port: expected a whole number") })
+        #expect(problems.contains { $0.contains("destinations[0].delivery.timeout: expected a duration") })
+        #expect(problems.contains { $0.contains("destinations[0].delivery.max_attempts: expected a whole number from 1") })
+        #expect(problems.contains { $0.contains("destination name \"a\" is used twice") })
+        #expect(problems.contains { $0.contains("invalid matcher 'severity=~\"(HIGH\"'") })
+        #expect(problems.contains { $0.contains("routes[0].destinations: unknown destination \"nowhere\"") })
+        #expect(problems.count == 7)
+        #expect(error?.description.contains("c.yaml:2:3 server.prot") == true)
+    }
+
+    @Test func substitutesEnvironmentAndReadsSecretFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cano-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "s3cret-token\n".write(to: dir.appendingPathComponent("token"), atomically: true, encoding: .utf8)
+        let yaml = """
+            cluster: ${CLUSTER}
+            server:
+              port: ${PORT:-9100}
+              auth: {bearer_token_file: token}
+            destinations:
+              - name: hook
+                type: webhook
+                config: {url: "${HOOK_URL}", hmac_secret_file: token, retries: 3, price: "$$5"}
+            default_destinations: [hook]
+            """
+        let path = dir.appendingPathComponent("config.yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        let config = try ConfigLoader.load(path: path, environment: ["CLUSTER": "prod", "HOOK_URL": "https://h.example/k"])
+        #expect(config.cluster == "prod")
+        #expect(config.server.port == 9100)
+        #expect(config.server.auth == .bearer(Secret("s3cret-token")))
+        #expect(config.destinations[0].config == .object([
+            "url": .string("https://h.example/k"), "hmac_secret": .string("s3cret-token"),
+            "retries": .number(3), "price": .string("$5"),
+        ]))
+    }
+
+    @Test func unsetVariableAndMissingSecretFileAreNamed() {
+        let yaml = """
+            cluster: ${NOPE}
+            server: {auth: {bearer_token_file: /nonexistent/token}}
+            destinations: [{name: l, type: file}]
+            default_destinations: [l]
+            """
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml) }
+        let text = error?.description ?? ""
+        #expect(text.contains("1:10 cluster: environment variable NOPE is not set"))
+        #expect(text.contains("server.auth.bearer_token_file: cannot read file \"/nonexistent/token\""))
+    }
+
+    @Test func invalidYAMLNamesTheLine() {
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse("destinations:\n  - name: [unclosed\n") }
+        #expect(error?.problems.first?.message.hasPrefix("not valid YAML") == true)
+        #expect(error?.problems.first?.location.isEmpty == false)
+    }
+
+    @Test func secretsAreRedactedInDescriptions() {
+        let auth = IntakeAuth.bearer(Secret("hunter2"))
+        #expect(!"\(auth)".contains("hunter2"))
+        #expect(!String(reflecting: auth).contains("hunter2"))
+    }
+
+    @Test func parsesDurations() {
+        #expect(YAMLReader.parseDuration("500ms") == .milliseconds(500))
+        #expect(YAMLReader.parseDuration("1h30m") == .seconds(5400))
+        #expect(YAMLReader.parseDuration("2d") == .seconds(172_800))
+        #expect(YAMLReader.parseDuration("10") == nil)
+        #expect(YAMLReader.parseDuration("s") == nil)
+    }
+}

@@ -1,0 +1,119 @@
+@testable import Collector
+import CanoSDK
+import Logging
+import Synchronization
+import TestSupport
+import Testing
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// An IssueSink that records batches, or fails as told.
+final class RecordingSink: IssueSink {
+    let batches = Mutex<[[CanoSDK.Issue]]>([])
+    let failure: SubmitError?
+    init(failing failure: SubmitError? = nil) { self.failure = failure }
+    func submit(_ issues: [CanoSDK.Issue]) async throws(SubmitError) -> SubmitReceipt {
+        if let failure { throw failure }
+        batches.withLock { $0.append(issues) }
+        return SubmitReceipt(queued: issues.count, duplicates: 0)
+    }
+    var issues: [CanoSDK.Issue] { batches.withLock { $0.flatMap { $0 } } }
+}
+
+@Suite struct IntakeTests {
+    func intake(auth: IntakeAuth = .none, sink: any IssueSink, logs: LogCapture = LogCapture(), metrics: Metrics = Metrics()) -> AlertmanagerIntake {
+        var config = CollectorConfig()
+        config.server.auth = auth
+        let logger = Logger(label: "test") { JSONLogHandler(label: $0, level: .debug, output: .capture(logs)) }
+        return AlertmanagerIntake(config: config, sink: sink, metrics: metrics, logger: logger)
+    }
+
+    func body(_ response: AlertmanagerIntake.Response) -> String { String(decoding: response.body, as: UTF8.self) }
+
+    @Test(arguments: [
+        "alertmanager/am-0.25-captured/firing-oomkilled.json",
+        "alertmanager/am-0.25-captured/firing-3-of-5-truncated.json",
+        "alertmanager/am-0.25-captured/resolved-crashlooping.json",
+        "alertmanager/kubesphere-kubepodnotready-2alerts.json",
+        "alertmanager/zulip-v4-groupkey-2alerts-nonk8s.json",
+    ])
+    func acceptsRealWebhookBodies(_ fixture: String) async throws {
+        let sink = RecordingSink()
+        let data = try Fixtures.data(fixture)
+        let response = await intake(sink: sink).handle(body: data, authorization: nil)
+        #expect(response.status == 200, "\(body(response))")
+        let expected = try IssueCoding.decode(AlertmanagerWebhook.self, from: data).alerts.count
+        #expect(sink.issues.count == expected)
+        #expect(body(response).contains("\"accepted\":\(expected)"))
+    }
+
+    @Test func malformedJSONSaysWhatAndWhere() async {
+        let sink = RecordingSink()
+        let r = await intake(sink: sink).handle(body: Array(#"{"alerts": [}"#.utf8), authorization: nil)
+        #expect(r.status == 400)
+        #expect(body(r).contains("not valid JSON"))
+        #expect(body(r).contains("line 1, column 13: expected a value, found '}'"))
+        let missing = await intake(sink: sink).handle(body: Array(#"{"version":"4"}"#.utf8), authorization: nil)
+        #expect(missing.status == 400)
+        #expect(body(missing).contains(#"missing required key \"alerts\""#))
+        #expect(sink.issues.isEmpty)
+    }
+
+    @Test func oneBadAlertDoesNotRejectTheGroup() async {
+        let sink = RecordingSink()
+        let json = """
+            {"version":"4","status":"firing","futureField":{"x":1},"alerts":[
+              {"status":"firing","labels":{"alertname":"A"},"startsAt":"2026-11-26T15:00:00Z","endsAt":"0001-01-01T00:00:00Z"},
+              {"status":"firing","labels":{"alertname":"B"},"startsAt":"not a time"},
+              {"status":"firing","labels":"oops","startsAt":"2026-11-26T15:00:00Z"}
+            ]}
+            """
+        let r = await intake(sink: sink).handle(body: Array(json.utf8), authorization: nil)
+        #expect(r.status == 200)
+        #expect(sink.issues.map(\.title) == ["A"])
+        #expect(body(r).contains(#"alerts[1]: startsAt \"not a time\" is not an RFC 3339 timestamp"#))
+        #expect(body(r).contains(#"alerts[2]: key \"labels\": expected"#))
+    }
+
+    @Test func allAlertsBadIs400() async {
+        let json = #"{"alerts":[{"status":"firing","labels":{},"startsAt":"x"}]}"#
+        let r = await intake(sink: RecordingSink()).handle(body: Array(json.utf8), authorization: nil)
+        #expect(r.status == 400)
+    }
+
+    @Test func bearerAndBasicAuth() async throws {
+        let data = try Fixtures.data("alertmanager/am-0.25-captured/firing-oomkilled.json")
+        let logs = LogCapture()
+        let bearer = intake(auth: .bearer(Secret("t0ken-abc")), sink: RecordingSink(), logs: logs)
+        #expect(await bearer.handle(body: data, authorization: nil).status == 401)
+        #expect(await bearer.handle(body: data, authorization: "Bearer wrong").status == 401)
+        #expect(await bearer.handle(body: data, authorization: "Bearer t0ken-abc").status == 200)
+        let basic = intake(auth: .basic(username: "am", password: Secret("pa55")), sink: RecordingSink(), logs: logs)
+        let good = "Basic " + Data("am:pa55".utf8).base64EncodedString()
+        let bad = "Basic " + Data("am:nope".utf8).base64EncodedString()
+        #expect(await basic.handle(body: data, authorization: bad).status == 401)
+        #expect(await basic.handle(body: data, authorization: good).status == 200)
+        #expect(!logs.lines.joined().contains("t0ken-abc"))
+        #expect(!logs.lines.joined().contains("pa55"))
+    }
+
+    @Test func backpressureIs503AndStorageIs500() async throws {
+        let data = try Fixtures.data("alertmanager/am-0.25-captured/firing-oomkilled.json")
+        let full = await intake(sink: RecordingSink(failing: SubmitError(.backpressure, "queue of \"slack\" is full"))).handle(body: data, authorization: nil)
+        #expect(full.status == 503)
+        #expect(full.headers.contains(HTTPHeader(name: "Retry-After", value: "5")))
+        let broken = await intake(sink: RecordingSink(failing: SubmitError(.storage, "disk I/O error"))).handle(body: data, authorization: nil)
+        #expect(broken.status == 500)
+    }
+
+    @Test func countsAlertsInMetrics() async throws {
+        let metrics = Metrics()
+        _ = await intake(sink: RecordingSink(), metrics: metrics).handle(body: try Fixtures.data("alertmanager/kubesphere-kubepodnotready-2alerts.json"), authorization: nil)
+        #expect(metrics.counter("cano_alerts_received_total", ["outcome": "accepted"]) == 2)
+        #expect(metrics.counter("cano_issues_created_total", ["source": "prometheus"]) == 2)
+        #expect(metrics.render().contains(#"cano_intake_requests_total{code="200"} 1"#))
+    }
+}

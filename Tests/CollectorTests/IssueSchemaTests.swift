@@ -1,0 +1,53 @@
+@testable import Collector
+import CanoSDK
+import TestSupport
+import Testing
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+@Suite struct IssueSchemaTests {
+    /// Every block kind, both statuses, optional fields present and absent.
+    static func samples() throws -> [CanoSDK.Issue] {
+        let mapper = AlertMapper(config: AlertmanagerConfig(), cluster: "c")
+        var issues: [CanoSDK.Issue] = []
+        for fixture in ["am-0.25-captured/firing-oomkilled.json", "am-0.25-captured/resolved-crashlooping.json", "zulip-v4-groupkey-2alerts-nonk8s.json"] {
+            let webhook = try IssueCoding.decode(AlertmanagerWebhook.self, from: Fixtures.data("alertmanager/" + fixture))
+            for raw in webhook.alerts {
+                issues.append(try mapper.map(IssueCoding.decode(AlertmanagerAlert.self, from: IssueCoding.encode(raw)), externalURL: nil))
+            }
+        }
+        var rich = issues[0]
+        rich.enrichments = [Enrichment(type: "everything", title: "All blocks", blocks: [
+            .header("Header"), .markdown("*bold* `code`"), .table(.init(headers: ["a", "b"], rows: [["1", "2"]])),
+            .file(.init(name: "log.txt", mimeType: "text/plain", bytes: Array("line\n".utf8))),
+            .json(.object(["k": .array([.number(1), .bool(true), .null, .string("s")])])), .list(["x", "y"]), .divider,
+            .links([Link(title: "Runbook", url: "https://r")]),
+        ])]
+        issues.append(rich)
+        return issues
+    }
+
+    @Test func everythingTheHostEmitsValidates() throws {
+        try IssueSchema.validate(try Self.samples().map { try IssueCoding.encode($0) })
+    }
+
+    @Test func theSchemaRejectsWhatIsWrong() throws {
+        var json = try IssueCoding.decode(JSONValue.self, from: IssueCoding.encode(Self.samples()[0]))
+        guard case .object(var members) = json else { Issue.record("not an object"); return }
+        members["severity"] = .string("CRITICAL")
+        json = .object(members)
+        #expect(throws: IssueSchema.Violation.self) { try IssueSchema.validate([try IssueCoding.encode(json)]) }
+    }
+
+    @Test func roundTripsThroughJSON() throws {
+        for issue in try Self.samples() {
+            let decoded = try IssueCoding.decode(CanoSDK.Issue.self, from: IssueCoding.encode(issue))
+            #expect(decoded.fingerprint == issue.fingerprint)
+            #expect(decoded.enrichments == issue.enrichments)
+            #expect(decoded.subject == issue.subject)
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import CanoSDK
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `cano-collector` binary run as a subprocess with a config a test writes, for
+/// process-level tests (end to end, kill -9, SIGTERM drain).
+public final class CollectorProcess: @unchecked Sendable {
+    public let port: Int
+    public let directory: URL
+    public let configPath: String
+    private let process: Process
+    private let output: URL
+
+    /// Writes `configYAML` (with `{{port}}` and `{{data_dir}}` replaced) and starts the
+    /// collector; waits for `/readyz` unless `waitReady` is false.
+    public init(configYAML: String, directory: URL? = nil, port: Int? = nil, waitReady: Bool = true, environment: [String: String] = [:]) throws {
+        self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("cano-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        self.port = try port ?? freeLoopbackPort()
+        configPath = self.directory.appendingPathComponent("config.yaml").path
+        let yaml = configYAML
+            .replacingOccurrences(of: "{{port}}", with: String(self.port))
+            .replacingOccurrences(of: "{{data_dir}}", with: self.directory.appendingPathComponent("data").path)
+            .replacingOccurrences(of: "{{dir}}", with: self.directory.path)
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        output = self.directory.appendingPathComponent("collector-\(UUID().uuidString.prefix(8)).log")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: try BuildProducts.collector())
+        process.arguments = ["run", "--config", configPath, "--log-level", "debug"]
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        if waitReady { try waitUntilReady() }
+    }
+
+    /// Polls `/readyz` until 200, failing early if the process exits.
+    public func waitUntilReady(timeout: TimeInterval = 30) throws {
+        let client = HTTPClient()
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let r = try? client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/readyz", timeout: .seconds(1))), r.status == 200 { return }
+            guard process.isRunning else { break }
+            usleep(20_000)  // bounded start-up poll
+        }
+        throw TestTimeout(what: "cano-collector to become ready; its output:\n\(log)")
+    }
+
+    /// Posts a webhook body to `/api/alerts`.
+    public func postAlerts(_ body: [UInt8], headers: [HTTPHeader] = []) throws -> HTTPResponse {
+        try HTTPClient().send(HTTPRequest(method: "POST", url: "http://127.0.0.1:\(port)/api/alerts",
+                                          headers: [HTTPHeader(name: "Content-Type", value: "application/json")] + headers, body: body))
+    }
+
+    /// GETs a path on the collector.
+    public func get(_ path: String) throws -> HTTPResponse {
+        try HTTPClient().send(HTTPRequest(url: "http://127.0.0.1:\(port)\(path)"))
+    }
+
+    /// Everything the process wrote (JSON log lines and stdout).
+    public var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+
+    public var isRunning: Bool { process.isRunning }
+    public var exitStatus: Int32 { process.terminationStatus }
+
+    /// Sends a signal (SIGTERM for a graceful stop, SIGKILL for a crash).
+    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// Waits for the process to exit.
+    public func waitForExit(timeout: TimeInterval = 30) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        guard !process.isRunning else { throw TestTimeout(what: "cano-collector to exit; its output:\n\(log)") }
+    }
+
+    public func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop() }
+}

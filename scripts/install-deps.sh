@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the system packages cano-collector builds and tests against (Debian 12).
+# Idempotent: installs only what is missing. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  libcurl4-openssl-dev      # outbound HTTP, host and plugins
+  libsqlite3-dev            # durable outbox and plugin state
+  prometheus-alertmanager   # end-to-end tests post through a real Alertmanager
+  openssl                   # the fake Kubernetes API server's test CA
+  ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Tests validate emitted Issues against docs/issue.schema.json with Python's jsonschema.
+python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q 'jsonschema>=4.18'
+# Alertmanager's Debian package may start a service on systems with an init; tests start their own.

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian 12 machine with Swift 6.3:
+# system packages, the Swift tests (unit, plugin ABI, delivery, Slack, Kubernetes,
+# end to end with a real Alertmanager), then the packaging tests (rootfs, chart, examples).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+# `swift build` builds every product, including the plugin .so files the tests dlopen;
+# `swift test` alone builds only what the test targets link.
+swift build
+swift test
+if [ -x scripts/test-packaging.sh ]; then
+  scripts/test-packaging.sh
+fi
