@@ -230,3 +230,25 @@ def test_swift_template_refuses_a_bad_config(harness: pathlib.Path, swift_templa
     assert create["status"] == 3 and create["message"] == 'config: "url" must be an http(s) URL'
     (create,) = events(run(harness, swift_template, {}), "create")
     assert create["status"] == 3 and 'missing required key "url"' in create["message"]
+
+
+# --- the host's own conformance run ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def collector() -> pathlib.Path:
+    from support import release_bin_dir
+
+    path = release_bin_dir() / "cano-collector"
+    assert path.is_file(), f"no release build at {path}: run swift build -c release"
+    return path
+
+
+@pytest.mark.parametrize("which", ["jsonl-c", "jsonl-rust", "swift-template"])
+def test_plugins_check_passes(which: str, collector: pathlib.Path, build_dir: pathlib.Path,
+                              request: pytest.FixtureRequest) -> None:
+    if which == "swift-template":
+        so = request.getfixturevalue("swift_template")
+    else:
+        so = PLUGINS[which](build_dir / which if which == "jsonl-rust" else build_dir)
+    out = subprocess.run([str(collector), "plugins", "check", str(so)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, f"plugins check failed for {which}:\n{out.stdout}\n{out.stderr}"
