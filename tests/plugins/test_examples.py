@@ -245,10 +245,25 @@ def collector() -> pathlib.Path:
 
 @pytest.mark.parametrize("which", ["jsonl-c", "jsonl-rust", "swift-template"])
 def test_plugins_check_passes(which: str, collector: pathlib.Path, build_dir: pathlib.Path,
-                              request: pytest.FixtureRequest) -> None:
+                              request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> None:
     if which == "swift-template":
         so = request.getfixturevalue("swift_template")
+        config = '{"url":"{{capture_url}}"}'
     else:
         so = PLUGINS[which](build_dir / which if which == "jsonl-rust" else build_dir)
-    out = subprocess.run([str(collector), "plugins", "check", str(so)], capture_output=True, text=True, timeout=300)
+        config = json.dumps({"path": str(tmp_path / "issues.jsonl")})
+    out = subprocess.run([str(collector), "plugins", "check", str(so), "--config-json", config],
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, f"plugins check failed for {which}:\n{out.stdout}\n{out.stderr}"
+    assert "FAIL" not in out.stdout and out.stdout.rstrip().endswith("result: PASS"), out.stdout
+    if which != "swift-template":
+        statuses = [json.loads(line)["status"] for line in (tmp_path / "issues.jsonl").read_text().splitlines()]
+        assert statuses == ["firing", "resolved"], "the check's sample Issues reached the file"
+
+
+def test_plugins_check_reports_a_bad_config_as_a_failure(collector: pathlib.Path, build_dir: pathlib.Path) -> None:
+    so = build_c_example(build_dir)
+    out = subprocess.run([str(collector), "plugins", "check", str(so), "--config-json", "{}"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert 'missing required key "path"' in out.stdout
