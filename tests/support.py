@@ -10,6 +10,8 @@ import time
 from typing import Callable, TypeVar
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+#: The runtime image's non-root user and group (scripts/build-rootfs.sh).
+APP_UID = 65532
 T = TypeVar("T")
 
 
@@ -61,3 +63,13 @@ def build_rust_example(target_dir: pathlib.Path) -> pathlib.Path:
     subprocess.run(["cargo", "build", "--release", "--offline", "--quiet", "--target-dir", str(target_dir)],
                    cwd=REPO / "examples" / "rust-plugin", check=True)
     return target_dir / "release" / "libjsonl_rust.so"
+
+
+def chroot() -> str:
+    """chroot's absolute path: the children run with an empty environment (no PATH)."""
+    return require_tool("chroot", "coreutils")
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise AssertionError("the rootfs isolation tests need root (chroot); run them as root, as CI does")
