@@ -19,6 +19,7 @@
 #   /usr/lib/cano-collector/plugins/   plugin directory (root-owned: plugins are mounted)
 #   /var/lib/cano-collector/           data directory, owned by 65532, mode 0750
 #   /tmp                               1777, for libraries that want a temp dir
+#   /proc, /sys, /dev                  empty mount points
 #
 # Needs root (it sets ownership) and ldd/ldconfig from the build machine's libc.
 set -euo pipefail
@@ -122,6 +123,9 @@ chmod 0644 "$out"/etc/{passwd,group,nsswitch.conf,hosts,ld.so.conf}
 install -d -m 0755 "$out/usr/lib/cano-collector/plugins"
 install -d -m 0750 -o "$APP_UID" -g "$APP_UID" "$out/var/lib/cano-collector"
 install -d -m 1777 "$out/tmp"
+# Mount points the container runtime fills (proc, sysfs, devices).
+install -d -m 0555 "$out/proc" "$out/sys"
+install -d -m 0755 "$out/dev"
 
 # Sanity: nothing that could serve as a shell or package manager slipped in.
 for forbidden in bin/sh usr/bin/sh bin/bash usr/bin/apt usr/bin/dpkg; do

@@ -73,3 +73,22 @@ def chroot() -> str:
 def require_root() -> None:
     if os.geteuid() != 0:
         raise AssertionError("the rootfs isolation tests need root (chroot); run them as root, as CI does")
+
+
+def in_container(root: pathlib.Path, *command: str, user: bool = True) -> list[str]:
+    """argv that runs `command` inside the tree `root` the way a container runtime would:
+    new mount and PID namespaces, /proc and /dev mounted, chroot, uid 65532.
+
+    A bare chroot has no /proc, and the Swift runtime reads the process arguments from
+    /proc/self/cmdline: without it every command would see none. The mounts live in the
+    private mount namespace and vanish with it. SIGTERM to the returned process reaches
+    the command (--kill-child), as `docker stop` would."""
+    require_root()
+    unshare = require_tool("unshare", "util-linux")
+    shell = require_tool("sh", "dash")
+    mount = require_tool("mount", "mount")
+    userspec = [f"--userspec={APP_UID}:{APP_UID}"] if user else []
+    # sh -c SCRIPT ROOT ARGV...: $0 is the tree, "$@" is chroot's own argv.
+    script = f'{mount} -t proc proc "$0/proc" && {mount} --rbind /dev "$0/dev" && exec "$@"'
+    return [unshare, "--mount", "--pid", "--fork", "--kill-child=SIGTERM", "--", shell, "-c", script,
+            str(root), chroot(), *userspec, str(root), *command]

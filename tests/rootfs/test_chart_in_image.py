@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from support import APP_UID, REPO, chroot, require_root
+from support import REPO, in_container, require_root
 
 sys.path.insert(0, str(REPO / "tests" / "chart"))
 from chart_render import render  # noqa: E402
@@ -50,8 +50,7 @@ def test_chart_config_is_accepted_by_the_collector_in_the_image(
         (etc / "secrets").mkdir()
         for key, value in secret["stringData"].items():
             (etc / "secrets" / key).write_text(value)
-    out = subprocess.run([chroot(), f"--userspec={APP_UID}:{APP_UID}", str(root),
-                          "/usr/bin/cano-collector", "validate", "--config", "/etc/cano-collector/config.yaml"],
+    out = subprocess.run(in_container(root, "/usr/bin/cano-collector", "validate", "--config", "/etc/cano-collector/config.yaml"),
                          capture_output=True, text=True, env={}, timeout=60)
     assert out.returncode == 0, f"the collector refused the chart's config:\n{out.stdout}{out.stderr}"
     assert ": OK (" in out.stdout

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from support import APP_UID, REPO, build_c_example, chroot, require_root, require_tool, wait_until
+from support import APP_UID, REPO, build_c_example, chroot, in_container, require_root, require_tool, wait_until
 
 PLUGIN_DIR = "usr/lib/cano-collector/plugins"
 DATA_DIR = "var/lib/cano-collector"
@@ -92,7 +92,7 @@ def test_library_closure_resolves_inside_the_tree(rootfs: pathlib.Path) -> None:
 
 
 def test_the_binary_runs_with_an_empty_environment(rootfs: pathlib.Path) -> None:
-    out = subprocess.run([chroot(), f"--userspec={APP_UID}:{APP_UID}", str(rootfs), "/usr/bin/cano-collector", "--help"],
+    out = subprocess.run(in_container(rootfs, "/usr/bin/cano-collector", "--help"),
                          capture_output=True, text=True, env={}, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "plugins" in out.stdout, out.stdout
@@ -114,7 +114,8 @@ def test_nothing_but_the_binary_its_libraries_and_config(rootfs: pathlib.Path) -
     for name in ("sh", "bash", "dash", "busybox", "apt", "apt-get", "dpkg", "ls"):
         assert not list(rootfs.rglob(name)), f"{name} must not be in the runtime image"
     top = sorted(p.name for p in rootfs.iterdir())
-    assert set(top) <= {"etc", "usr", "var", "tmp", "lib", "lib64", "opt"}, top
+    assert set(top) <= {"etc", "usr", "var", "tmp", "lib", "lib64", "opt", "proc", "sys", "dev"}, top
+    assert not any(list((rootfs / d).iterdir()) for d in ("proc", "sys", "dev")), "mount points stay empty"
 
 
 def test_non_root_user_directories_and_certificates(rootfs: pathlib.Path) -> None:
@@ -271,8 +272,7 @@ def running(binary: pathlib.Path, capture_server: tuple[str, list[dict[str, Any]
     (config_dir / "config.yaml").write_text(json.dumps(config, indent=2))
     log = (tmp_path / "collector.log").open("wb")
     process = subprocess.Popen(
-        [chroot(), f"--userspec={APP_UID}:{APP_UID}", str(rootfs),
-         "/usr/bin/cano-collector", "run", "--config", "/etc/cano-collector/config.yaml"],
+        in_container(rootfs, "/usr/bin/cano-collector", "run", "--config", "/etc/cano-collector/config.yaml"),
         stdout=log, stderr=subprocess.STDOUT, env={})
     base = f"http://127.0.0.1:{port}"
     try:
