@@ -16,8 +16,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Manifests first: dependency resolution is cached until they change.
-COPY Package.swift ./
-COPY Package.resolved* ./
+# Package.resolved is optional (not committed): the wildcard lets COPY succeed without it.
+COPY Package.swift Package.resolved* ./
 RUN swift package resolve
 COPY . .
 RUN swift build -c release --product cano-collector \
