@@ -11,6 +11,8 @@ Needs root (chroot), as CI has.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -31,6 +33,7 @@ import pytest
 from support import APP_UID, REPO, build_c_example, chroot, in_container, require_root, require_tool, wait_until
 
 PLUGIN_DIR = "usr/lib/cano-collector/plugins"
+HMAC_SECRET = "rootfs-test-hmac-secret"
 DATA_DIR = "var/lib/cano-collector"
 
 
@@ -194,7 +197,7 @@ class Capture(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         with self.lock:
-            self.received.append({"path": self.path, "content_type": self.headers.get("Content-Type"), "body": parsed})
+            self.received.append({"path": self.path, "headers": dict(self.headers), "raw": body, "body": parsed})
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -261,13 +264,17 @@ def running(binary: pathlib.Path, capture_server: tuple[str, list[dict[str, Any]
         "data_dir": "/" + DATA_DIR,
         "plugins": {"directories": ["/" + PLUGIN_DIR]},
         "destinations": [
-            {"name": "hook", "type": "webhook", "config": {"url": hook_url}},
+            # The HMAC secret comes from a file, as a mounted Kubernetes Secret would.
+            {"name": "hook", "type": "webhook",
+             "config": {"url": hook_url, "hmac_secret_file": "/etc/cano-collector/secrets/hmac"}},
             {"name": "lines", "type": "jsonl-c", "config": {"path": "/" + DATA_DIR + "/issues.jsonl"}},
         ],
         "default_destinations": ["hook", "lines"],
     }
     config_dir = rootfs / "etc/cano-collector"
     config_dir.mkdir()
+    (config_dir / "secrets").mkdir()
+    (config_dir / "secrets" / "hmac").write_text(HMAC_SECRET + "\n")
     # JSON is YAML: no YAML library needed to write the config.
     (config_dir / "config.yaml").write_text(json.dumps(config, indent=2))
     log = (tmp_path / "collector.log").open("wb")
@@ -308,6 +315,8 @@ def test_readyz_answers_and_plugins_deliver_an_alert(running: dict[str, Any]) ->
     received = running["received"]
     wait_until(lambda: received, timeout=60, what=f"the webhook plugin to POST the Issue\n{log_of(running)}")
     issue = received[0]["body"]
+    expected = hmac.new(HMAC_SECRET.encode(), received[0]["raw"], hashlib.sha256).hexdigest()
+    assert received[0]["headers"].get("X-Cano-Signature") == f"sha256={expected}", "signed with the file's secret"
     assert issue["schemaVersion"] == 1 and issue["status"] == "firing" and issue["source"] == "prometheus"
     alert = json.loads(firing)["alerts"][0]
     assert issue["title"] == alert["labels"]["alertname"] or alert["labels"]["alertname"] in json.dumps(issue)
