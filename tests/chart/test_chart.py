@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from chart_render import CHART, NAMESPACE, Rendered, render
+from support import REPO
 
 PLUGIN_ROOT = "/usr/lib/cano-collector/plugins"
 
@@ -116,35 +117,44 @@ def test_lint_is_clean_in_strict_mode() -> None:
 
 # --- RBAC ----------------------------------------------------------------------------------
 
-def rules_as_set(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
-    return {(group, resource, verb)
+def rules_as_set(rules: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
+    """(apiGroup, resource, resourceName or "*", verb) for every combination a rule grants."""
+    return {(group, resource, name, verb)
             for rule in rules for group in rule["apiGroups"]
-            for resource in rule["resources"] for verb in rule["verbs"]}
+            for resource in rule["resources"] for name in rule.get("resourceNames", ["*"])
+            for verb in rule["verbs"]}
 
 
-def test_clusterrole_grants_exactly_the_documented_verbs(defaults: Rendered) -> None:
+def documented_rbac() -> dict[str, dict[str, Any]]:
+    """The ClusterRole and Role from the manifests in docs/rbac.md: the source of truth."""
+    text = (REPO / "docs" / "rbac.md").read_text()
+    block = text.split("## Manifests", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    return {doc["kind"]: doc for doc in yaml.safe_load_all(block) if doc}
+
+
+def test_clusterrole_grants_exactly_what_docs_rbac_lists(defaults: Rendered) -> None:
     rules = defaults.one("ClusterRole")["rules"]
-    expected = {
-        *{("", r, v) for r in ("pods", "events") for v in ("get", "list", "watch")},
-        *{("batch", "jobs", v) for v in ("get", "list", "watch")},
-        *{("apps", "replicasets", v) for v in ("get", "list", "watch")},
-        ("", "secrets", "list"), ("", "secrets", "watch"),
-        ("", "pods/log", "get"),
-    }
-    assert rules_as_set(rules) == expected
-    # Secret *data* is never readable one by one, and nothing is writable.
-    assert ("", "secrets", "get") not in rules_as_set(rules)
+    assert rules_as_set(rules) == rules_as_set(documented_rbac()["ClusterRole"]["rules"])
+    # And, independently of the doc: read-only, no Secret data, no wildcards.
+    granted = rules_as_set(rules)
+    assert ("", "secrets", "*", "get") not in granted
+    assert {verb for *_, verb in granted} == {"get", "list", "watch"}
     assert not any("*" in r["verbs"] or "*" in r["resources"] or "*" in r["apiGroups"] for r in rules)
-    assert not any(v in r["verbs"] for r in rules for v in ("create", "update", "patch", "delete"))
-    assert not any("nonResourceURLs" in r or "resourceNames" in r for r in rules)
+    assert not any("nonResourceURLs" in r for r in rules)
+    assert ("", "pods", "*", "watch") in granted and ("", "pods/log", "*", "get") in granted
 
 
-def test_leader_election_role_is_namespaced_and_minimal(defaults: Rendered) -> None:
+def test_leader_election_role_is_namespaced_and_limited_to_its_lease(defaults: Rendered) -> None:
     role = defaults.one("Role")
     assert role["metadata"]["namespace"] == NAMESPACE
+    assert rules_as_set(role["rules"]) == rules_as_set(documented_rbac()["Role"]["rules"])
     assert rules_as_set(role["rules"]) == {
-        ("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")
+        ("coordination.k8s.io", "leases", "*", "create"),
+        ("coordination.k8s.io", "leases", "cano-collector-leader", "get"),
+        ("coordination.k8s.io", "leases", "cano-collector-leader", "update"),
     }
+    renamed = render({"leaderElection": {"leaseName": "other-lease"}}).one("Role")
+    assert ("coordination.k8s.io", "leases", "other-lease", "update") in rules_as_set(renamed["rules"])
 
 
 def test_bindings_point_at_the_chart_service_account(defaults: Rendered) -> None:
