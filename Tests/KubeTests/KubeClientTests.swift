@@ -308,3 +308,64 @@ struct WatchResumptionTests {
         #expect(h.issues.count == 1)
     }
 }
+
+@Suite("Client certificates")
+struct ClientCertificateTests {
+    @Test func kubeconfigClientCertificateDataAndFiles() async throws {
+        let server = try await FakeKubeAPIServer.start(tokens: [], clientCertificates: true)
+        defer { Task { await server.shutdown() } }
+        let certs = server.certificates
+        server.cluster.apply("pods", try Fixtures.load("pods/pod-running-healthy-managedfields.json"))
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
+        // Same layout as the client-cert fixture kubeconfig, with this run's CA and pair.
+        let inline = """
+        apiVersion: v1
+        clusters:
+          - cluster:
+              server: \(server.url)
+              certificate-authority-data: \(b64(certs.caPEM))
+            name: fake
+        contexts:
+          - context: {cluster: fake, user: cert-user}
+            name: fake-context
+        current-context: fake-context
+        users:
+          - user:
+              client-certificate-data: \(b64(certs.clientCertificatePEM))
+              client-key-data: \(b64(certs.clientKeyPEM))
+            name: cert-user
+        """
+        try inline.write(toFile: dir + "/inline.yaml", atomically: true, encoding: .utf8)
+        // The file variant, with paths relative to the kubeconfig.
+        try certs.caPEM.write(toFile: dir + "/ca.crt", atomically: true, encoding: .utf8)
+        try certs.clientCertificatePEM.write(toFile: dir + "/client.crt", atomically: true, encoding: .utf8)
+        try certs.clientKeyPEM.write(toFile: dir + "/client.key", atomically: true, encoding: .utf8)
+        let files = inline
+            .replacingOccurrences(of: "certificate-authority-data: \(b64(certs.caPEM))", with: "certificate-authority: ca.crt")
+            .replacingOccurrences(of: "client-certificate-data: \(b64(certs.clientCertificatePEM))", with: "client-certificate: client.crt")
+            .replacingOccurrences(of: "client-key-data: \(b64(certs.clientKeyPEM))", with: "client-key: client.key")
+        try files.write(toFile: dir + "/files.yaml", atomically: true, encoding: .utf8)
+
+        for name in ["inline.yaml", "files.yaml"] {
+            let client = KubeClient(connection: try Kubeconfig.load(path: dir + "/" + name))
+            let count = try await blocking { () throws(KubeError) -> Int in
+                var n = 0
+                try client.list(PartialObjectMetadata.self, .pods) { page throws(KubeError) in n += page.count }
+                return n
+            }
+            #expect(count == 1, "\(name)")
+        }
+        // Without the client certificate the handshake fails.
+        var anonymous = try Kubeconfig.load(path: dir + "/inline.yaml")
+        anonymous.tls.clientCertificatePEM = nil
+        anonymous.tls.clientKeyPEM = nil
+        let client = KubeClient(connection: anonymous, retry: KubeRetryPolicy(maxAttempts: 1))
+        let error = await #expect(throws: KubeError.self) {
+            try await blocking { () throws(KubeError) in _ = try client.request(path: "/api/v1/pods") }
+        }
+        #expect(error?.code == .transport)
+        #expect(server.cluster.requests.count == 2)
+    }
+}
