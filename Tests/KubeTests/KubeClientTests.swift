@@ -1,4 +1,5 @@
 import CanoSDK
+import Collector
 import FakeKubeAPIServer
 import Foundation
 import KubeClient
@@ -242,8 +243,9 @@ struct KubeClientTests {
         try secret.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
         var connection = env.connection
         connection.token = TokenSource(file: dir + "/token")
-        var logger = Logger(label: "test") { _ in CapturingLogHandler() }
-        logger.logLevel = .trace
+        // The host's own JSON log handler, capturing lines as they would reach stderr.
+        let capture = LogCapture()
+        let logger = Logger(label: "test") { JSONLogHandler(label: $0, level: .trace, output: .capture(capture)) }
         let client = KubeClient(connection: connection, retry: KubeRetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(1)), logger: logger)
         let error = await #expect(throws: KubeError.self) {
             try await blocking { () throws(KubeError) in _ = try client.request(path: "/api/v1/pods") }
@@ -252,7 +254,7 @@ struct KubeClientTests {
         #expect(error.map { "\($0)" }?.contains(secret) == false)
         #expect(error.map { String(reflecting: $0) }?.contains(secret) == false)
         #expect(!connection.description.contains(secret))
-        let lines = CapturingLogHandler.lines.withLock { $0 }
+        let lines = capture.lines
         #expect(!lines.isEmpty)
         #expect(lines.allSatisfy { !$0.contains(secret) })
     }
