@@ -150,3 +150,16 @@ struct SlackLimitTests {
         #expect(fallback.contains("truncated"))
     }
 }
+
+@Suite("Slack limits: large markdown")
+struct SlackLargeMarkdownTests {
+    @Test("a 2 MB single-line markdown block with unmatched emphasis renders as preview + file")
+    func hugeMarkdown() {
+        let line = String(repeating: "a_b *c ", count: 300_000)
+        var files: [FileUpload] = []
+        let blocks = MessageRenderer().markdownBlocks(line, fileName: "notes.md", title: "Notes", files: &files)
+        #expect(blocks.count == 2)
+        #expect(blocks.allSatisfy { $0.weight <= SlackLimits.sectionText })
+        #expect(files.first?.bytes.count == line.utf8.count)
+    }
+}
