@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
     ],
     targets: [
@@ -50,6 +51,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             path: "Sources/Collector"
@@ -63,15 +65,21 @@ let package = Package(
             path: "Sources/Host"
         ),
         .target(
-            name: "WebhookPlugin",
+            name: "WebhookDestination",
             dependencies: ["CanoSDK", .product(name: "Crypto", package: "swift-crypto")],
-            path: "Plugins/Webhook",
+            path: "Plugins/Webhook/Destination"
+        ),
+        .target(
+            name: "WebhookPlugin",
+            dependencies: ["WebhookDestination", "CanoSDK"],
+            path: "Plugins/Webhook/Entry",
             linkerSettings: pluginLinkerSettings
         ),
         .target(
             name: "TestSupport",
             dependencies: [
                 "CanoSDK",
+                "Collector",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Tests/TestSupport"
@@ -80,6 +88,15 @@ let package = Package(
             name: "CollectorTests",
             dependencies: ["Collector", "CanoSDK", "TestSupport"],
             path: "Tests/CollectorTests"
+        ),
+        .testTarget(
+            name: "PluginTests",
+            dependencies: [
+                "Collector", "CanoSDK", "PluginABI", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/PluginTests"
         ),
     ]
 )

@@ -1,0 +1,89 @@
+import CanoSDK
+import Crypto
+
+/// The `webhook` destination: POSTs each Issue's JSON, exactly as the host sent it, to a
+/// configured URL.
+///
+/// - Headers: `Content-Type: application/json`, `Idempotency-Key` (stable across retries,
+///   so receivers can drop duplicates), the configured `headers`, and with `hmac_secret`
+///   a signature header (`X-Cano-Signature: sha256=<hex HMAC-SHA256 of the body>`).
+/// - Results: 2xx delivered; 408, 429, 5xx, timeouts and connection errors retry
+///   (honouring `Retry-After`); any other status is permanent.
+///
+/// Messages and logs show only the URL's origin, never its path or query.
+public final class Webhook: DestinationPlugin {
+    public static let name = "webhook"
+    public static let version = "1.0.0"
+
+    private let config: WebhookConfig
+    private let host: HostServices
+    /// One client: the host serialises calls on an instance (no CANO_FLAG_REENTRANT), so
+    /// one libcurl handle and its kept-alive connection serve every delivery.
+    private let client = HTTPClient()
+
+    public init(config: PluginConfig, host: HostServices) throws(PluginError) {
+        self.config = try WebhookConfig(config.json)
+        self.host = host
+    }
+
+    public func deliver(_ request: DeliveryRequest) -> DeliveryResult {
+        let remaining = request.remaining
+        guard remaining > .milliseconds(1) else {
+            return .retry(message: "the delivery deadline passed before sending to \(config.origin)")
+        }
+        let body = request.issueJSON
+        var headers = [HTTPHeader(name: "Content-Type", value: "application/json"),
+                       HTTPHeader(name: "User-Agent", value: "cano-collector-webhook/\(Self.version)"),
+                       HTTPHeader(name: "Idempotency-Key", value: request.idempotencyKey)]
+        if let secret = config.hmacSecret {
+            headers.append(HTTPHeader(name: config.signatureHeader, value: "sha256=" + Self.signature(body, secret: secret)))
+        }
+        // Configured headers come last; a configured Content-Type replaces the default.
+        let configured = Set(config.headers.map { $0.name.lowercased() })
+        headers.removeAll { configured.contains($0.name.lowercased()) }
+        headers += config.headers
+
+        let httpRequest = HTTPRequest(
+            method: "POST", url: config.url, headers: headers, body: body,
+            timeout: min(config.timeout, remaining), maxResponseBytes: 64 * 1024, tls: config.tls)
+        let result: DeliveryResult
+        do {
+            result = Self.classify(try client.send(httpRequest), origin: config.origin)
+        } catch {
+            // HTTPClientError names the origin only; every transport failure may clear up.
+            result = .retry(message: "\(error)")
+        }
+        switch result {
+        case .delivered: host.log(.debug, "webhook delivered", fields: ["origin": config.origin])
+        case .retry(_, let message), .permanent(let message): host.log(.warning, "webhook delivery failed", fields: ["reason": message])
+        }
+        return result
+    }
+
+    /// Maps an HTTP response to a result, the way Alertmanager's notifiers do.
+    static func classify(_ response: HTTPResponse, origin: String) -> DeliveryResult {
+        switch response.status {
+        case 200..<300:
+            return .delivered(message: "HTTP \(response.status) from \(origin)")
+        case 408, 429, 500..<600:
+            return .retry(after: response.retryAfter, message: "HTTP \(response.status) from \(origin)")
+        case 300..<400:
+            return .permanent(message: "HTTP \(response.status) (redirect) from \(origin): redirects are not followed; configure the final URL")
+        default:
+            return .permanent(message: "HTTP \(response.status) from \(origin)")
+        }
+    }
+
+    /// Lowercase hex HMAC-SHA256 of `body`.
+    static func signature(_ body: [UInt8], secret: [UInt8]) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: secret))
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in mac {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: hex, as: UTF8.self)
+    }
+}

@@ -1,0 +1,128 @@
+import CanoSDK
+
+/// The webhook destination's settings, parsed from its `config` block (snake_case keys).
+///
+/// ```yaml
+/// config:
+///   url: https://hooks.example.com/cano/${HOOK_KEY}
+///   headers: { Authorization: "Bearer ${TOKEN}" }
+///   hmac_secret_file: /var/run/secrets/hook/hmac   # resolved by the host into hmac_secret
+///   signature_header: X-Cano-Signature
+///   timeout: 10s
+/// ```
+///
+/// Error messages never repeat the URL, header values or the secret: any of them may
+/// hold a credential.
+struct WebhookConfig: Sendable {
+    /// Keys this destination understands; anything else is a typo and an error.
+    static let knownKeys: Set<String> = ["url", "headers", "hmac_secret", "signature_header", "timeout", "ca_file", "insecure_skip_verify"]
+    static let defaultSignatureHeader = "X-Cano-Signature"
+    static let defaultTimeout: Duration = .seconds(10)
+    static let maxTimeout: Duration = .seconds(300)
+
+    var url: String
+    var headers: [HTTPHeader] = []
+    var hmacSecret: [UInt8]?
+    var signatureHeader = WebhookConfig.defaultSignatureHeader
+    var timeout = WebhookConfig.defaultTimeout
+    var tls: TLSOptions?
+
+    /// "scheme://host:port": all that logs and messages show of the URL.
+    var origin: String { RedactedURL.origin(of: url) }
+
+    init(_ json: JSONValue) throws(PluginError) {
+        guard case .object(let object) = json else { throw PluginError("config must be an object") }
+        if let unknown = object.keys.sorted().first(where: { !Self.knownKeys.contains($0) }) {
+            throw PluginError("unknown config key \"\(unknown)\" (known: \(Self.knownKeys.sorted().joined(separator: ", ")))")
+        }
+
+        guard case .string(let url)? = object["url"] else {
+            throw PluginError(object["url"] == nil ? "missing required key \"url\"" : "key \"url\": expected a string")
+        }
+        guard Self.isUsableURL(url) else {
+            // Deliberately not echoed: webhook URLs often carry their key in the path.
+            throw PluginError("key \"url\": expected an absolute http:// or https:// URL with a host and no spaces")
+        }
+        self.url = url
+
+        switch object["headers"] {
+        case nil: break
+        case .object(let headers)?:
+            for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
+                guard Self.isToken(name) else { throw PluginError("key \"headers\": \"\(name.prefix(64))\" is not a valid header name") }
+                guard case .string(let text) = value else { throw PluginError("key \"headers.\(name)\": expected a string") }
+                guard !text.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+                    throw PluginError("key \"headers.\(name)\": the value contains a line break")
+                }
+                self.headers.append(HTTPHeader(name: name, value: text))
+            }
+        default: throw PluginError("key \"headers\": expected an object of header names to string values")
+        }
+
+        switch object["hmac_secret"] {
+        case nil: break
+        case .string(let secret)? where !secret.isEmpty: hmacSecret = Array(secret.utf8)
+        default: throw PluginError("key \"hmac_secret\": expected a non-empty string")
+        }
+
+        switch object["signature_header"] {
+        case nil: break
+        case .string(let name)? where Self.isToken(name):
+            guard hmacSecret != nil else { throw PluginError("key \"signature_header\" needs \"hmac_secret\" to be set") }
+            signatureHeader = name
+        default: throw PluginError("key \"signature_header\": expected a header name")
+        }
+
+        if let value = object["timeout"] {
+            guard let timeout = Self.duration(value), timeout > .zero, timeout <= Self.maxTimeout else {
+                throw PluginError("key \"timeout\": expected a duration between 1ms and 300s, like 10s, 500ms or a number of seconds")
+            }
+            self.timeout = timeout
+        }
+
+        var tls = TLSOptions()
+        var customTLS = false
+        switch object["ca_file"] {
+        case nil: break
+        case .string(let path)? where !path.isEmpty: tls.caFile = path; customTLS = true
+        default: throw PluginError("key \"ca_file\": expected a file path")
+        }
+        switch object["insecure_skip_verify"] {
+        case nil: break
+        case .bool(let skip)?: tls.insecureSkipVerify = skip; customTLS = customTLS || skip
+        default: throw PluginError("key \"insecure_skip_verify\": expected true or false")
+        }
+        self.tls = customTLS ? tls : nil
+    }
+
+    /// A number of seconds, or a string like "10s", "500ms", "2m".
+    static func duration(_ value: JSONValue) -> Duration? {
+        switch value {
+        case .number(let seconds): return .milliseconds(Int64((seconds * 1000).rounded()))
+        case .string(let text):
+            let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000)]
+            for (suffix, factor) in units where text.hasSuffix(suffix) {
+                guard let number = Double(text.dropLast(suffix.count)), number.isFinite else { return nil }
+                return .milliseconds(Int64((number * factor).rounded()))
+            }
+            return nil
+        default: return nil
+        }
+    }
+
+    static func isUsableURL(_ url: String) -> Bool {
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else { return false }
+        guard !url.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7f } == true }) else { return false }
+        let origin = RedactedURL.origin(of: url)
+        return !origin.hasSuffix("://") && !origin.hasSuffix(":")
+    }
+
+    /// An HTTP token (RFC 9110 field name).
+    static func isToken(_ name: String) -> Bool {
+        let extra = Set("!#$%&'*+-.^_`|~".utf8)
+        return !name.isEmpty && name.utf8.count <= 256 && name.utf8.allSatisfy { c in
+            (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+                || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || extra.contains(c)
+        }
+    }
+}

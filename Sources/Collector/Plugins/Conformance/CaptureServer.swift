@@ -1,0 +1,133 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// A loopback HTTP server that records every request and answers through a responder.
+///
+/// `plugins check` points HTTP plugins at it, and tests script it as a receiver double.
+/// It binds 127.0.0.1 on an ephemeral port, so several can run at once.
+public final class CaptureServer: Sendable {
+    /// One request as received.
+    public struct Request: Sendable {
+        public var method: String
+        /// Path and query, as sent.
+        public var target: String
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]
+
+        /// The first header with this name, case-insensitively.
+        public func header(_ name: String) -> String? {
+            let lowered = name.lowercased()
+            return headers.first { $0.name.lowercased() == lowered }?.value
+        }
+    }
+
+    /// What to answer.
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]
+        /// Wait this long before answering (to provoke client timeouts).
+        public var delay: Duration?
+
+        public init(status: Int = 200, headers: [(name: String, value: String)] = [], body: [UInt8] = [], delay: Duration? = nil) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+            self.delay = delay
+        }
+    }
+
+    /// Decides the answer to a request (already recorded when it is called).
+    public typealias Responder = @Sendable (Request) async -> Response
+
+    /// Largest request body accepted; larger ones get 413 (and are recorded truncated).
+    public static let maxBodyBytes = 8 << 20
+
+    /// The bound port.
+    public let port: Int
+    private let log: RequestLog
+    private let task: Task<Void, Never>
+
+    /// `http://127.0.0.1:<port>`.
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Every request so far, oldest first.
+    public var requests: [Request] { log.requests.withLock { $0 } }
+
+    private init(port: Int, log: RequestLog, task: Task<Void, Never>) {
+        self.port = port
+        self.log = log
+        self.task = task
+    }
+
+    deinit { task.cancel() }
+
+    /// Starts a server; it runs until `stop()` (or until this object is released).
+    public static func start(
+        logger: Logger = Logger(label: "cano.capture", factory: { _ in SwiftLogNoOpLogHandler() }),
+        responder: @escaping Responder = { _ in Response(status: 200, body: Array("ok".utf8)) }
+    ) async throws -> CaptureServer {
+        let log = RequestLog()
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            responder: CallbackResponder { (request: HummingbirdCore.Request, _: BasicRequestContext) in
+                var body = try await request.body.collect(upTo: maxBodyBytes + 1)
+                let bytes = body.readBytes(length: body.readableBytes) ?? []
+                let captured = Request(
+                    method: request.method.rawValue,
+                    target: request.uri.string,
+                    headers: request.headers.map { ($0.name.rawName, $0.value) },
+                    body: Array(bytes.prefix(maxBodyBytes)))
+                log.requests.withLock { $0.append(captured) }
+                guard bytes.count <= maxBodyBytes else { return HummingbirdCore.Response(status: .contentTooLarge) }
+                let answer = await responder(captured)
+                if let delay = answer.delay { try? await Task.sleep(for: delay) }
+                var fields = HTTPFields()
+                for header in answer.headers {
+                    if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
+                }
+                return HummingbirdCore.Response(
+                    status: .init(code: answer.status), headers: fields,
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
+            },
+            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                portSink.yield(channel.localAddress?.port ?? 0)
+                portSink.finish()
+            },
+            logger: logger)
+        let task = Task {
+            do { try await app.runService(gracefulShutdownSignals: []) } catch {
+                logger.error("capture server stopped", metadata: ["error": "\(error)"])
+            }
+            portSink.finish()
+        }
+        var port = 0
+        for await bound in ports { port = bound }
+        guard port > 0 else {
+            task.cancel()
+            throw CaptureServerError(message: "the capture server could not bind 127.0.0.1")
+        }
+        return CaptureServer(port: port, log: log, task: task)
+    }
+
+    /// Stops the server and waits until it has.
+    public func stop() async {
+        task.cancel()
+        await task.value
+    }
+
+    /// Shared between the request handler and the server object.
+    private final class RequestLog: Sendable {
+        let requests = Mutex<[Request]>([])
+    }
+}
+
+/// The capture server could not start.
+public struct CaptureServerError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}

@@ -1,0 +1,28 @@
+/// A destination backed by a plugin instance (webhook, slack, a C plugin...).
+///
+/// deliver() blocks in the plugin, so the engine calls it from its delivery threads only.
+/// The instance is destroyed by `shutdown()` or, failing that, when this object goes away.
+public final class PluginDestination: Destination {
+    public let name: String
+    /// The instance; shared with `plugins check`, which also needs raw results.
+    public let instance: PluginInstance
+
+    /// Creates the instance by calling the plugin's create() with `config`.
+    public init(name: String, plugin: LoadedPlugin, config: [UInt8], services: PluginServices) throws(DestinationSetupError) {
+        guard plugin.kind == .destination else {
+            throw DestinationSetupError(.notADestination, destination: name, type: plugin.name,
+                                        reason: "plugin \(plugin.name) (\(plugin.path)) is an enricher, not a destination")
+        }
+        self.name = name
+        instance = try PluginInstance(plugin: plugin, name: name, configJSON: config, services: services)
+    }
+
+    public func deliver(issueJSON: [UInt8], context: DeliveryContext) -> DeliveryOutcome {
+        instance.call(.deliver, issueJSON: issueJSON, context: context).outcome
+    }
+
+    /// Destroys the plugin instance; later deliveries answer `.retry` ("shut down").
+    public func shutdown() {
+        instance.destroy()
+    }
+}
