@@ -38,6 +38,7 @@ let package = Package(
         .target(name: "PluginABI", path: "Sources/PluginABI"),
         .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CSQLite", path: "Sources/CSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
+        .target(name: "CZlib", path: "Sources/CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
             name: "CanoSDK",
             dependencies: ["PluginABI", "CCurl"],
@@ -46,7 +47,7 @@ let package = Package(
         .target(
             name: "Collector",
             dependencies: [
-                "CanoSDK", "PluginABI", "CSQLite",
+                "CanoSDK", "PluginABI", "CSQLite", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -97,6 +98,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/PluginTests"
+        ),
+        .testTarget(
+            name: "EnrichmentTests",
+            dependencies: [
+                "Collector", "CanoSDK", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Tests/EnrichmentTests"
         ),
     ]
 )

@@ -1,0 +1,48 @@
+/// The enrichers workflows can name: the built-ins plus configured enricher plugins.
+public struct EnricherRegistry: Sendable {
+    /// By name.
+    public private(set) var all: [String: any Enricher] = [:]
+
+    /// An empty registry.
+    public init() {}
+
+    /// The built-in enrichers. The Kubernetes ones read through `kube`; without cluster
+    /// access they fail with a short "no cluster access" note instead of being missing.
+    public static func builtins(kube: (any KubeReader)?) -> EnricherRegistry {
+        var registry = EnricherRegistry()
+        for enricher in BuiltinEnrichers.make(kube: kube) { registry.register(enricher) }
+        return registry
+    }
+
+    /// Adds (or replaces) an enricher under its name.
+    public mutating func register(_ enricher: any Enricher) {
+        all[enricher.name] = enricher
+    }
+
+    public func enricher(named name: String) -> (any Enricher)? { all[name] }
+
+    public var names: [String] { Array(all.keys) }
+}
+
+/// The built-in enrichers, in one list.
+enum BuiltinEnrichers {
+    static let names: Set<String> = [
+        "alert_labels", "pod_logs", "container_status", "resources", "events", "owner_chain", "node", "helm_release",
+        "resource_quota",
+    ]
+
+    static func make(kube: (any KubeReader)?) -> [any Enricher] {
+        let api = KubeAPI(reader: kube)
+        return [
+            AlertLabelsEnricher(),
+            PodLogsEnricher(api: api),
+            ContainerStatusEnricher(api: api),
+            ResourcesEnricher(api: api),
+            EventsEnricher(api: api),
+            OwnerChainEnricher(api: api),
+            NodeEnricher(api: api),
+            HelmReleaseEnricher(api: api),
+            ResourceQuotaEnricher(api: api),
+        ]
+    }
+}
