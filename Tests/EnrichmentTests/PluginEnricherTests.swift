@@ -1,0 +1,67 @@
+@testable import Collector
+import CanoSDK
+import Foundation
+import Logging
+import Testing
+import TestSupport
+
+@Suite struct PluginEnricherTests {
+    static var example: String { CPluginCompiler.repositoryRoot + "/examples/c-enricher/c_runbook_enricher.c" }
+
+    func load(_ kube: FixtureKube?) throws -> (PluginEnricher, TemporaryDirectory) {
+        let dir = try TemporaryDirectory(prefix: "cano-enricher")
+        let path = try CPluginCompiler.compile(Self.example, into: dir.path, as: "c-runbook.so")
+        var catalog = PluginCatalog()
+        catalog.add(path)
+        let services = PluginServices(logger: Logger(label: "t"), store: InMemoryKeyValueStore(), metrics: Metrics(), kube: kube)
+        let enrichers = try PluginEnricher.make([EnricherPluginConfig(name: "runbook", type: "c-runbook",
+                                                                       config: .object(["base_url": .string("https://wiki.example/runbooks")]))],
+                                                catalog: catalog, services: services)
+        return (try #require(enrichers.first), dir)
+    }
+
+    @Test func anEnricherPluginWrittenAgainstTheABIRuns() async throws {
+        let kube = FixtureKube()
+        kube.add(try KubeFixtures.object("pods/pod-running-healthy-managedfields.json"))
+        let pod = try KubeFixtures.object("pods/pod-running-healthy-managedfields.json")
+        let (plugin, dir) = try load(kube)
+        defer { dir.remove() }
+        var config = EnrichmentConfig()
+        config.workflows = [WorkflowConfig(name: "runbooks", trigger: WorkflowTrigger(), steps: [EnricherStep("runbook")])]
+        config.defaultWorkflows = false
+        let h = try StageHarness(config: config, extra: [plugin], kube: kube)
+        let issue = try await h.run(Issues.kubernetes("CrashLoopBackOff", name: try #require(pod.at("metadata", "name")?.stringValue),
+                                                      namespace: pod.at("metadata", "namespace")?.stringValue))
+        let e = try #require(issue.enrichments("runbook").first)
+        #expect(e.links == [Link(title: "Runbook for CrashLoopBackOff", url: "https://wiki.example/runbooks/CrashLoopBackOff")])
+        // The plugin read the pod through the host's kube_get, never with credentials of its own.
+        #expect(e.markdown == ["Pod phase (via kube_get, HTTP 200): Running"])
+        #expect(h.metrics.counter("cano_enrichments_total", ["enricher": "runbook", "result": "ok"]) == 1)
+    }
+
+    @Test func pluginsGetOnlyReadOnlyPaths() throws {
+        for allowed in ["/api/v1/namespaces/a/pods/b", "/api/v1/namespaces/a/pods/b/log?tailLines=50", "/apis/apps/v1/namespaces/a/deployments"] {
+            #expect(ReadOnlyKubeReader.allows(allowed), "\(allowed)")
+        }
+        for refused in ["/api/v1/namespaces/a/secrets/db", "/api/v1/namespaces/a/pods/b/exec?command=sh", "/api/v1/namespaces/a/pods/b/proxy/admin",
+                        "/api/v1/namespaces/a/pods?watch=true", "/api/v1/watch/pods", "/api/v1/namespaces/a/pods/../secrets/x",
+                        "/api/v1/namespaces/a/pods/%2e%2e/secrets", "https://evil/api/v1", "/healthz"] {
+            #expect(!ReadOnlyKubeReader.allows(refused), "\(refused)")
+        }
+    }
+
+    @Test func aPluginOfTheWrongKindOrMissingIsRefused() throws {
+        var catalog = PluginCatalog()
+        let services = PluginServices(logger: Logger(label: "t"), store: InMemoryKeyValueStore(), metrics: Metrics())
+        #expect(throws: EnrichmentSetupError.self) {
+            _ = try PluginEnricher.make([EnricherPluginConfig(name: "x", type: "nope")], catalog: catalog, services: services)
+        }
+        let dir = try TemporaryDirectory(prefix: "cano-enricher")
+        defer { dir.remove() }
+        catalog.add(try CPluginCompiler.compile(CPluginCompiler.examplePlugin, into: dir.path, as: "c-file.so"))
+        let destination = try #require(catalog.loaded.first)
+        #expect {
+            _ = try PluginEnricher.make([EnricherPluginConfig(name: "x", type: destination.name)], catalog: catalog, services: services)
+        } throws: { ($0 as? EnrichmentSetupError)?.message.contains("not an enricher") == true }
+    }
+}
