@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.6.0"),
     ],
     targets: [
         .target(name: "PluginABI", path: "Sources/PluginABI"),
@@ -102,11 +104,48 @@ let package = Package(
         .testTarget(
             name: "EnrichmentTests",
             dependencies: [
-                "Collector", "CanoSDK", "TestSupport",
+                "Collector", "CanoSDK", "TestSupport", "KubeClient", "KubeSources", "FakeKubeAPIServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Tests/EnrichmentTests"
+        ),
+        .target(
+            name: "KubeClient",
+            dependencies: [
+                "CanoSDK",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/KubeClient"
+        ),
+        .target(
+            name: "KubeSources",
+            dependencies: [
+                "KubeClient", "Collector", "CanoSDK",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/KubeSources"
+        ),
+        .target(
+            name: "FakeKubeAPIServer",
+            dependencies: [
+                "CanoSDK",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Tests/FakeKubeAPIServer"
+        ),
+        .testTarget(
+            name: "KubeTests",
+            dependencies: ["KubeClient", "KubeSources", "FakeKubeAPIServer", "Collector", "CanoSDK", "TestSupport"],
+            path: "Tests/KubeTests"
         ),
     ]
 )
