@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(
             name: "EnrichmentTests",
             dependencies: [
-                "Collector", "CanoSDK", "TestSupport", "KubeClient", "KubeSources", "FakeKubeAPIServer",
+                "Collector", "CanoSDK", "PluginABI", "TestSupport", "KubeClient", "KubeSources", "FakeKubeAPIServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
