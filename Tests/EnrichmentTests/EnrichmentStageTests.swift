@@ -10,8 +10,10 @@ final class HangingEnricher: Enricher, Sendable {
     let name = "hangs"
     private let released = Mutex(false)
     private let finishedCount = Mutex(0)
+    private let startedCount = Mutex(0)
 
     func enrich(_ issue: Issue, parameters: EnricherParameters, deadline: ContinuousClock.Instant) throws(EnricherFailure) -> [Enrichment] {
+        startedCount.withLock { $0 += 1 }
         // Blocks its dedicated thread on a condition, like a stuck socket read.
         while !released.withLock({ $0 }) { usleep(1000) }
         finishedCount.withLock { $0 += 1 }
@@ -20,12 +22,21 @@ final class HangingEnricher: Enricher, Sendable {
 
     func release() { released.withLock { $0 = true } }
     var finished: Int { finishedCount.withLock { $0 } }
+    var started: Int { startedCount.withLock { $0 } }
 }
 
 struct FailingEnricher: Enricher {
     let name = "fails"
     func enrich(_ issue: Issue, parameters: EnricherParameters, deadline: ContinuousClock.Instant) throws(EnricherFailure) -> [Enrichment] {
         throw EnricherFailure(.unavailable, "the API answered HTTP 500 for pod x")
+    }
+}
+
+/// Fails with a message that carries a secret, as a plugin's error text might.
+struct LeakyEnricher: Enricher {
+    let name = "leaky"
+    func enrich(_ issue: Issue, parameters: EnricherParameters, deadline: ContinuousClock.Instant) throws(EnricherFailure) -> [Enrichment] {
+        throw EnricherFailure(.unavailable, "upstream refused api_key=sk-live-123456 for bob")
     }
 }
 
@@ -140,5 +151,34 @@ struct StaticEnricher: Enricher {
             guard let error = error as? EnrichmentSetupError else { return false }
             return error.code == .unknownEnricher && error.location == "7:11" && error.message.contains("enricher \"pod_log\"")
         }
+    }
+
+    @Test func aHungEnricherCannotPileUpThreads() async throws {
+        let hanging = HangingEnricher()
+        defer { hanging.release() }
+        var c = config([EnricherStep("hangs")], timeout: .milliseconds(200), budget: .milliseconds(500))
+        c.maxConcurrentCalls = 2
+        let h = try StageHarness(config: c, extra: [hanging])
+        for round in 1...3 {
+            _ = try await h.stage.submit((1...2).map { Issues.kubernetes("OOMKilled", name: "p\(round)-\($0)", namespace: "n") })
+        }
+        // Two threads hang; the four later calls never got a thread.
+        #expect(hanging.started == 2)
+        #expect(h.sink.issues.count == 6)
+        #expect(h.metrics.counter("cano_enrichments_total", ["enricher": "hangs", "result": "skipped"]) == 4)
+        #expect(h.sink.issues.last?.enrichments("hangs").first?.markdown == ["_hangs: skipped, 2 earlier calls have not returned yet_"])
+        hanging.release()
+        try await waitUntil("hung calls to return") { hanging.finished == 2 }
+        // Once they return, their slots serve new Issues again.
+        _ = try await h.stage.submit([Issues.kubernetes("OOMKilled", name: "after", namespace: "n")])
+        try await waitUntil("a new call to run") { hanging.started == 3 }
+    }
+
+    @Test func failureTextIsRedactedInNotesAndLogs() async throws {
+        let h = try StageHarness(config: config([EnricherStep("leaky")]), extra: [LeakyEnricher()])
+        let issue = try await h.run(Issues.kubernetes("OOMKilled", name: "p", namespace: "n"))
+        #expect(issue.enrichments("leaky").first?.markdown == ["_leaky: upstream refused api_key=[REDACTED] for bob_"])
+        #expect(!h.logs.lines.joined(separator: "\n").contains("sk-live-123456"))
+        #expect(h.logs.lines.joined(separator: "\n").contains("api_key=[REDACTED]"))
     }
 }

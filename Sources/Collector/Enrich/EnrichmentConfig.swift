@@ -18,6 +18,9 @@ public struct EnrichmentConfig: Sendable, Equatable {
     public var issueBudget: Duration = .seconds(5)
     /// Default size cap of one enricher's output, in bytes of content.
     public var maxBytes = 256 * 1024
+    /// Threads one enricher may occupy at once, counting abandoned calls that have not
+    /// returned yet; bounds the threads a hung API or plugin can pile up.
+    public var maxConcurrentCalls = 16
     public init() {}
 }
 

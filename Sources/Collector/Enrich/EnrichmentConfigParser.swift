@@ -10,6 +10,7 @@ import CanoSDK
 ///   enricher_timeout: 2s
 ///   issue_budget: 5s
 ///   max_bytes: 262144
+///   max_concurrent_calls: 16
 ///   plugins:
 ///     - {name: runbook, type: c-runbook, config: {base_url: "https://wiki"}}
 ///   workflows:
@@ -28,7 +29,7 @@ import CanoSDK
 enum EnrichmentConfigParser {
     static func parse(_ at: YAMLReader.Located, _ r: YAMLReader) -> EnrichmentConfig {
         var config = EnrichmentConfig()
-        let keys: Set<String> = ["enabled", "default_workflows", "workflows", "plugins", "enricher_timeout", "issue_budget", "max_bytes"]
+        let keys: Set<String> = ["enabled", "default_workflows", "workflows", "plugins", "enricher_timeout", "issue_budget", "max_bytes", "max_concurrent_calls"]
         for (key, value) in r.mapping(at, allowed: keys) {
             switch key {
             case "enabled": if let v = r.bool(value) { config.enabled = v }
@@ -38,6 +39,7 @@ enum EnrichmentConfigParser {
             case "enricher_timeout": if let v = positiveDuration(value, r) { config.enricherTimeout = v }
             case "issue_budget": if let v = positiveDuration(value, r) { config.issueBudget = v }
             case "max_bytes": if let v = r.int(value, range: 1024...(64 << 20)) { config.maxBytes = v }
+            case "max_concurrent_calls": if let v = r.int(value, range: 1...1024) { config.maxConcurrentCalls = v }
             default: break
             }
         }

@@ -19,6 +19,7 @@ public final class EnrichmentStage: IssueSink {
     private let config: EnrichmentConfig
     private let plan: WorkflowPlan
     private let enrichers: [String: any Enricher]
+    private let limiters: [String: CallLimiter]
     private let metrics: Metrics
     private let logger: Logger
 
@@ -38,10 +39,11 @@ public final class EnrichmentStage: IssueSink {
         self.config = config
         self.plan = WorkflowPlan(workflows)
         self.enrichers = enrichers.all
+        self.limiters = enrichers.all.mapValues { _ in CallLimiter(limit: config.maxConcurrentCalls) }
         self.metrics = metrics
         self.logger = logger
         metrics.describe("cano_enrichments_total", type: "counter",
-                         help: "Enricher runs, by enricher and result (ok, empty, truncated, failed, timeout).")
+                         help: "Enricher runs, by enricher and result (ok, empty, truncated, failed, timeout, skipped).")
         metrics.describe("cano_enrichment_duration_seconds", type: "histogram", help: "Time an enricher took, by enricher.")
     }
 
@@ -83,7 +85,16 @@ public final class EnrichmentStage: IssueSink {
         let start = ContinuousClock.now
         let deadline = min(start + timeout, issueDeadline)
         let parameters = EnricherParameters(step.parameters.objectValue ?? [:])
+        let limiter = limiters[enricher.name] ?? CallLimiter(limit: config.maxConcurrentCalls)
+        guard await limiter.acquire(until: deadline) else {
+            metrics.increment("cano_enrichments_total", ["enricher": enricher.name, "result": "skipped"])
+            logger.warning("enricher skipped: all its call slots are held by earlier calls that have not returned", metadata: [
+                "enricher": .string(enricher.name), "fingerprint": .string(issue.fingerprint), "slots": .stringConvertible(limiter.limit)])
+            return [Self.note(enricher, "skipped, \(limiter.limit) earlier calls have not returned yet")]
+        }
         let outcome = await DeadlineRunner.run(until: deadline) { () -> Result<[Enrichment], EnricherFailure> in
+            // The slot is freed when the call really returns, not when the stage stops waiting.
+            defer { limiter.release() }
             do throws(EnricherFailure) {
                 return .success(try enricher.enrich(issue, parameters: parameters, deadline: deadline))
             } catch {
@@ -104,7 +115,7 @@ public final class EnrichmentStage: IssueSink {
             enrichments = [Self.note(enricher, failure.message)]
             logger.warning("enricher failed", metadata: [
                 "enricher": .string(enricher.name), "fingerprint": .string(issue.fingerprint),
-                "code": .string(failure.code.rawValue), "reason": .string(failure.message)])
+                "code": .string(failure.code.rawValue), "reason": .string(Redactor.redact(failure.message))])
         case nil:
             result = "timeout"
             // When the Issue's budget bound first, name it rather than the leftover milliseconds.
