@@ -64,4 +64,38 @@ import TestSupport
             _ = try PluginEnricher.make([EnricherPluginConfig(name: "x", type: destination.name)], catalog: catalog, services: services)
         } throws: { ($0 as? EnrichmentSetupError)?.message.contains("not an enricher") == true }
     }
+
+    @Test func theHostBuildsTheStageFromConfigWithPlugins() async throws {
+        let dir = try TemporaryDirectory(prefix: "cano-enricher")
+        defer { dir.remove() }
+        let path = try CPluginCompiler.compile(Self.example, into: dir.path, as: "c-runbook.so")
+        let config = try ConfigLoader.parse("""
+            destinations: [{name: out, type: file, config: {path: "-"}}]
+            default_destinations: [out]
+            plugins: {paths: ["\(path)"]}
+            enrichment:
+              plugins:
+                - {name: runbook, type: c-runbook, config: {base_url: "https://runbooks.example"}}
+              workflows:
+                - name: runbooks
+                  when: {source: prometheus}
+                  enrichers: [runbook]
+            """)
+        let catalog = try PluginCatalog.scan(config.plugins)
+        let sink = RecordingSink()
+        let metrics = Metrics()
+        let stage = try EnrichmentStage.make(
+            config: config.enrichment, kube: FixtureKube(), catalog: catalog,
+            services: PluginServices(logger: Logger(label: "t"), store: InMemoryKeyValueStore(), metrics: metrics),
+            next: sink, metrics: metrics, logger: Logger(label: "t"))
+        let intake = AlertmanagerIntake(config: config, sink: stage, metrics: metrics, logger: Logger(label: "t"))
+        _ = await intake.handle(body: try Fixtures.data("alertmanager/kubesphere-kubepodnotready-2alerts.json"), authorization: nil)
+        #expect(sink.issues.count == 2)
+        for issue in sink.issues {
+            // Configured workflow first, then the built-in ones (alert context, pod-not-ready).
+            #expect(issue.enrichments.first?.links == [Link(title: "Runbook for KubePodNotReady", url: "https://runbooks.example/KubePodNotReady")])
+            #expect(issue.enrichments.map(\.type).contains("alert_labels"))
+            #expect(issue.enrichments("container_status").first?.markdown.first?.hasSuffix("not found_") == true)
+        }
+    }
 }

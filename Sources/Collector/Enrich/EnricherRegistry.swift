@@ -1,3 +1,5 @@
+import Logging
+
 /// The enrichers workflows can name: the built-ins plus configured enricher plugins.
 public struct EnricherRegistry: Sendable {
     /// By name.
@@ -44,5 +46,23 @@ enum BuiltinEnrichers {
             HelmReleaseEnricher(api: api),
             ResourceQuotaEnricher(api: api),
         ]
+    }
+}
+
+extension EnrichmentStage {
+    /// The stage as the host runs it: the built-in enrichers over `kube` (nil without
+    /// cluster access), plus one instance per configured enricher plugin from `catalog`,
+    /// in front of `next` (the durable outbox).
+    public static func make(
+        config: EnrichmentConfig, kube: (any KubeReader)?, catalog: PluginCatalog, services: PluginServices,
+        next: any IssueSink, metrics: Metrics, logger: Logger
+    ) throws(EnrichmentSetupError) -> EnrichmentStage {
+        var registry = EnricherRegistry.builtins(kube: kube)
+        var pluginServices = services
+        if pluginServices.kube == nil { pluginServices.kube = kube }
+        for plugin in try PluginEnricher.make(config.plugins, catalog: catalog, services: pluginServices) {
+            registry.register(plugin)
+        }
+        return try EnrichmentStage(config: config, enrichers: registry, next: next, metrics: metrics, logger: logger)
     }
 }
