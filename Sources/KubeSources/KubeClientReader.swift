@@ -10,15 +10,18 @@ import KubeClient
 /// with back-off would only hold its thread past the deadline at which the stage has
 /// already given up on it.
 public struct KubeClientReader: KubeReader {
+    /// The client whose connection and credentials are used.
     public let client: KubeClient
     /// Per-request limit, a backstop for calls the stage has abandoned.
     public let timeout: Duration
 
+    /// A reader over `client`.
     public init(client: KubeClient, timeout: Duration = .seconds(10)) {
         self.client = client
         self.timeout = timeout
     }
 
+    /// One GET; the status and body, or nil when the API could not be reached.
     public func get(path: String) -> (status: Int, body: [UInt8])? {
         let (route, query) = Self.split(path)
         do {

@@ -17,12 +17,14 @@ public protocol Enricher: Sendable {
 }
 
 extension Enricher {
+    /// The name with spaces: "pod_logs" reads "pod logs".
     public var displayName: String { name.replacing("_", with: " ") }
 }
 
 /// Why an enricher produced nothing. The message ends up in a note block on the Issue and
 /// in the log, so it must not contain secrets (never echo a token or a response body).
 public struct EnricherFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What kind of failure, for the log and the `code` field.
     public enum Code: String, Sendable {
         /// The parameters are wrong (a bad regex, a negative tail).
         case invalidParameters
@@ -35,22 +37,28 @@ public struct EnricherFailure: Error, Sendable, Equatable, CustomStringConvertib
         /// It ran out of time.
         case timedOut
     }
+    /// The kind of failure.
     public var code: Code
+    /// Short, secret-free text for the note block.
     public var message: String
+    /// A failure of kind `code`.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
+    /// The message.
     public var description: String { message }
 }
 
 /// One workflow step's parameters (a JSON object from the config), with typed readers
 /// that name the parameter in their errors.
 public struct EnricherParameters: Sendable, Equatable {
+    /// The raw parameters, by name.
     public var values: [String: JSONValue]
+    /// Wraps a step's parameter object.
     public init(_ values: [String: JSONValue] = [:]) { self.values = values }
 
-    /// A string parameter, or `fallback` when absent.
+    /// A string parameter, or nil when absent.
     public func string(_ key: String) throws(EnricherFailure) -> String? {
         guard let value = values[key], value != .null else { return nil }
         guard let s = value.stringValue else { throw EnricherFailure(.invalidParameters, "parameter \(key) must be a string") }

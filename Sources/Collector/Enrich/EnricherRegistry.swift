@@ -21,8 +21,10 @@ public struct EnricherRegistry: Sendable {
         all[enricher.name] = enricher
     }
 
+    /// The enricher registered under `name`.
     public func enricher(named name: String) -> (any Enricher)? { all[name] }
 
+    /// Every registered name (for error messages).
     public var names: [String] { Array(all.keys) }
 }
 

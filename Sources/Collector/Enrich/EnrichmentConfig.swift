@@ -21,14 +21,19 @@ public struct EnrichmentConfig: Sendable, Equatable {
     /// Threads one enricher may occupy at once, counting abandoned calls that have not
     /// returned yet; bounds the threads a hung API or plugin can pile up.
     public var maxConcurrentCalls = 16
+    /// The defaults: enabled, built-in workflows on, 2 s per enricher, 5 s per Issue.
     public init() {}
 }
 
 /// One workflow: when its trigger matches an Issue, its steps run.
 public struct WorkflowConfig: Sendable, Equatable {
+    /// Names the workflow in logs and errors.
     public var name: String
+    /// When it applies.
     public var trigger: WorkflowTrigger
+    /// The enrichers it runs, in display order.
     public var steps: [EnricherStep]
+    /// A workflow.
     public init(name: String, trigger: WorkflowTrigger, steps: [EnricherStep]) {
         self.name = name
         self.trigger = trigger
@@ -51,6 +56,7 @@ public struct WorkflowTrigger: Sendable, Equatable {
     public var matchers: [Matcher] = []
     /// Also enrich resolved Issues (off: a resolution rarely needs logs).
     public var includeResolved = false
+    /// A trigger; every argument left out matches anything.
     public init(sources: [String] = [], aggregationKey: String? = nil, minSeverity: Severity? = nil,
                 namespace: String? = nil, matchers: [Matcher] = [], includeResolved: Bool = false) {
         self.sources = sources
@@ -66,6 +72,7 @@ public struct WorkflowTrigger: Sendable, Equatable {
 public struct EnricherStep: Sendable, Equatable {
     /// A built-in enricher (`pod_logs`) or a configured enricher plugin's name.
     public var enricher: String
+    /// The step's parameters, a JSON object handed to the enricher.
     public var parameters: JSONValue
     /// Overrides ``EnrichmentConfig/enricherTimeout``.
     public var timeout: Duration?
@@ -74,6 +81,7 @@ public struct EnricherStep: Sendable, Equatable {
     /// "line:column" in the config file, so an unknown enricher name found later (plugins
     /// load after the config) can still point at its line.
     public var location: String
+    /// A step calling `enricher`.
     public init(_ enricher: String, parameters: JSONValue = .object([:]), timeout: Duration? = nil, maxBytes: Int? = nil, location: String = "") {
         self.enricher = enricher
         self.parameters = parameters
@@ -91,6 +99,7 @@ public struct EnricherPluginConfig: Sendable, Equatable {
     public var type: String
     /// Handed to the plugin's create() as JSON.
     public var config: JSONValue
+    /// An enricher plugin instance.
     public init(name: String, type: String, config: JSONValue = .object([:])) {
         self.name = name
         self.type = type

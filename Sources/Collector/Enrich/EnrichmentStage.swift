@@ -47,6 +47,9 @@ public final class EnrichmentStage: IssueSink {
         metrics.describe("cano_enrichment_duration_seconds", type: "histogram", help: "Time an enricher took, by enricher.")
     }
 
+    /// Enriches the batch (within the budget), then submits it to the next sink and
+    /// returns its receipt; its errors pass through unchanged, so nothing is acknowledged
+    /// that was not committed.
     public func submit(_ issues: [Issue]) async throws(SubmitError) -> SubmitReceipt {
         guard config.enabled else { return try await next.submit(issues) }
         let enriched = await withTaskGroup(of: (Int, Issue).self) { group in
@@ -152,18 +155,23 @@ extension Duration {
 /// A workflow that cannot run as configured; found when the stage is built, because
 /// enricher plugins load after the config.
 public struct EnrichmentSetupError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong.
     public enum Code: String, Sendable {
         case unknownEnricher
         case pluginUnavailable
     }
+    /// What is wrong.
     public var code: Code
     /// "line:column" of the step in the config file, or empty.
     public var location: String
+    /// The explanation, naming the workflow and the enricher.
     public var message: String
+    /// A setup error, at `location` in the config file when known.
     public init(_ code: Code, location: String = "", _ message: String) {
         self.code = code
         self.location = location
         self.message = message
     }
+    /// "line:column: message".
     public var description: String { location.isEmpty ? message : "\(location): \(message)" }
 }

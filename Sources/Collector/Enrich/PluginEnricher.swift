@@ -12,10 +12,14 @@ import CanoSDK
 /// through the host's `kube_get` service, which is limited to read-only GETs (see
 /// ``ReadOnlyKubeReader``), so a plugin never holds cluster credentials.
 public struct PluginEnricher: Enricher {
+    /// The created plugin instance (its name is the configured enricher name).
     public let instance: PluginInstance
+    /// The configured name workflows use.
     public var name: String { instance.name }
+    /// Notes name the configured enricher.
     public var displayName: String { instance.name }
 
+    /// Wraps a created instance of an enricher plugin.
     public init(instance: PluginInstance) { self.instance = instance }
 
     /// Creates one instance per configured enricher plugin. Refuses names missing from
@@ -48,6 +52,8 @@ public struct PluginEnricher: Enricher {
         return out
     }
 
+    /// Calls the plugin's enrich() (blocking; the stage runs it on its own thread) and
+    /// decodes the enrichments it returned.
     public func enrich(_ issue: Issue, parameters: EnricherParameters, deadline: ContinuousClock.Instant) throws(EnricherFailure) -> [Enrichment] {
         let json: [UInt8]
         do { json = try IssueCoding.encode(issue) } catch { throw EnricherFailure(.unavailable, "the Issue does not encode as JSON") }
@@ -79,8 +85,10 @@ public struct PluginEnricher: Enricher {
 /// refused, as are paths that try to climb out with dot segments.
 public struct ReadOnlyKubeReader: KubeReader {
     private let base: any KubeReader
+    /// Restricts `base`.
     public init(_ base: any KubeReader) { self.base = base }
 
+    /// Forwards allowed paths; nil (the ABI's -1) for the rest.
     public func get(path: String) -> (status: Int, body: [UInt8])? {
         guard Self.allows(path) else { return nil }
         return base.get(path: path)
