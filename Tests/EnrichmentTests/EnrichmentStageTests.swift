@@ -181,4 +181,26 @@ struct StaticEnricher: Enricher {
         #expect(!h.logs.lines.joined(separator: "\n").contains("sk-live-123456"))
         #expect(h.logs.lines.joined(separator: "\n").contains("api_key=[REDACTED]"))
     }
+
+    @Test func badParametersStopStartupWithTheirLocation() throws {
+        let parsed = try ConfigLoader.parse("""
+            destinations: [{name: out, type: file, config: {path: "-"}}]
+            default_destinations: [out]
+            enrichment:
+              workflows:
+                - name: logs
+                  enrichers:
+                    - pod_logs: {previous: true, tail_lines: 50}
+                    - pod_logs: {grep: "((", previous: maybe}
+            """)
+        #expect(parsed.enrichment.workflows[0].steps[0].parameters == .object(["previous": .bool(true), "tail_lines": .number(50)]))
+        #expect {
+            _ = try EnrichmentStage(config: parsed.enrichment, enrichers: .builtins(kube: nil), next: RecordingSink(),
+                                    metrics: Metrics(), logger: .init(label: "t"))
+        } throws: { error in
+            guard let error = error as? EnrichmentSetupError else { return false }
+            return error.code == .invalidParameters && error.location == "8:11"
+                && error.message == "workflow \"logs\", enricher pod_logs: parameter previous must be auto, true or false"
+        }
+    }
 }

@@ -14,9 +14,15 @@ public protocol Enricher: Sendable {
     /// The enrichments for `issue`; an empty array when there is nothing to add (no pod
     /// to read logs from, for instance). Throws when it tried and failed.
     func enrich(_ issue: Issue, parameters: EnricherParameters, deadline: ContinuousClock.Instant) throws(EnricherFailure) -> [Enrichment]
+    /// Checks a step's parameters when the stage is built, so a typo in the config stops
+    /// startup with its line instead of leaving a note on every Issue.
+    func validate(_ parameters: EnricherParameters) throws(EnricherFailure)
 }
 
 extension Enricher {
+    /// Accepts any parameters.
+    public func validate(_ parameters: EnricherParameters) throws(EnricherFailure) {}
+
     /// The name with spaces: "pod_logs" reads "pod logs".
     public var displayName: String { name.replacing("_", with: " ") }
 }

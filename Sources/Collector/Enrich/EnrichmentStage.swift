@@ -29,10 +29,18 @@ public final class EnrichmentStage: IssueSink {
     ) throws(EnrichmentSetupError) {
         let workflows = config.workflows + (config.defaultWorkflows ? DefaultWorkflows.all : [])
         for workflow in config.workflows {
-            for step in workflow.steps where enrichers.enricher(named: step.enricher) == nil {
-                throw EnrichmentSetupError(.unknownEnricher, location: step.location,
-                    "workflow \"\(workflow.name)\" uses enricher \"\(step.enricher)\", which is neither built in nor a configured "
-                        + "enricher plugin; known: \(enrichers.names.sorted().joined(separator: ", "))")
+            for step in workflow.steps {
+                guard let enricher = enrichers.enricher(named: step.enricher) else {
+                    throw EnrichmentSetupError(.unknownEnricher, location: step.location,
+                        "workflow \"\(workflow.name)\" uses enricher \"\(step.enricher)\", which is neither built in nor a configured "
+                            + "enricher plugin; known: \(enrichers.names.sorted().joined(separator: ", "))")
+                }
+                do throws(EnricherFailure) {
+                    try enricher.validate(EnricherParameters(step.parameters.objectValue ?? [:]))
+                } catch {
+                    throw EnrichmentSetupError(.invalidParameters, location: step.location,
+                                               "workflow \"\(workflow.name)\", enricher \(step.enricher): \(error.message)")
+                }
             }
         }
         self.next = next
@@ -158,6 +166,7 @@ public struct EnrichmentSetupError: Error, Sendable, Equatable, CustomStringConv
     /// What is wrong.
     public enum Code: String, Sendable {
         case unknownEnricher
+        case invalidParameters
         case pluginUnavailable
     }
     /// What is wrong.

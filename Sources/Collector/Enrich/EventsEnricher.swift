@@ -8,10 +8,14 @@ struct EventsEnricher: Enricher {
     let api: KubeAPI
     let name = "events"
 
+    func validate(_ parameters: EnricherParameters) throws(EnricherFailure) { _ = try Self.options(parameters) }
+
+    static func options(_ p: EnricherParameters) throws(EnricherFailure) -> (limit: Int, warningsOnly: Bool, owner: Bool) {
+        (try p.int("limit", in: 1...200) ?? 15, try p.bool("warnings_only") ?? false, try p.bool("owner") ?? true)
+    }
+
     func enrich(_ issue: Issue, parameters: EnricherParameters, deadline: ContinuousClock.Instant) throws(EnricherFailure) -> [Enrichment] {
-        let limit = try parameters.int("limit", in: 1...200) ?? 15
-        let warningsOnly = try parameters.bool("warnings_only") ?? false
-        let includeOwner = try parameters.bool("owner") ?? true
+        let (limit, warningsOnly, includeOwner) = try Self.options(parameters)
         guard let target = KubeTarget.of(issue) else { return [] }
         var objects = [(target.kind, target.name)]
         if includeOwner, KubeAPI.resources[target.kind] != nil,

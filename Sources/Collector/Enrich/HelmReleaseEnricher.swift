@@ -27,6 +27,8 @@ struct HelmReleaseEnricher: Enricher {
     /// Largest decompressed release accepted (a gzip bomb stops here).
     static let maxReleaseBytes = 32 << 20
 
+    func validate(_ parameters: EnricherParameters) throws(EnricherFailure) { _ = try parameters.int("history", in: 1...50) }
+
     func enrich(_ issue: Issue, parameters: EnricherParameters, deadline: ContinuousClock.Instant) throws(EnricherFailure) -> [Enrichment] {
         let historyLimit = try parameters.int("history", in: 1...50) ?? 10
         guard let namespace = issue.subject.namespace,

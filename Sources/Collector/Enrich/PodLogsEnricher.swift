@@ -29,13 +29,14 @@ struct PodLogsEnricher: Enricher {
 
         init(_ p: EnricherParameters) throws(EnricherFailure) {
             container = try p.string("container")
-            switch try p.string("previous").map({ $0.lowercased() }) {
-            case nil, "auto"?: previous = nil
-            case "true"?: previous = true
-            case "false"?: previous = false
-            default: throw EnricherFailure(.invalidParameters, "parameter previous must be auto, true or false")
+            // `previous: true` (a YAML boolean) or `previous: auto`.
+            if p.values["previous"]?.stringValue?.lowercased() == "auto" {
+                previous = nil
+            } else {
+                do { previous = try p.bool("previous") } catch {
+                    throw EnricherFailure(.invalidParameters, "parameter previous must be auto, true or false")
+                }
             }
-            if p.values["previous"]?.boolValue != nil { previous = try p.bool("previous") }
             current = try p.bool("current") ?? true
             tailLines = try p.int("tail_lines", in: 1...100_000) ?? tailLines
             limitBytes = try p.int("limit_bytes", in: 1024...(64 << 20)) ?? limitBytes
@@ -48,6 +49,8 @@ struct PodLogsEnricher: Enricher {
             excerptLines = try p.int("excerpt_lines", in: 0...200) ?? excerptLines
         }
     }
+
+    func validate(_ parameters: EnricherParameters) throws(EnricherFailure) { _ = try Options(parameters) }
 
     func enrich(_ issue: Issue, parameters: EnricherParameters, deadline: ContinuousClock.Instant) throws(EnricherFailure) -> [Enrichment] {
         let options = try Options(parameters)
