@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "cano-collector", targets: ["Host"]),
         .library(name: "CanoSDK", targets: ["CanoSDK"]),
         .library(name: "CanoWebhook", type: .dynamic, targets: ["WebhookPlugin"]),
+        .library(name: "CanoSlack", type: .dynamic, targets: ["SlackPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0"),
     ],
     targets: [
         .target(name: "PluginABI", path: "Sources/PluginABI"),
@@ -53,6 +55,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -78,12 +81,29 @@ let package = Package(
             path: "Plugins/Webhook/Entry",
             linkerSettings: pluginLinkerSettings
         ),
+        // Slack: all logic in a static library (tests link it), the export alone in the
+        // dynamic product, so no test binary ever holds two `cano_plugin_entry` symbols.
+        .target(
+            name: "SlackDestination",
+            dependencies: ["CanoSDK"],
+            path: "Plugins/Slack/Destination"
+        ),
+        .target(
+            name: "SlackPlugin",
+            dependencies: ["SlackDestination", "CanoSDK"],
+            path: "Plugins/Slack/Entry",
+            linkerSettings: pluginLinkerSettings
+        ),
         .target(
             name: "TestSupport",
             dependencies: [
                 "CanoSDK",
                 "Collector",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             path: "Tests/TestSupport"
         ),
@@ -146,6 +166,14 @@ let package = Package(
             name: "KubeTests",
             dependencies: ["KubeClient", "KubeSources", "FakeKubeAPIServer", "Collector", "CanoSDK", "TestSupport"],
             path: "Tests/KubeTests"
+        ),
+        .testTarget(
+            name: "SlackTests",
+            dependencies: [
+                "SlackDestination", "CanoSDK", "Collector", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SlackTests"
         ),
     ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CanoSDK
 import Collector
+import Foundation
 import Logging
 
 /// `cano-collector plugins`: inspect plugin files without starting the collector.
@@ -15,10 +16,13 @@ struct PluginsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show the plugins found and why any file was refused.",
             discussion: """
-                Without --plugin-dir, searches plugins/ next to the binary, then \
-                /usr/lib/cano-collector/plugins (missing defaults are skipped). Exits 1 when a file \
-                was refused, 2 when a given directory does not exist.
+                Without directories (from --config or --plugin-dir), searches plugins/ next to the \
+                binary, then /usr/lib/cano-collector/plugins (missing defaults are skipped). Exits 1 \
+                when a file was refused, 2 when the config is invalid or a given directory does not exist.
                 """)
+
+        @Option(help: "The collector config file; its plugins section is searched (flags below add to it).")
+        var config: String?
 
         @Option(name: .customLong("plugin-dir"), help: "A directory of *.so plugins (repeatable); replaces the defaults.")
         var pluginDirectories: [String] = []
@@ -28,18 +32,26 @@ struct PluginsCommand: AsyncParsableCommand {
 
         func run() throws {
             HTTPClient.initializeProcess()
-            var config = PluginSearchConfig()
-            config.directories = pluginDirectories
-            config.paths = pluginPaths
+            var search = PluginSearchConfig()
+            if let config {
+                do {
+                    search = try ConfigLoader.load(path: config).plugins
+                } catch {
+                    print("error: \(error)")
+                    throw ExitCode(2)
+                }
+            }
+            search.directories += pluginDirectories
+            search.paths += pluginPaths
             let catalog: PluginCatalog
             do {
-                catalog = try PluginCatalog.scan(config)
+                catalog = try PluginCatalog.scan(search)
             } catch {
                 print("error: \(error.path): \(error.reason)")
                 throw ExitCode(2)
             }
-            let searched = pluginDirectories.isEmpty ? PluginCatalog.defaultDirectories() : pluginDirectories
-            print("searched: \(searched.joined(separator: ", "))" + (pluginPaths.isEmpty ? "" : "; files: \(pluginPaths.joined(separator: ", "))"))
+            let searched = search.directories.isEmpty ? PluginCatalog.defaultDirectories() : search.directories
+            print("searched: \(searched.joined(separator: ", "))" + (search.paths.isEmpty ? "" : "; files: \(search.paths.joined(separator: ", "))"))
             if catalog.entries.isEmpty { print("no plugin files found") }
             for entry in catalog.entries {
                 switch entry {
@@ -75,15 +87,68 @@ struct PluginsCommand: AsyncParsableCommand {
         @Flag(help: "Show the plugin's own log lines (JSON, on stderr).")
         var verbose = false
 
+        @Flag(name: .customLong("in-process"), help: "Run the plugin in this process (a crashing plugin then ends the checker; useful under gdb).")
+        var inProcess = false
+
         func run() async throws {
+            if inProcess {
+                try await runInProcess()
+            } else {
+                try runIsolated()
+            }
+        }
+
+        /// The checks themselves; each verdict is printed (and flushed) as soon as it is
+        /// known, so a crash in the next plugin call leaves everything before it on screen.
+        private func runInProcess() async throws {
             HTTPClient.initializeProcess()
             let logger = verbose
                 ? Logger(label: "cano.plugins.check") { JSONLogHandler(label: $0, level: .debug) }
                 : Logger(label: "cano.plugins.check") { _ in SwiftLogNoOpLogHandler() }
             let report = await PluginConformance.run(
-                path: path, configJSON: configJSON, timeout: .milliseconds(Int64(max(0.001, timeout) * 1000)), logger: logger)
-            print(report.text, terminator: "")
+                path: path, configJSON: configJSON, timeout: .milliseconds(Int64(max(0.001, timeout) * 1000)), logger: logger,
+                progress: { check in
+                    print(check.text, terminator: "")
+                    fflush(nil)  // all streams; naming stdout is not concurrency-safe in Swift 6
+                })
+            print(report.resultLine, terminator: "")
             if !report.passed { throw ExitCode(1) }
+        }
+
+        /// Runs the checks in a child process (this same command with --in-process), so a
+        /// plugin that crashes (a segfault, a Swift trap) is reported as a FAIL with advice
+        /// instead of taking the checker down.
+        private func runIsolated() throws {
+            guard let executable = PluginCatalog.executablePath() else {
+                print("error: cannot find this executable (/proc/self/exe) to run the check in a child process; use --in-process")
+                throw ExitCode(2)
+            }
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: executable)
+            child.arguments = Array(CommandLine.arguments.dropFirst()) + ["--in-process"]
+            if !verbose {
+                // The Swift runtime's crash backtrace is long; --verbose keeps it.
+                var environment = ProcessInfo.processInfo.environment
+                environment["SWIFT_BACKTRACE"] = "enable=no"
+                child.environment = environment
+            }
+            try child.run()
+            child.waitUntilExit()
+            switch child.terminationReason {
+            case .exit:
+                if child.terminationStatus != 0 { throw ExitCode(child.terminationStatus) }
+            case .uncaughtSignal:
+                let signal = child.terminationStatus
+                let name = strsignal(signal).map { String(cString: $0) } ?? "signal \(signal)"
+                print(ConformanceReport.Check(
+                    "crash", .fail, "the plugin crashed the process (signal \(signal): \(name)) in the step after the last line above",
+                    advice: "a plugin must never crash, trap or exit: report failures as results. "
+                        + "Rerun with --verbose for a backtrace, or with --in-process under gdb or valgrind").text, terminator: "")
+                print("result: FAIL")
+                throw ExitCode(1)
+            @unknown default:
+                throw ExitCode(1)
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ import Testing
 import TestSupport
 
 @Suite struct PluginEnricherTests {
-    static var example: String { CPluginCompiler.repositoryRoot + "/examples/c-enricher/c_runbook_enricher.c" }
+    static var example: String { Fixtures.repositoryRoot + "/examples/c-enricher/c_runbook_enricher.c" }
 
     func load(_ kube: FixtureKube?) throws -> (PluginEnricher, TemporaryDirectory) {
         let dir = try TemporaryDirectory(prefix: "cano-enricher")

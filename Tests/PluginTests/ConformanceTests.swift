@@ -21,7 +21,7 @@ struct ConformanceTests {
     }
 
     @Test func webhookPassesAgainstTheCaptureServer() async throws {
-        let path = try BuiltProducts.library("CanoWebhook", environmentVariable: "CANO_WEBHOOK_PLUGIN")
+        let path = try BuildProducts.plugin("CanoWebhook")
         let report = await PluginConformance.run(path: path, configJSON: #"{"url":"{{capture_url}}","hmac_secret":"x"}"#, logger: logger)
         #expect(report.passed, "\(report.text)")
         #expect(report.captured.count == 2)
@@ -30,7 +30,7 @@ struct ConformanceTests {
     }
 
     @Test func webhookWithoutConfigFailsWithAdvice() async throws {
-        let path = try BuiltProducts.library("CanoWebhook", environmentVariable: "CANO_WEBHOOK_PLUGIN")
+        let path = try BuildProducts.plugin("CanoWebhook")
         let report = await PluginConformance.run(path: path, logger: logger)
         #expect(!report.passed)
         let create = try #require(report.checks.first { $0.name == "create" })
@@ -58,6 +58,14 @@ struct ConformanceTests {
         #expect(failed.detail.contains(text), "\(report.text)")
         #expect(failed.advice?.isEmpty == false)
         #expect(report.text.hasSuffix("result: FAIL\n"))
+    }
+
+    @Test func enricherPasses() async throws {
+        let fixtures = try FixturePlugins()
+        defer { fixtures.directory.remove() }
+        let report = await PluginConformance.run(path: try fixtures.build("enricher"), logger: logger)
+        #expect(report.passed, "\(report.text)")
+        #expect(report.checks.map(\.name).contains("enrich firing"))
     }
 
     @Test func invalidConfigJSON() async throws {

@@ -109,4 +109,43 @@ struct SerialisationTests {
         #expect(outcomes.count == 16)
         #expect(outcomes.allSatisfy { $0.status == .delivered }, "\(outcomes.map(\.message))")
     }
+
+    @Test func callsOnAReentrantInstanceRunInParallel() async throws {
+        let fixtures = try FixturePlugins()
+        defer { fixtures.directory.remove() }
+        let plugin = try PluginLoader.load(path: try fixtures.build("reentrant_barrier"))
+        #expect(plugin.isReentrant)
+        let destination = try PluginDestination(name: "r", plugin: plugin, config: [], services: TestServices().services)
+        let json = try Samples.json(Samples.issue())
+        // Each call waits (up to its deadline) for the other to be inside deliver() too.
+        async let first = destination.deliverOnThread(json, Samples.context(timeout: .seconds(10)))
+        async let second = destination.deliverOnThread(json, Samples.context(timeout: .seconds(10)))
+        let outcomes = await [first, second]
+        #expect(outcomes.map(\.status) == [.delivered, .delivered], "\(outcomes.map(\.message))")
+    }
+}
+
+@Suite("Enricher plugins")
+struct EnricherPluginTests {
+    @Test func anEnricherIsNotADestination() throws {
+        let fixtures = try FixturePlugins()
+        defer { fixtures.directory.remove() }
+        var catalog = PluginCatalog()
+        catalog.add(try fixtures.build("enricher"))
+        let set = DestinationFactory(catalog: catalog, services: TestServices().services)
+            .make([DestinationConfig(name: "notes", type: "note-enricher")])
+        #expect(set.failures.first?.code == .notADestination)
+    }
+
+    @Test func enrichReturnsItsPayload() async throws {
+        let fixtures = try FixturePlugins()
+        defer { fixtures.directory.remove() }
+        let plugin = try PluginLoader.load(path: try fixtures.build("enricher"))
+        #expect(plugin.kind == .enricher)
+        let instance = try PluginInstance(plugin: plugin, name: "notes", configJSON: [], services: TestServices().services)
+        let json = try Samples.json(Samples.issue())
+        let result = await BlockingThread.run { instance.call(.enrich, issueJSON: json, context: Samples.context()) }
+        let enrichments = try IssueCoding.decode([Enrichment].self, from: try #require(result.payload))
+        #expect(enrichments == [Enrichment(type: "note", title: "Runbook", blocks: [.markdown("Restart it.")])])
+    }
 }

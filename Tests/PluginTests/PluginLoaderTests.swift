@@ -148,6 +148,16 @@ struct PluginCatalogTests {
         #expect(refusal.reason.contains("a-valid.so"), "names the file that won")
     }
 
+    @Test func builtInNamesCannotBeTaken() throws {
+        let fixtures = try FixturePlugins()
+        defer { fixtures.directory.remove() }
+        var catalog = PluginCatalog()
+        catalog.add(try fixtures.build("valid", as: "shadow", defines: ["FIXTURE_NAME=\"file\""]))
+        #expect(catalog.loaded.isEmpty)
+        #expect(catalog.refused.first?.code == .duplicateName)
+        #expect(catalog.refused.first?.reason.contains("built-in") == true)
+    }
+
     @Test func missingConfiguredDirectoryIsAnError() throws {
         var config = PluginSearchConfig()
         config.directories = [NSTemporaryDirectory() + "/cano-no-such-dir-\(UUID().uuidString)"]
@@ -172,5 +182,24 @@ struct PluginCatalogTests {
 enum PluginLoaderTestsPath {
     static func real(_ path: String) -> String {
         URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+    }
+}
+
+@Suite("Plugin catalog report")
+struct PluginCatalogReportTests {
+    @Test func logsOneLinePerRefusalAndCountsThem() throws {
+        let fixtures = try FixturePlugins()
+        defer { fixtures.directory.remove() }
+        var catalog = PluginCatalog()
+        catalog.add(try fixtures.build("valid"))
+        catalog.add(try fixtures.build("wrong_major"))
+        catalog.add(try fixtures.build("missing_symbol"))
+        let test = TestServices()
+        catalog.report(to: test.logger, metrics: test.metrics)
+        let refusals = test.logs.lines.filter { $0.contains("plugin refused") }
+        #expect(refusals.count == 2)
+        #expect(refusals.contains { $0.contains("wrong_major.so") && $0.contains("abiMajorMismatch") })
+        #expect(test.metrics.gauge("cano_plugins_loaded") == 1)
+        #expect(test.metrics.counter("cano_plugin_load_failures_total", ["code": "missingSymbol"]) == 1)
     }
 }

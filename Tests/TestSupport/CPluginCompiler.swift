@@ -3,12 +3,7 @@ import Foundation
 /// Compiles C plugins (the example and the broken fixtures) with the system C compiler,
 /// exactly as a plugin author would: `cc -shared -fPIC -I Sources/PluginABI/include`.
 public enum CPluginCompiler {
-    /// The repository root, derived from this file's location (Tests/TestSupport/...).
-    public static let repositoryRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static var repositoryRoot: String { Fixtures.repositoryRoot }
 
     /// `Tests/Fixtures/plugins/<name>`.
     public static func fixture(_ name: String) -> String {

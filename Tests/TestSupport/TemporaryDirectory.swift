@@ -5,6 +5,7 @@ import Foundation
 
 /// A fresh directory under the system temporary directory, removed by `remove()`.
 public struct TemporaryDirectory: Sendable {
+    /// Its absolute path.
     public let path: String
 
     /// Creates it (mkdtemp), named after `prefix`.
@@ -28,6 +29,7 @@ public struct TemporaryDirectory: Sendable {
 
 /// A test helper failed to set something up.
 public struct TestSupportError: Error, CustomStringConvertible {
+    /// What failed.
     public let description: String
     public init(_ description: String) { self.description = description }
 }

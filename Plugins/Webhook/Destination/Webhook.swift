@@ -12,7 +12,9 @@ import Crypto
 ///
 /// Messages and logs show only the URL's origin, never its path or query.
 public final class Webhook: DestinationPlugin {
+    /// The type name in config: `type: webhook`.
     public static let name = "webhook"
+    /// This plugin's version, also sent in `User-Agent`.
     public static let version = "1.0.0"
 
     private let config: WebhookConfig
@@ -21,11 +23,13 @@ public final class Webhook: DestinationPlugin {
     /// one libcurl handle and its kept-alive connection serve every delivery.
     private let client = HTTPClient()
 
+    /// Validates the config (see ``WebhookConfig``); no network I/O.
     public init(config: PluginConfig, host: HostServices) throws(PluginError) {
         self.config = try WebhookConfig(config.json)
         self.host = host
     }
 
+    /// POSTs the Issue; blocks until the response or the earlier of `timeout` and the deadline.
     public func deliver(_ request: DeliveryRequest) -> DeliveryResult {
         let remaining = request.remaining
         guard remaining > .milliseconds(1) else {

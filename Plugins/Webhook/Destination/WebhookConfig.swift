@@ -6,16 +6,18 @@ import CanoSDK
 /// config:
 ///   url: https://hooks.example.com/cano/${HOOK_KEY}
 ///   headers: { Authorization: "Bearer ${TOKEN}" }
-///   hmac_secret_file: /var/run/secrets/hook/hmac   # resolved by the host into hmac_secret
+///   hmac_secret_file: /var/run/secrets/hook/hmac   # the host reads it into hmac_secret
 ///   signature_header: X-Cano-Signature
 ///   timeout: 10s
+///   ca_file: /etc/ssl/internal-ca.pem              # the host reads it into ca (PEM)
+///   insecure_skip_verify: false
 /// ```
 ///
 /// Error messages never repeat the URL, header values or the secret: any of them may
 /// hold a credential.
 struct WebhookConfig: Sendable {
     /// Keys this destination understands; anything else is a typo and an error.
-    static let knownKeys: Set<String> = ["url", "headers", "hmac_secret", "signature_header", "timeout", "ca_file", "insecure_skip_verify"]
+    static let knownKeys: Set<String> = ["url", "headers", "hmac_secret", "signature_header", "timeout", "ca", "insecure_skip_verify"]
     static let defaultSignatureHeader = "X-Cano-Signature"
     static let defaultTimeout: Duration = .seconds(10)
     static let maxTimeout: Duration = .seconds(300)
@@ -82,10 +84,12 @@ struct WebhookConfig: Sendable {
 
         var tls = TLSOptions()
         var customTLS = false
-        switch object["ca_file"] {
+        // `ca` is PEM text: in the collector's YAML users write `ca_file: /path`, and the
+        // host replaces any `<key>_file` with the file's content before create().
+        switch object["ca"] {
         case nil: break
-        case .string(let path)? where !path.isEmpty: tls.caFile = path; customTLS = true
-        default: throw PluginError("key \"ca_file\": expected a file path")
+        case .string(let pem)? where pem.contains("-----BEGIN CERTIFICATE-----"): tls.caPEM = Array(pem.utf8); customTLS = true
+        default: throw PluginError("key \"ca\": expected PEM certificates (use ca_file: /path in the collector config)")
         }
         switch object["insecure_skip_verify"] {
         case nil: break

@@ -8,6 +8,7 @@ public struct DestinationSet: Sendable {
     /// One entry per destination that could not be created; the rest keep working.
     public var failures: [DestinationSetupError] = []
 
+    /// An empty set.
     public init() {}
 }
 
@@ -17,16 +18,20 @@ public struct DestinationFactory: Sendable {
     /// Type names that are built in; a plugin cannot replace them.
     public static let builtInTypes: Set<String> = [FileDestination.typeName]
 
+    /// Where plugin types come from.
     public let catalog: PluginCatalog
+    /// Lent to every plugin instance created.
     public let services: PluginServices
 
+    /// A factory over a scanned catalog.
     public init(catalog: PluginCatalog, services: PluginServices) {
         self.catalog = catalog
         self.services = services
     }
 
     /// Creates every destination it can. Each failure is logged once, naming the
-    /// destination and the reason, and returned in `failures`.
+    /// destination and the reason, counted in
+    /// `cano_destination_setup_failures_total{destination,code}` and returned in `failures`.
     public func make(_ configs: [DestinationConfig]) -> DestinationSet {
         var set = DestinationSet()
         for config in configs {
@@ -37,6 +42,7 @@ public struct DestinationFactory: Sendable {
                     "destination": .string(config.name), "type": .string(config.type),
                     "code": .string(error.code.description), "reason": .string(error.reason),
                 ])
+                services.metrics.increment("cano_destination_setup_failures_total", ["destination": config.name, "code": error.code.description])
                 set.failures.append(error)
             }
         }

@@ -21,6 +21,7 @@ public struct DestinationSetupError: Error, Sendable, Equatable, CustomStringCon
         public var description: String { base.rawValue }
     }
 
+    /// What kind of failure this is.
     public let code: Code
     /// The configured destination name.
     public let destination: String
@@ -31,6 +32,7 @@ public struct DestinationSetupError: Error, Sendable, Equatable, CustomStringCon
     /// True when the plugin said retrying create() may help (CANO_STATUS_RETRY).
     public let retryable: Bool
 
+    /// Creates a setup error.
     public init(_ code: Code, destination: String, type: String, reason: String, retryable: Bool = false) {
         self.code = code
         self.destination = destination

@@ -23,6 +23,7 @@ public final class FileDestination: Destination {
     /// The type name in config.
     public static let typeName = "file"
 
+    /// The configured destination name.
     public let name: String
     /// The configured path ("-" for standard output).
     public let path: String
@@ -60,6 +61,7 @@ public final class FileDestination: Destination {
         fd.withLock { if $0 != STDOUT_FILENO { close($0) } }
     }
 
+    /// Appends the Issue JSON and a newline with one write; a write error is a retry.
     public func deliver(issueJSON: [UInt8], context: DeliveryContext) -> DeliveryOutcome {
         let line = issueJSON + [UInt8(ascii: "\n")]
         // One lock per line: concurrent deliveries never interleave within a line.

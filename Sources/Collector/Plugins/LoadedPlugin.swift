@@ -20,6 +20,7 @@ public final class LoadedPlugin: @unchecked Sendable {
     public let version: String
     /// "swift-6.3" for Swift plugins; nil for C, Rust and Go plugins.
     public let toolchain: String?
+    /// Destination or enricher.
     public let kind: Kind
     /// The resolved path of the file it was loaded from.
     public let path: String

@@ -3,6 +3,7 @@
 /// deliver() blocks in the plugin, so the engine calls it from its delivery threads only.
 /// The instance is destroyed by `shutdown()` or, failing that, when this object goes away.
 public final class PluginDestination: Destination {
+    /// The configured destination name.
     public let name: String
     /// The instance; shared with `plugins check`, which also needs raw results.
     public let instance: PluginInstance
@@ -17,6 +18,7 @@ public final class PluginDestination: Destination {
         instance = try PluginInstance(plugin: plugin, name: name, configJSON: config, services: services)
     }
 
+    /// Calls the plugin's deliver() (serialised unless it is reentrant) and maps its result.
     public func deliver(issueJSON: [UInt8], context: DeliveryContext) -> DeliveryOutcome {
         instance.call(.deliver, issueJSON: issueJSON, context: context).outcome
     }

@@ -16,8 +16,11 @@ public struct PluginCallResult: Sendable, Equatable {
     public var status: Int32
     /// Milliseconds, or nil for "no hint" (any negative value).
     public var retryAfterMillis: Int64?
+    /// The plugin's message (first 4 KiB), empty if it gave none.
     public var message: String
+    /// deliver(): the reference to store for the fingerprint.
     public var reference: [UInt8]?
+    /// enrich(): the JSON array of enrichments.
     public var payload: [UInt8]?
 
     /// True when `status` is one of the three valid values.
@@ -53,6 +56,7 @@ public struct PluginCallResult: Sendable, Equatable {
 public final class PluginInstance: @unchecked Sendable {
     // @unchecked: `instance` and `destroyed` are only touched under `lock`.
 
+    /// The library this instance belongs to.
     public let plugin: LoadedPlugin
     /// The configured destination (or enricher) name.
     public let name: String

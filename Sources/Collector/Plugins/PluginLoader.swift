@@ -23,8 +23,9 @@ public enum PluginLoader {
     public static let minimumDescriptorSize =
         MemoryLayout<cano_plugin_descriptor>.offset(of: \.free_buffer)! + MemoryLayout<UnsafeRawPointer>.size
 
-    /// The host's ABI version.
+    /// The host's ABI major version; plugins must match it.
     public static let abiMajor = Int(CANO_ABI_MAJOR)
+    /// The host's ABI minor version; plugins may be older, never newer.
     public static let abiMinor = Int(CANO_ABI_MINOR)
 
     private static let loaded = Mutex<[String: LoadedPlugin]>([:])

@@ -11,6 +11,7 @@ public struct PluginServices: Sendable {
     /// Backs kube_get; nil when the collector has no cluster access.
     public var kube: (any KubeReader)?
 
+    /// Bundles the services; `kube` is nil without cluster access.
     public init(logger: Logger, store: any KeyValueStore, metrics: Metrics, kube: (any KubeReader)? = nil) {
         self.logger = logger
         self.store = store

@@ -10,40 +10,53 @@ import Logging
 public struct ConformanceReport: Sendable {
     /// One check's verdict.
     public struct Check: Sendable {
+        /// PASS, FAIL, or INFO (facts that neither pass nor fail).
         public enum Verdict: String, Sendable {
             case pass = "PASS", fail = "FAIL", info = "INFO"
         }
+        /// "load", "descriptor", "create", "deliver firing"...
         public var name: String
         public var verdict: Verdict
         public var detail: String
         /// What to do about a failure.
         public var advice: String?
 
+        /// A verdict for one check.
         public init(_ name: String, _ verdict: Verdict, _ detail: String, advice: String? = nil) {
             self.name = name
             self.verdict = verdict
             self.detail = detail
             self.advice = advice
         }
+
+        /// "PASS  name: detail", plus an advice line for failures.
+        public var text: String {
+            "\(verdict.rawValue)  \(name): \(detail)\n" + (advice.map { "      advice: \($0)\n" } ?? "")
+        }
     }
 
-    public var checks: [Check] = []
+    /// Every check so far, in order.
+    public var checks: [Check] = [] {
+        didSet { if let last = checks.last, checks.count > oldValue.count { progress(last) } }
+    }
+    private let progress: @Sendable (Check) -> Void
     /// The requests the plugin sent to the capture server.
     public var captured: [CaptureServer.Request] = []
+
+    init(progress: @escaping @Sendable (Check) -> Void = { _ in }) {
+        self.progress = progress
+    }
 
     /// True when no check failed.
     public var passed: Bool { !checks.contains { $0.verdict == .fail } }
 
     /// The report as printed by the CLI.
     public var text: String {
-        var out = ""
-        for check in checks {
-            out += "\(check.verdict.rawValue)  \(check.name): \(check.detail)\n"
-            if let advice = check.advice { out += "      advice: \(advice)\n" }
-        }
-        out += passed ? "result: PASS\n" : "result: FAIL\n"
-        return out
+        checks.map(\.text).joined() + resultLine
     }
+
+    /// The last line: "result: PASS" or "result: FAIL".
+    public var resultLine: String { passed ? "result: PASS\n" : "result: FAIL\n" }
 }
 
 /// A conformance run for one plugin file: load it, validate its descriptor, create it
@@ -59,8 +72,13 @@ public enum PluginConformance {
     /// - Parameters:
     ///   - configJSON: the instance config; `{{capture_url}}` becomes the capture URL.
     ///   - timeout: each call's deadline.
-    public static func run(path: String, configJSON: String = "{}", timeout: Duration = .seconds(10), logger: Logger) async -> ConformanceReport {
-        var report = ConformanceReport()
+    ///   - progress: called with each check as soon as it is decided, so a caller can
+    ///     print it before the next plugin call runs (and possibly crashes the process).
+    public static func run(
+        path: String, configJSON: String = "{}", timeout: Duration = .seconds(10), logger: Logger,
+        progress: @escaping @Sendable (ConformanceReport.Check) -> Void = { _ in }
+    ) async -> ConformanceReport {
+        var report = ConformanceReport(progress: progress)
         let server: CaptureServer
         do {
             server = try await CaptureServer.start()

@@ -1,2 +1,0 @@
-import Collector
-print("cano-collector")
