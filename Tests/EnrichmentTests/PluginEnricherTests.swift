@@ -98,4 +98,33 @@ import TestSupport
             #expect(issue.enrichments("container_status").first?.markdown.first?.hasSuffix("not found_") == true)
         }
     }
+
+    @Test func aHungPluginIsAbandonedAtItsDeadline() async throws {
+        let dir = try TemporaryDirectory(prefix: "cano-enricher")
+        defer { dir.remove() }
+        var catalog = PluginCatalog()
+        catalog.add(try CPluginCompiler.compile(Fixtures.repositoryRoot + "/Tests/Fixtures/enrichers/hanging_enricher.c", into: dir.path, as: "hanging.so"))
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        let services = PluginServices(logger: Logger(label: "t"), store: InMemoryKeyValueStore(), metrics: Metrics())
+        let plugin = try #require(try PluginEnricher.make([EnricherPluginConfig(name: "stuck", type: "hanging", config: .object(["fd": .number(Double(fds[0]))]))],
+                                                         catalog: catalog, services: services).first)
+        var config = EnrichmentConfig()
+        config.defaultWorkflows = false
+        config.enricherTimeout = .milliseconds(200)
+        config.workflows = [WorkflowConfig(name: "w", trigger: WorkflowTrigger(), steps: [EnricherStep("stuck")])]
+        let h = try StageHarness(config: config, extra: [plugin])
+        // Two Issues: the plugin is not reentrant, so the second call also waits (on the
+        // instance lock) behind the first, hung one. Both are abandoned.
+        let receipt = try await h.stage.submit([Issues.kubernetes("OOMKilled", name: "a", namespace: "n"), Issues.kubernetes("OOMKilled", name: "b", namespace: "n")])
+        #expect(receipt.queued == 2)
+        for issue in h.sink.issues {
+            #expect(issue.enrichments("stuck").first?.markdown == ["_stuck: timed out after 200ms_"])
+        }
+        #expect(h.metrics.counter("cano_enrichments_total", ["enricher": "stuck", "result": "timeout"]) == 2)
+        // Unblock both calls (one byte each) and let their threads finish on their own.
+        #expect(write(fds[1], "xx", 2) == 2)
+        close(fds[1])
+    }
 }
