@@ -32,11 +32,11 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
-        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
-        .package(url: "https://github.com/apple/swift-certificates", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
     ],
     targets: [
         .target(name: "PluginABI", path: "Sources/PluginABI"),
@@ -59,6 +59,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Collector"
         ),
@@ -104,6 +105,7 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tests/TestSupport"
         ),
@@ -122,13 +124,28 @@ let package = Package(
             path: "Tests/PluginTests"
         ),
         .testTarget(
-            name: "EnrichmentTests",
+            name: "SlackTests",
             dependencies: [
-                "Collector", "CanoSDK", "PluginABI", "TestSupport", "KubeClient", "KubeSources", "FakeKubeAPIServer",
+                "SlackDestination", "CanoSDK", "Collector", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
             ],
-            path: "Tests/EnrichmentTests"
+            path: "Tests/SlackTests"
+        ),
+        .testTarget(
+            name: "DeliveryTests",
+            dependencies: ["Collector", "CanoSDK", "TestSupport"],
+            path: "Tests/DeliveryTests"
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["CanoSDK", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/EndToEndTests"
+        ),
+        // Durable-ingest benchmark (release build): swift run -c release IngestBenchmark
+        .executableTarget(
+            name: "IngestBenchmark",
+            dependencies: ["Collector", "CanoSDK", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/IngestBenchmark"
         ),
         .target(
             name: "KubeClient",
@@ -151,9 +168,10 @@ let package = Package(
         .target(
             name: "FakeKubeAPIServer",
             dependencies: [
-                "CanoSDK",
+                "CanoSDK", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -162,18 +180,27 @@ let package = Package(
             ],
             path: "Tests/FakeKubeAPIServer"
         ),
+        .executableTarget(
+            name: "KubeBench",
+            dependencies: ["KubeSources", "KubeClient", "FakeKubeAPIServer", "Collector", "CanoSDK"],
+            path: "Benchmarks/KubeBench"
+        ),
         .testTarget(
             name: "KubeTests",
-            dependencies: ["KubeClient", "KubeSources", "FakeKubeAPIServer", "Collector", "CanoSDK", "TestSupport"],
+            dependencies: [
+                "KubeClient", "KubeSources", "FakeKubeAPIServer", "Collector", "CanoSDK", "TestSupport",
+                .product(name: "Yams", package: "Yams"),
+            ],
             path: "Tests/KubeTests"
         ),
         .testTarget(
-            name: "SlackTests",
+            name: "EnrichmentTests",
             dependencies: [
-                "SlackDestination", "CanoSDK", "Collector", "TestSupport",
+                "Collector", "CanoSDK", "PluginABI", "TestSupport", "KubeClient", "KubeSources", "FakeKubeAPIServer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
-            path: "Tests/SlackTests"
+            path: "Tests/EnrichmentTests"
         ),
     ]
 )

@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 
 /// How ``KubeClient`` retries throttled (429), failing (5xx) and unreachable calls.
-public struct RetryPolicy: Sendable {
+public struct KubeRetryPolicy: Sendable {
     /// Tries per call, the first included.
     public var maxAttempts: Int
     public var initialBackoff: Duration
@@ -39,7 +39,7 @@ public struct RetryPolicy: Sendable {
 public final class KubeClient: Sendable {
     /// Where and how to connect.
     public let connection: KubeConnection
-    public let retry: RetryPolicy
+    public let retry: KubeRetryPolicy
     private let logger: Logger
     private let pool = Mutex<[HTTPClient]>([])
 
@@ -48,7 +48,7 @@ public final class KubeClient: Sendable {
     /// The Accept header for metadata-only gets and watches.
     public static let acceptMetadata = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json;q=0.9"
 
-    public init(connection: KubeConnection, retry: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "cano.kube")) {
+    public init(connection: KubeConnection, retry: KubeRetryPolicy = KubeRetryPolicy(), logger: Logger = Logger(label: "cano.kube")) {
         self.connection = connection
         self.retry = retry
         self.logger = logger

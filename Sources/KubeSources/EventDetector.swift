@@ -30,10 +30,11 @@ struct EventModel: KubeObject {
         var host: String?
     }
 
-    /// When the event last happened.
+    /// When the event last happened: the latest of its timestamps (core/v1 events fill
+    /// lastTimestamp; events.k8s.io-style writers fill eventTime and series instead).
     var occurredAt: Date? {
-        kubeTime(series?.lastObservedTime) ?? kubeTime(lastTimestamp) ?? kubeTime(eventTime)
-            ?? kubeTime(firstTimestamp) ?? kubeTime(metadata.creationTimestamp)
+        [series?.lastObservedTime, lastTimestamp, eventTime, firstTimestamp].compactMap { kubeTime($0) }.max()
+            ?? kubeTime(metadata.creationTimestamp)
     }
 }
 

@@ -16,6 +16,7 @@ public final class KubernetesSources: Sendable {
     let connectionOverride: KubeConnection?
     let tickInterval: Duration
     let now: @Sendable () -> Date
+    let onInitialSync: @Sendable (String) -> Void
 
     /// Sources that currently run, and their generation (bumped on every start).
     private struct Running: Sendable {
@@ -28,10 +29,14 @@ public final class KubernetesSources: Sendable {
     ///   - connection: overrides `config.kubeconfig` / in-cluster discovery (tests).
     ///   - tickInterval: how often time-based checks run (resolution after a healthy
     ///     period, stuck Helm releases).
+    ///   - onInitialSync: called with a source's name ("pods", "events", "jobs", "helm")
+    ///     when its first list is done (readiness, benchmarks).
     public init(
         config: KubernetesConfig, sink: any IssueSink, logger: Logger = Logger(label: "cano.kubernetes"),
-        connection: KubeConnection? = nil, tickInterval: Duration = .seconds(5), now: @escaping @Sendable () -> Date = { Date() }
+        connection: KubeConnection? = nil, tickInterval: Duration = .seconds(5), now: @escaping @Sendable () -> Date = { Date() },
+        onInitialSync: @escaping @Sendable (String) -> Void = { _ in }
     ) {
+        self.onInitialSync = onInitialSync
         self.config = config
         self.sink = sink
         self.logger = logger
@@ -113,33 +118,34 @@ public final class KubernetesSources: Sendable {
             renotifyInterval: TimeInterval(config.renotifyIntervalSeconds), resolveAfter: TimeInterval(config.resolveAfterSeconds))
         var ticks: [@Sendable () -> Void] = []
         let timeout = config.watchTimeoutSeconds
+        let onInitialSync = self.onInitialSync
         let page = config.pageSize
 
         if config.pods.enabled {
             let detector = PodDetector(context: context, namespaces: config.pods.namespaces, emitter: emitter)
             ticks.append(detector.tick)
             launch(Reflector(name: "pods", client: client, resource: .pods, namespace: config.pods.namespaces.single,
-                             options: ListOptions(limit: page), watchTimeoutSeconds: timeout, handler: detector, stop: stop, logger: logger))
+                             options: ListOptions(limit: page), watchTimeoutSeconds: timeout, handler: detector, stop: stop, logger: logger, onSynced: onInitialSync))
         }
         if config.events.enabled {
             let detector = EventDetector(context: context, config: config.events, emitter: emitter, resolver: WorkloadResolver(client: client))
             ticks.append(detector.tick)
             launch(Reflector(name: "events", client: client, resource: .events, namespace: config.events.namespaces.single,
                              options: ListOptions(fieldSelector: "type=Warning", limit: page), watchTimeoutSeconds: timeout,
-                             initialItemsNeeded: false, handler: detector, stop: stop, logger: logger))
+                             initialItemsNeeded: false, handler: detector, stop: stop, logger: logger, onSynced: onInitialSync))
         }
         if config.jobs.enabled {
             let detector = JobDetector(context: context, namespaces: config.jobs.namespaces, emitter: emitter)
             ticks.append(detector.tick)
             launch(Reflector(name: "jobs", client: client, resource: .jobs, namespace: config.jobs.namespaces.single,
-                             options: ListOptions(limit: page), watchTimeoutSeconds: timeout, handler: detector, stop: stop, logger: logger))
+                             options: ListOptions(limit: page), watchTimeoutSeconds: timeout, handler: detector, stop: stop, logger: logger, onSynced: onInitialSync))
         }
         if config.helm.enabled {
             let detector = HelmDetector(context: context, config: config.helm, emitter: emitter)
             ticks.append(detector.tick)
             launch(Reflector(name: "helm", client: client, resource: .secrets, namespace: config.helm.namespaces.single,
                              options: ListOptions(labelSelector: "owner=helm", limit: page, metadataOnly: true),
-                             watchTimeoutSeconds: timeout, handler: detector, stop: stop, logger: logger))
+                             watchTimeoutSeconds: timeout, handler: detector, stop: stop, logger: logger, onSynced: onInitialSync))
         }
         let interval = tickInterval
         let allTicks = ticks

@@ -42,6 +42,8 @@ final class LeaderElector: Sendable {
     let stop: StopSignal
     let onStartedLeading: @Sendable () -> Void
     let onStoppedLeading: @Sendable () -> Void
+    /// Release the lease on a clean stop (false only to simulate a crash in tests).
+    let releaseOnStop: Bool
 
     private struct Observed {
         var spec: Lease.Spec?
@@ -52,7 +54,7 @@ final class LeaderElector: Sendable {
 
     init(
         client: KubeClient, namespace: String, name: String, identity: String, config: LeaderElectionConfig,
-        stop: StopSignal, logger: Logger,
+        stop: StopSignal, logger: Logger, releaseOnStop: Bool = true,
         onStartedLeading: @escaping @Sendable () -> Void, onStoppedLeading: @escaping @Sendable () -> Void
     ) {
         self.client = client
@@ -66,6 +68,7 @@ final class LeaderElector: Sendable {
         self.logger = logger
         self.onStartedLeading = onStartedLeading
         self.onStoppedLeading = onStoppedLeading
+        self.releaseOnStop = releaseOnStop
     }
 
     /// Whether this replica holds the lease now.
@@ -91,7 +94,7 @@ final class LeaderElector: Sendable {
         }
         if isLeader {
             stepDown()
-            release()
+            if releaseOnStop { release() }
         }
     }
 

@@ -34,11 +34,15 @@ final class Reflector<Handler: ReflectorHandler>: Sendable {
     let handler: Handler
     let stop: StopSignal
     let logger: Logger
+    /// Called once, after the initial list.
+    let onSynced: @Sendable (String) -> Void
 
     init(
         name: String, client: KubeClient, resource: KubeResource, namespace: String?, options: ListOptions,
-        watchTimeoutSeconds: Int, initialItemsNeeded: Bool = true, handler: Handler, stop: StopSignal, logger: Logger
+        watchTimeoutSeconds: Int, initialItemsNeeded: Bool = true, handler: Handler, stop: StopSignal, logger: Logger,
+        onSynced: @escaping @Sendable (String) -> Void = { _ in }
     ) {
+        self.onSynced = onSynced
         self.name = name
         self.client = client
         self.resource = resource
@@ -60,6 +64,7 @@ final class Reflector<Handler: ReflectorHandler>: Sendable {
             if resourceVersion == nil {
                 do {
                     resourceVersion = try list(initial: initial)
+                    if initial { onSynced(name) }
                     initial = false
                     failures = 0
                 } catch {

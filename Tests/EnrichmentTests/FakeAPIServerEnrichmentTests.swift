@@ -9,14 +9,14 @@ import PluginABI
 import Testing
 import TestSupport
 
-/// The enrichers end to end: KubeClientReader → libcurl → HTTPS → the fake API server
+/// The enrichers end to end: KubeAPIReader → libcurl → HTTPS → the fake API server
 /// (bearer auth, real fixture objects), as in a cluster.
 @Suite struct FakeAPIServerEnrichmentTests {
     static let token = "enrich-\(UUID().uuidString.prefix(8))"
 
     struct Env {
         let server: FakeKubeAPIServer
-        let reader: KubeClientReader
+        let reader: KubeAPIReader
         var cluster: FakeCluster { server.cluster }
     }
 
@@ -25,7 +25,7 @@ import TestSupport
         let server = try await FakeKubeAPIServer.start(tokens: [Self.token])
         let connection = KubeConnection(server: server.url, tls: TLSOptions(caPEM: Array(server.certificates.caPEM.utf8)),
                                         token: TokenSource(token: Self.token), namespace: "cano")
-        return Env(server: server, reader: KubeClientReader(client: KubeClient(connection: connection)))
+        return Env(server: server, reader: KubeAPIReader(client: KubeClient(connection: connection)))
     }
 
     func stage(_ env: Env, _ config: EnrichmentConfig = EnrichmentConfig(), extra: [any Enricher] = []) throws -> (EnrichmentStage, RecordingSink, Metrics) {
@@ -140,6 +140,41 @@ import TestSupport
         }
         #expect(rc == -1)
         #expect(!env.cluster.requests.contains { $0.path.contains("/secrets") })
+    }
+}
+
+/// The host's reader admits exactly what the built-in enrichers read (docs/rbac.md).
+@Suite struct EnricherReaderScopeTests {
+    @Test(arguments: [
+        "/api/v1/namespaces/a/pods/b", "/api/v1/namespaces/a/pods/b/log?container=c&previous=true&limitBytes=131072",
+        "/api/v1/namespaces/a/pods?labelSelector=job-name%3Dj", "/api/v1/namespaces/a/events?fieldSelector=involvedObject.kind%3DPod",
+        "/api/v1/events?fieldSelector=involvedObject.kind%3DNode", "/api/v1/nodes/n", "/api/v1/namespaces/a/resourcequotas",
+        "/apis/apps/v1/namespaces/a/replicasets/r", "/apis/apps/v1/namespaces/a/deployments/d", "/apis/apps/v1/namespaces/a/statefulsets/s",
+        "/apis/apps/v1/namespaces/a/daemonsets/d", "/apis/batch/v1/namespaces/a/jobs/j", "/apis/batch/v1/namespaces/a/cronjobs/c",
+        "/api/v1/namespaces/a/secrets?labelSelector=owner%3Dhelm%2Cname%3Dmy-release",
+    ])
+    func admitsWhatEnrichersRead(path: String) {
+        #expect(KubeAPIReader.isAllowed(path))
+    }
+
+    @Test(arguments: [
+        "/api/v1/namespaces/a/secrets/db", "/api/v1/namespaces/a/secrets", "/api/v1/namespaces/a/secrets?labelSelector=app%3Dx",
+        "/api/v1/namespaces/a/pods/b/exec", "/api/v1/namespaces/a/pods?watch=true", "/api/v1/namespaces/a/configmaps/c",
+        "/apis/apps/v1/namespaces/a/deployments", "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin",
+        "/api/v1/namespaces/a/pods/%2e%2e/secrets", "/api/v1/nodes/n/proxy",
+    ])
+    func refusesTheRest(path: String) {
+        #expect(!KubeAPIReader.isAllowed(path))
+    }
+
+    @Test func everyPathTheBuiltinsBuildIsAdmitted() {
+        for kind in KubeAPI.resources.keys where kind != "Secret" && kind != "Event" && kind != "ResourceQuota" {
+            let path = KubeAPI.path(kind: kind, name: "x", namespace: kind == "Node" ? nil : "ns")
+            #expect(path.map(KubeAPIReader.isAllowed) == true, "\(kind): \(path ?? "")")
+        }
+        #expect(KubeAPIReader.isAllowed(KubeAPI.listPath(kind: "Secret", namespace: "ns", query: [("labelSelector", "owner=helm,name=r")]) ?? ""))
+        #expect(KubeAPIReader.isAllowed(KubeAPI.listPath(kind: "ResourceQuota", namespace: "ns") ?? ""))
+        #expect(KubeAPIReader.isAllowed(KubeAPI.listPath(kind: "Event", namespace: nil, query: [("fieldSelector", "involvedObject.kind=Node")]) ?? ""))
     }
 }
 

@@ -60,6 +60,7 @@ public final class FakeCluster: Sendable {
         var logs: [String: String] = [:]
         var watchTimeoutSeconds = 1800
         var refused: [String: Int] = [:]
+        var shuttingDown = false
     }
 
     let state = Mutex(State())
@@ -112,6 +113,12 @@ public final class FakeCluster: Sendable {
             $0.changes.removeAll()
             $0.snapshots.removeAll()
         }
+    }
+
+    /// Refuses new requests (503) and ends every watch: the server is going away.
+    func shutDown() {
+        state.withLock { $0.shuttingDown = true }
+        closeWatches()
     }
 
     /// Ends every open watch, as an API server restart or a load balancer timeout does.

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import CanoSDK
 import Hummingbird
@@ -5,6 +6,7 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOSSL
+import ServiceLifecycle
 import Synchronization
 
 /// A Kubernetes API server double that speaks the real protocol over HTTPS on 127.0.0.1:
@@ -21,15 +23,17 @@ public final class FakeKubeAPIServer: Sendable {
     /// The bound port.
     public let port: Int
     private let task: Task<Void, any Error>
+    private let group: ServiceGroup
 
     /// "https://127.0.0.1:PORT".
     public var url: String { "https://127.0.0.1:\(port)" }
 
-    private init(cluster: FakeCluster, certificates: TestCertificates, port: Int, task: Task<Void, any Error>) {
+    private init(cluster: FakeCluster, certificates: TestCertificates, port: Int, task: Task<Void, any Error>, group: ServiceGroup) {
         self.cluster = cluster
         self.certificates = certificates
         self.port = port
         self.task = task
+        self.group = group
     }
 
     /// Starts a server on an ephemeral port that accepts `tokens`.
@@ -52,7 +56,10 @@ public final class FakeKubeAPIServer: Sendable {
                 portContinuation.finish()
             },
             logger: logger)
-        let task = Task { try await app.runService() }
+        // Shut down gracefully (never by cancellation): a cancelled connection task with a
+        // streaming response in flight trips a NIO precondition.
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        let task = Task { try await group.run() }
         var bound = 0
         for await p in portStream {
             bound = p
@@ -62,13 +69,13 @@ public final class FakeKubeAPIServer: Sendable {
             task.cancel()
             throw FixtureError(message: "fake API server did not start")
         }
-        return FakeKubeAPIServer(cluster: cluster, certificates: certificates, port: bound, task: task)
+        return FakeKubeAPIServer(cluster: cluster, certificates: certificates, port: bound, task: task, group: group)
     }
 
     /// Closes watches and stops the server.
     public func shutdown() async {
-        cluster.closeWatches()
-        task.cancel()
+        cluster.shutDown()
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
 }
@@ -100,6 +107,9 @@ struct RequestHandler: Sendable {
             $0.requests.append(FakeCluster.RecordedRequest(method: method, path: path, query: query, accept: accept, authorization: auth, at: Date()))
         }
 
+        if cluster.state.withLock({ $0.shuttingDown }) {
+            return Self.status(503, reason: "ServiceUnavailable", message: "the server is shutting down")
+        }
         let tokens = cluster.state.withLock { $0.tokens }
         guard let auth, auth.hasPrefix("Bearer "), tokens.contains(String(auth.dropFirst(7))) else {
             return Self.status(401, reason: "Unauthorized", message: "Unauthorized")

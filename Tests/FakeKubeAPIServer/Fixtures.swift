@@ -2,29 +2,13 @@ import Foundation
 import CanoSDK
 import Yams
 
-/// Reads the shared, read-only fixtures (real objects captured from clusters).
-public enum Fixtures {
-    /// The fixtures directory: `$CANO_FIXTURES`, else `../shared/fixtures` next to the
-    /// repository (found from this source file's location, never a hard-coded path).
-    public static var directory: String {
-        if let env = ProcessInfo.processInfo.environment["CANO_FIXTURES"], !env.isEmpty { return env }
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }  // Tests/FakeKubeAPIServer/Fixtures.swift -> repo
-        return url.deletingLastPathComponent().appendingPathComponent("shared/fixtures").path
-    }
+import TestSupport
 
-    /// The fixture's bytes.
-    public static func data(_ relative: String) throws -> Data {
-        let path = directory + "/" + relative
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw FixtureError(message: "fixture \(relative) not found under \(directory) (set CANO_FIXTURES)")
-        }
-        return data
-    }
-
+/// Fixture loading for Kubernetes objects: the shared `Fixtures` (TestSupport) plus YAML.
+extension Fixtures {
     /// A JSON or YAML fixture as a JSON value (YAML timestamps stay strings, as in JSON).
     public static func load(_ relative: String) throws -> JSONValue {
-        let data = try data(relative)
+        let data = Data(try data(relative))
         if relative.hasSuffix(".json") {
             return try JSONDecoder().decode(JSONValue.self, from: data)
         }

@@ -222,7 +222,7 @@ struct KubeClientTests {
         try "first-token-aaaa\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
         var connection = env.connection
         connection.token = TokenSource(file: dir + "/token")
-        let client = KubeClient(connection: connection, retry: RetryPolicy(maxAttempts: 1))
+        let client = KubeClient(connection: connection, retry: KubeRetryPolicy(maxAttempts: 1))
         _ = try await blocking { () throws(KubeError) in try client.request(path: "/api/v1/pods") }
         // The kubelet rotates the projected token: the old one expires server-side.
         env.cluster.setTokens(["second-token-bbbb"])
@@ -244,7 +244,7 @@ struct KubeClientTests {
         connection.token = TokenSource(file: dir + "/token")
         var logger = Logger(label: "test") { _ in CapturingLogHandler() }
         logger.logLevel = .trace
-        let client = KubeClient(connection: connection, retry: RetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(1)), logger: logger)
+        let client = KubeClient(connection: connection, retry: KubeRetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(1)), logger: logger)
         let error = await #expect(throws: KubeError.self) {
             try await blocking { () throws(KubeError) in _ = try client.request(path: "/api/v1/pods") }
         }

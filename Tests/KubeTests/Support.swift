@@ -26,15 +26,22 @@ struct KubeTestEnv {
 
     static let token = "s3cr3t-token-\(UUID().uuidString.prefix(8))"
 
-    static func start(token: String = KubeTestEnv.token) async throws -> KubeTestEnv {
-        let server = try await FakeKubeAPIServer.start(tokens: [token])
+    static func start(token: String = KubeTestEnv.token, extraTokens: Set<String> = []) async throws -> KubeTestEnv {
+        let server = try await FakeKubeAPIServer.start(tokens: extraTokens.union([token]))
         let connection = KubeConnection(
             server: server.url, tls: TLSOptions(caPEM: Array(server.certificates.caPEM.utf8)),
             token: TokenSource(token: token), namespace: "cano")
         return KubeTestEnv(server: server, connection: connection)
     }
 
-    func client(retry: RetryPolicy = RetryPolicy(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200))) -> KubeClient {
+    /// The same server, authenticating with another token (another replica).
+    func connection(token: String) -> KubeConnection {
+        var c = connection
+        c.token = TokenSource(token: token)
+        return c
+    }
+
+    func client(retry: KubeRetryPolicy = KubeRetryPolicy(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200))) -> KubeClient {
         KubeClient(connection: connection, retry: retry)
     }
 }
