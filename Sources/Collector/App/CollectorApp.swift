@@ -21,10 +21,14 @@ public struct CollectorApp: Sendable {
     public let logger: Logger
     public let metrics: Metrics
     public let readiness = Readiness()
+    /// Read-only cluster access for the enrichers (the Kubernetes client's reader), or nil.
+    public let kube: (any KubeReader)?
     private let onListening: @Sendable (Int) async -> Void
 
-    public init(config: CollectorConfig, logger: Logger, metrics: Metrics = Metrics(), onListening: @escaping @Sendable (Int) async -> Void = { _ in }) {
+    public init(config: CollectorConfig, logger: Logger, metrics: Metrics = Metrics(), kube: (any KubeReader)? = nil,
+                onListening: @escaping @Sendable (Int) async -> Void = { _ in }) {
         self.config = config
+        self.kube = kube
         self.logger = logger
         self.metrics = metrics
         self.onListening = onListening
@@ -57,7 +61,10 @@ public struct CollectorApp: Sendable {
             policies: policies, metrics: metrics, logger: logger, onQueued: { engine.notify() })
         try engine.start()
 
-        let intake = AlertmanagerIntake(config: config, sink: outbox, metrics: metrics, logger: logger)
+        // Enrichment runs in front of the outbox: senders are acknowledged after the commit.
+        let sink = try EnrichmentStage.make(config: config.enrichment, kube: kube, catalog: catalog, services: pluginServices,
+                                            next: outbox, metrics: metrics, logger: logger)
+        let intake = AlertmanagerIntake(config: config, sink: sink, metrics: metrics, logger: logger)
         let readiness = self.readiness
         let onListening = self.onListening
         let http = HTTPServer.makeApplication(
