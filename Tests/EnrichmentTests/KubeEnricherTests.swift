@@ -248,13 +248,18 @@ import TestSupport
                                  ["3", "deployed", "mychart-1.2.3", "2026-07-19T00:58:24Z", "Install complete"]])
     }
 
-    @Test func withoutClusterAccessKubeEnrichersLeaveANote() async throws {
+    @Test func withoutClusterAccessKubeEnrichersAddNothing() async throws {
         var registry = EnricherRegistry.builtins(kube: nil)
         registry.register(AlertLabelsEnricher())
         let sink = RecordingSink()
         let stage = try EnrichmentStage(config: EnrichmentConfig(), enrichers: registry, next: sink, metrics: Metrics(), logger: .init(label: "t"))
         _ = try await stage.submit([Issues.kubernetes("CrashLoopBackOff", name: "p", namespace: "n")])
         let issue = try #require(sink.issues.first)
-        #expect(issue.enrichments("container_status").first?.markdown == ["_container status: no cluster access configured_"])
+        #expect(issue.enrichments.isEmpty)
+        let alert = Issue(type: .alert, source: .prometheus, severity: .high, status: .firing, title: "KubePodCrashLooping",
+                          aggregationKey: "KubePodCrashLooping", fingerprint: "f", subject: Subject(kind: "Pod", name: "p", namespace: "n", labels: ["pod": "p"]),
+                          startsAt: Date())
+        _ = try await stage.submit([alert])
+        #expect(sink.issues.last?.enrichments.map(\.type) == ["alert_labels"])
     }
 }

@@ -36,8 +36,11 @@ public struct EnricherFailure: Error, Sendable, Equatable, CustomStringConvertib
         case invalidParameters
         /// The object it needs does not exist (HTTP 404).
         case notFound
-        /// The collector may not read it (HTTP 401/403), or has no cluster access.
+        /// The collector may not read it (HTTP 401/403).
         case forbidden
+        /// The collector runs without cluster access: the stage adds nothing, not even a
+        /// note (it warned once at startup), so alert-only installs stay quiet.
+        case noClusterAccess
         /// The API or plugin failed or answered something unreadable.
         case unavailable
         /// It ran out of time.

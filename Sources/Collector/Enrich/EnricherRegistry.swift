@@ -59,6 +59,9 @@ extension EnrichmentStage {
         config: EnrichmentConfig, kube: (any KubeReader)?, catalog: PluginCatalog, services: PluginServices,
         next: any IssueSink, metrics: Metrics, logger: Logger
     ) throws(EnrichmentSetupError) -> EnrichmentStage {
+        if kube == nil, config.enabled {
+            logger.warning("no cluster access: the Kubernetes enrichers (pod logs, status, events...) will add nothing")
+        }
         var registry = EnricherRegistry.builtins(kube: kube)
         var pluginServices = services
         if pluginServices.kube == nil { pluginServices.kube = kube }

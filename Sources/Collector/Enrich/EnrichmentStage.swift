@@ -121,6 +121,9 @@ public final class EnrichmentStage: IssueSink {
             let capped = EnrichmentSizeCap.apply(produced, maxBytes: step.maxBytes ?? config.maxBytes)
             enrichments = capped.enrichments
             result = produced.isEmpty ? "empty" : capped.truncated ? "truncated" : "ok"
+        case .failure(let failure)? where failure.code == .noClusterAccess:
+            result = "skipped"
+            enrichments = []
         case .failure(let failure)?:
             result = failure.code == .timedOut ? "timeout" : "failed"
             enrichments = [Self.note(enricher, failure.message)]

@@ -50,7 +50,7 @@ struct KubeAPI: Sendable {
 
     /// GETs `path`; the body on 200.
     func get(_ path: String, what: String) throws(EnricherFailure) -> [UInt8] {
-        guard let reader else { throw EnricherFailure(.forbidden, "no cluster access configured") }
+        guard let reader else { throw EnricherFailure(.noClusterAccess, "no cluster access configured") }
         guard let response = reader.get(path: path) else { throw EnricherFailure(.unavailable, "could not reach the Kubernetes API for \(what)") }
         switch response.status {
         case 200: return response.body
