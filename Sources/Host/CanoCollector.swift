@@ -1,6 +1,8 @@
 import ArgumentParser
 import Collector
+import KubeSources
 import Logging
+import ServiceLifecycle
 
 /// The `cano-collector` command line.
 @main
@@ -39,7 +41,28 @@ struct RunCommand: AsyncParsableCommand {
             logger.critical("invalid configuration", metadata: ["problems": .string(error.description)])
             throw ExitCode(2)
         }
-        try await CollectorApp(config: config, logger: logger).run()
+        let kubernetes = config.kubernetes
+        // The enrichers read the cluster with the same connection as the watchers.
+        var kube: (any KubeReader)?
+        if kubernetes.enabled {
+            do { kube = try KubeAPIReader.connecting(to: kubernetes) } catch {
+                logger.error("no cluster access for the enrichers", metadata: ["reason": .string("\(error)")])
+            }
+        }
+        try await CollectorApp(config: config, logger: logger, kube: kube, sources: { sink in
+            kubernetes.enabled ? [KubernetesService(sources: KubernetesSources(config: kubernetes, sink: sink, logger: Logger(label: "cano.kubernetes")))] : []
+        }).run()
+    }
+}
+
+/// Runs the Kubernetes watchers as a service: they stop when shutdown begins.
+struct KubernetesService: Service {
+    let sources: KubernetesSources
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await sources.run()
+        }
     }
 }
 

@@ -15,6 +15,12 @@ public final class KubeAPIReader: KubeReader {
 
     public init(client: KubeClient) { self.client = client }
 
+    /// A reader with its own client for the cluster `config` describes (its kubeconfig, else
+    /// the in-cluster service account), as the watchers connect.
+    public static func connecting(to config: KubernetesConfig) throws(KubeError) -> KubeAPIReader {
+        KubeAPIReader(client: KubeClient(connection: try KubernetesSources.connection(for: config)))
+    }
+
     /// Whether enrichers may read `path`.
     public static func isAllowed(_ path: String) -> Bool {
         let split = path.split(separator: "?", maxSplits: 1).map(String.init)

@@ -17,6 +17,8 @@ public struct CollectorConfig: Sendable, Equatable {
     public var defaultDestinations: [String] = []
     /// Enrichment workflows and budgets (see `EnrichmentConfig`).
     public var enrichment = EnrichmentConfig()
+    /// Watching the cluster itself (off unless `kubernetes.enabled`).
+    public var kubernetes = KubernetesConfig()
 
     public init() {}
 
