@@ -33,4 +33,16 @@ import Testing
             #expect(Redactor.redact(line) == line)
         }
     }
+
+    @Test func logTailsKeepTheEndOnALineStartAndValidUTF8() {
+        let text = "first line\nsecond line ✓\nthird line\n"
+        #expect(LogText.tail(text, bytes: 1000) == text)
+        #expect(LogText.tail(text, bytes: 20) == "third line\n")
+        // One long line: the cut falls inside it, and the tail is not empty.
+        let long = String(repeating: "é", count: 100) + "\n"
+        let cut = LogText.tail(long, bytes: 51)
+        #expect(!cut.isEmpty && cut.utf8.count <= 51 && cut.hasSuffix("é\n"))
+        #expect(LogText.tail("a\nb\nc\nd", lines: 2) == "c\nd")
+        #expect(LogText.fenced("x ``` y").hasPrefix("~~~"))
+    }
 }

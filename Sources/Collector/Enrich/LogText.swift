@@ -8,10 +8,13 @@ enum LogText {
         var start = utf8.index(utf8.endIndex, offsetBy: -max(0, bytes))
         // Do not start inside a multi-byte character.
         while start < utf8.endIndex, (utf8[start] & 0xC0) == 0x80 { start = utf8.index(after: start) }
-        if let newline = utf8[start...].firstIndex(of: UInt8(ascii: "\n")), utf8.distance(from: start, to: newline) < 4096 {
+        // Snap to the next line start when one is near, unless that would leave nothing
+        // (one long line ending in a newline).
+        if let newline = utf8[start...].firstIndex(of: UInt8(ascii: "\n")), utf8.distance(from: start, to: newline) < 4096,
+           utf8.index(after: newline) < utf8.endIndex {
             start = utf8.index(after: newline)
         }
-        return String(Substring(utf8[start...])) ?? String(decoding: Array(utf8[start...]), as: UTF8.self)
+        return String(decoding: utf8[start...], as: UTF8.self)
     }
 
     /// The last `count` lines.
