@@ -10,7 +10,7 @@ import TestSupport
 @Suite("Kube client configuration")
 struct KubeConfigTests {
     @Test func tokenKubeconfigFixture() throws {
-        let c = try Kubeconfig.load(path: TestSupport.Fixtures.directory + "/kubeconfig/kubeconfig-token-tls-server-name.yaml")
+        let c = try Kubeconfig.load(path: Fixtures.directory + "/kubeconfig/kubeconfig-token-tls-server-name.yaml")
         #expect(c.server == "https://192.168.1.1:6443")
         #expect(try c.token?.token() == "test-token")
         #expect(String(decoding: c.tls.caPEM ?? [], as: UTF8.self).hasPrefix("-----BEGIN CERTIFICATE-----"))
@@ -19,7 +19,7 @@ struct KubeConfigTests {
     }
 
     @Test func multiClusterKubeconfigUsesCurrentContext() throws {
-        let path = TestSupport.Fixtures.directory + "/kubeconfig/kubeconfig-multi-cluster-fake-certs-basicauth.yaml"
+        let path = Fixtures.directory + "/kubeconfig/kubeconfig-multi-cluster-fake-certs-basicauth.yaml"
         let c = try Kubeconfig.load(path: path)
         #expect(c.server == "http://example2.com")
         #expect(c.tls.insecureSkipVerify)
@@ -37,7 +37,7 @@ struct KubeConfigTests {
     }
 
     @Test func clientCertificateKubeconfig() throws {
-        let c = try Kubeconfig.load(path: TestSupport.Fixtures.directory + "/kubeconfig/kubeconfig-client-cert-key-data-testpair.yaml")
+        let c = try Kubeconfig.load(path: Fixtures.directory + "/kubeconfig/kubeconfig-client-cert-key-data-testpair.yaml")
         #expect(c.server == "https://localhost:443")
         #expect(String(decoding: c.tls.clientCertificatePEM ?? [], as: UTF8.self).contains("BEGIN CERTIFICATE"))
         #expect(String(decoding: c.tls.clientKeyPEM ?? [], as: UTF8.self).contains("PRIVATE KEY"))
