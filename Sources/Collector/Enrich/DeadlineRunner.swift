@@ -1,3 +1,4 @@
+import CanoSDK
 import Synchronization
 
 #if canImport(Glibc)
