@@ -58,7 +58,7 @@ import TestSupport
         }
         let dir = try TemporaryDirectory(prefix: "cano-enricher")
         defer { dir.remove() }
-        catalog.add(try CPluginCompiler.compile(CPluginCompiler.examplePlugin, into: dir.path, as: "c-file.so"))
+        catalog.add(try CPluginCompiler.compile(CPluginCompiler.examplePlugin, into: dir.path, as: "jsonl-c.so"))
         let destination = try #require(catalog.loaded.first)
         #expect {
             _ = try PluginEnricher.make([EnricherPluginConfig(name: "x", type: destination.name)], catalog: catalog, services: services)

@@ -10,8 +10,8 @@ public enum CPluginCompiler {
         repositoryRoot + "/Tests/Fixtures/plugins/" + name
     }
 
-    /// `examples/c-plugin/c_file_plugin.c`.
-    public static var examplePlugin: String { repositoryRoot + "/examples/c-plugin/c_file_plugin.c" }
+    /// `examples/c-destination/jsonl_destination.c`.
+    public static var examplePlugin: String { repositoryRoot + "/examples/c-destination/jsonl_destination.c" }
 
     /// Compiles `source` into `directory/output` and returns the .so path.
     /// `defines` become `-D` flags, passed without a shell (e.g. `FIXTURE_NAME="other"`).
