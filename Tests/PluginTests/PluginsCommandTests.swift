@@ -17,6 +17,16 @@ struct PluginsCommandTests {
         #expect(run.output.hasSuffix("result: FAIL\n"))
     }
 
+    @Test func aHangingPluginIsStopped() throws {
+        let fixtures = try FixturePlugins()
+        defer { fixtures.directory.remove() }
+        let run = try PluginsCLI.run(["plugins", "check", try fixtures.build("hangs"), "--timeout", "0.2"])
+        #expect(run.status == 1)
+        #expect(run.output.contains("PASS  create"))
+        #expect(run.output.contains("FAIL  hang: the plugin did not return"), "\(run.output)")
+        #expect(run.output.hasSuffix("result: FAIL\n"))
+    }
+
     @Test func checkPassesTheCExample() throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
