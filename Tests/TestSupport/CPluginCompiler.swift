@@ -16,12 +16,14 @@ public enum CPluginCompiler {
 
     /// Compiles `source` into `directory/output` and returns the .so path.
     /// `defines` become `-D` flags, passed without a shell (e.g. `FIXTURE_NAME="other"`).
-    public static func compile(_ source: String, into directory: String, as output: String, defines: [String] = []) throws -> String {
+    public static func compile(
+        _ source: String, into directory: String, as output: String, defines: [String] = [], flags: [String] = []
+    ) throws -> String {
         let target = directory + "/" + output
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [try compiler(), "-shared", "-fPIC", "-fvisibility=hidden", "-I", repositoryRoot + "/Sources/PluginABI/include"]
-            + defines.map { "-D" + $0 } + [source, "-o", target]
+            + flags + defines.map { "-D" + $0 } + [source, "-o", target]
         let errors = Pipe()
         process.standardError = errors
         try process.run()
