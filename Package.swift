@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "cano-collector", targets: ["Host"]),
         .library(name: "CanoSDK", targets: ["CanoSDK"]),
         .library(name: "CanoWebhook", type: .dynamic, targets: ["WebhookPlugin"]),
+        .library(name: "CanoSlack", type: .dynamic, targets: ["SlackPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -78,6 +79,19 @@ let package = Package(
             path: "Plugins/Webhook/Entry",
             linkerSettings: pluginLinkerSettings
         ),
+        // Slack: all logic in a static library (tests link it), the export alone in the
+        // dynamic product, so no test binary ever holds two `cano_plugin_entry` symbols.
+        .target(
+            name: "SlackDestination",
+            dependencies: ["CanoSDK"],
+            path: "Plugins/Slack/Destination"
+        ),
+        .target(
+            name: "SlackPlugin",
+            dependencies: ["SlackDestination", "CanoSDK"],
+            path: "Plugins/Slack/Entry",
+            linkerSettings: pluginLinkerSettings
+        ),
         .target(
             name: "TestSupport",
             dependencies: [
@@ -104,6 +118,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/PluginTests"
+        ),
+        .testTarget(
+            name: "SlackTests",
+            dependencies: [
+                "SlackDestination", "CanoSDK", "Collector", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SlackTests"
         ),
     ]
 )
