@@ -36,6 +36,14 @@ struct PluginsCommandTests {
         #expect(run.output.hasSuffix("result: PASS\n"))
     }
 
+    @Test func checkPassesTheWebhookAgainstItsCaptureServer() throws {
+        let run = try PluginsCLI.run(["plugins", "check", try BuildProducts.plugin("CanoWebhook"),
+                                      "--config-json", #"{"url":"{{capture_url}}","hmac_secret":"x"}"#])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("PASS  deliver resolved: HTTP 200"))
+        #expect(run.output.contains("received 2 request(s)"))
+    }
+
     @Test func listShowsLoadedAndRefused() throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
