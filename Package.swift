@@ -57,6 +57,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Collector"
         ),
@@ -102,6 +103,7 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tests/TestSupport"
         ),
@@ -126,6 +128,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/SlackTests"
+        ),
+        .testTarget(
+            name: "DeliveryTests",
+            dependencies: ["Collector", "CanoSDK", "TestSupport"],
+            path: "Tests/DeliveryTests"
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["CanoSDK", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/EndToEndTests"
+        ),
+        // Durable-ingest benchmark (release build): swift run -c release IngestBenchmark
+        .executableTarget(
+            name: "IngestBenchmark",
+            dependencies: ["Collector", "CanoSDK", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/IngestBenchmark"
         ),
     ]
 )

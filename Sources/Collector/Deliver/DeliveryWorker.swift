@@ -1,0 +1,102 @@
+import Foundation
+import Logging
+
+/// One delivery thread's loop: take the next due delivery of its destination, call the
+/// destination, record what `RetryPolicy` decides.
+struct DeliveryWorker: Sendable {
+    let queue: DestinationQueue
+    let destination: any Destination
+    let store: DeliveryStore
+    let metrics: Metrics
+    let logger: Logger
+
+    func run() {
+        defer { queue.workerExited() }
+        let retry = RetryPolicy(policy: queue.policy)
+        while let delivery = queue.next() {
+            attempt(delivery, retry: retry)
+        }
+    }
+
+    private func attempt(_ delivery: PendingDelivery, retry: RetryPolicy) {
+        let labels = ["destination": queue.name]
+        let loaded: (payload: [UInt8], reference: [UInt8]?)?
+        do {
+            loaded = try store.payloadAndReference(delivery)
+        } catch {
+            logger.error("could not read a queued delivery", metadata: ["delivery_id": .stringConvertible(delivery.id), "error": .string("\(error)")])
+            backOffAfterStoreError(delivery)
+            return
+        }
+        guard let loaded else {
+            // No longer pending in the database (an operator or another process settled it).
+            queue.finish(delivery)
+            return
+        }
+        let attempt = delivery.attempts + 1
+        let context = DeliveryContext(
+            attempt: attempt,
+            deadlineUnixMillis: unixMillis() + Int64(DeliveryEngine.seconds(queue.policy.timeout) * 1000),
+            deadline: ContinuousClock.now + queue.policy.timeout,
+            idempotencyKey: delivery.idempotencyKey,
+            reference: loaded.reference)
+        let started = ContinuousClock.now
+        let outcome = destination.deliver(issueJSON: loaded.payload, context: context)
+        metrics.observe("cano_delivery_duration_seconds", labels, DeliveryEngine.seconds(ContinuousClock.now - started))
+        metrics.increment("cano_deliveries_total", ["destination": queue.name, "result": outcome.status.rawValue])
+
+        let now = unixMillis()
+        var random = SystemRandomNumberGenerator()
+        let decision = retry.decide(after: outcome, attempt: attempt, age: .milliseconds(now - delivery.queuedMillis), random: &random)
+        let meta: Logger.Metadata = [
+            "delivery_id": .stringConvertible(delivery.id), "fingerprint": .string(delivery.fingerprint),
+            "attempt": .stringConvertible(attempt),
+        ]
+        do {
+            switch decision {
+            case .delivered:
+                // Only the first delivery of an occurrence defines its reference; later
+                // ones (the resolve) keep what the destination returned for the first.
+                let reference = loaded.reference == nil ? outcome.reference : nil
+                try store.recordDelivered(id: delivery.id, attempts: attempt, reference: reference, message: outcome.message, now: now)
+                metrics.observe("cano_delivery_latency_seconds", labels, max(0, Double(now - delivery.queuedMillis) / 1000))
+                logger.debug("delivered", metadata: meta)
+                queue.finish(delivery)
+            case .retry(let delay):
+                var next = delivery
+                next.attempts = attempt
+                // Rounded up, so a retry-after is never undercut by rounding.
+                next.nextAttemptMillis = Int64(((Date().timeIntervalSince1970 + DeliveryEngine.seconds(delay)) * 1000).rounded(.up))
+                try store.recordRetry(id: delivery.id, attempts: attempt, nextAttemptMillis: next.nextAttemptMillis, message: outcome.message, now: now)
+                metrics.increment("cano_delivery_retries_total", labels)
+                var m = meta
+                m["retry_in_ms"] = .stringConvertible(next.nextAttemptMillis - now)
+                m["reason"] = .string(outcome.message)
+                logger.warning("delivery failed; will retry", metadata: m)
+                queue.reschedule(next)
+            case .deadLetter(let reason):
+                try store.recordDead(id: delivery.id, attempts: attempt, message: reason, now: now)
+                metrics.increment("cano_dead_letters_total", labels)
+                var m = meta
+                m["reason"] = .string(reason)
+                logger.error("delivery dead-lettered", metadata: m)
+                queue.finish(delivery)
+            }
+        } catch {
+            logger.error("could not record a delivery outcome", metadata: ["delivery_id": .stringConvertible(delivery.id), "error": .string("\(error)")])
+            backOffAfterStoreError(delivery)
+        }
+    }
+
+    /// The database failed or was closed. The row is still pending there, so it is safe
+    /// to try again later (at-least-once); when stopping, leave it for the next start.
+    private func backOffAfterStoreError(_ delivery: PendingDelivery) {
+        if queue.isStopping {
+            queue.abandon(delivery)
+            return
+        }
+        var later = delivery
+        later.nextAttemptMillis = unixMillis() + 1000
+        queue.reschedule(later)
+    }
+}

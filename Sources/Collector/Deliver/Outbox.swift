@@ -1,0 +1,198 @@
+import CanoSDK
+import Foundation
+import Logging
+
+/// The durable intake: routes Issues, drops duplicates, enforces queue limits and records
+/// the resulting deliveries in SQLite before `submit` returns.
+///
+/// Group commit: every `submit` hands its batch to one writer thread, which takes all
+/// batches waiting at that moment and records them in ONE transaction (one fsync), each
+/// inside its own savepoint so that a batch refused for backpressure leaves no trace while
+/// the others commit. Callers are resumed only after the commit. SQLite I/O never runs on
+/// Swift's cooperative pool: callers suspend on a continuation.
+public final class Outbox: IssueSink, @unchecked Sendable {
+    // @unchecked: mutable state is guarded by `condition`; the rest is immutable.
+
+    private struct Request {
+        var deliveries: [[NewDelivery]]  // per Issue, one per destination
+        var continuation: CheckedContinuation<Result<SubmitReceipt, SubmitError>, Never>
+    }
+
+    private let database: Database
+    private let router: IssueRouter
+    private let policies: [String: DeliveryPolicy]
+    private let metrics: Metrics
+    private let logger: Logger
+    private let onQueued: @Sendable () -> Void
+
+    private let condition = NSCondition()
+    private var waiting: [Request] = []
+    private var closed = false
+    private var writerDone = false
+    private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Starts the writer thread. `policies` are per destination (default policy for names
+    /// not in it); `onQueued` runs on the writer thread after a commit that queued work
+    /// (pass the engine's `notify`).
+    public init(
+        database: Database, router: IssueRouter, policies: [String: DeliveryPolicy], metrics: Metrics, logger: Logger,
+        onQueued: @escaping @Sendable () -> Void = {}
+    ) {
+        self.database = database
+        self.router = router
+        self.policies = policies
+        self.metrics = metrics
+        self.logger = logger
+        self.onQueued = onQueued
+        metrics.describe("cano_deliveries_queued_total", type: "counter", help: "Deliveries recorded in the outbox, by destination.")
+        metrics.describe("cano_deliveries_duplicate_total", type: "counter", help: "Deliveries not queued because the same alert was already queued or delivered.")
+        metrics.describe("cano_intake_backpressure_total", type: "counter", help: "Batches refused because a destination queue was full.")
+        metrics.describe("cano_issues_unrouted_total", type: "counter", help: "Issues that matched no route and no default destination.")
+        let thread = Thread { [self] in writerLoop() }
+        thread.name = "cano-outbox-writer"
+        thread.start()
+    }
+
+    /// Records `issues` durably, or throws and records nothing of them.
+    public func submit(_ issues: [Issue]) async throws(SubmitError) -> SubmitReceipt {
+        var perIssue: [[NewDelivery]] = []
+        perIssue.reserveCapacity(issues.count)
+        var unrouted = 0
+        for issue in issues {
+            let destinations = router.destinations(for: issue)
+            if destinations.isEmpty {
+                unrouted += 1
+                logger.warning("Issue matched no route and there are no default destinations; it is not delivered anywhere",
+                               metadata: ["fingerprint": .string(issue.fingerprint), "title": .string(issue.title)])
+                continue
+            }
+            let payload: [UInt8]
+            do {
+                payload = try IssueCoding.encode(issue)
+            } catch {
+                throw SubmitError(.storage, "could not encode Issue \(issue.fingerprint) as JSON: \(error)")
+            }
+            let startsAt = unixMillis(issue.startsAt)
+            perIssue.append(destinations.map { destination in
+                NewDelivery(
+                    destination: destination, fingerprint: issue.fingerprint, status: issue.status.rawValue, startsAtMillis: startsAt,
+                    idempotencyKey: IdempotencyKey.make(destination: destination, fingerprint: issue.fingerprint, status: issue.status.rawValue, startsAtMillis: startsAt),
+                    payload: payload)
+            })
+        }
+        if unrouted > 0 { metrics.increment("cano_issues_unrouted_total", by: Double(unrouted)) }
+        if perIssue.isEmpty { return SubmitReceipt(queued: 0, duplicates: 0) }
+
+        let result: Result<SubmitReceipt, SubmitError> = await withCheckedContinuation { continuation in
+            condition.lock()
+            defer { condition.unlock() }
+            if closed {
+                continuation.resume(returning: .failure(SubmitError(.shuttingDown, "the collector is shutting down")))
+                return
+            }
+            waiting.append(Request(deliveries: perIssue, continuation: continuation))
+            condition.signal()
+        }
+        return try result.get()
+    }
+
+    /// Stops taking batches (later submits fail with `.shuttingDown`) and returns once the
+    /// batches already handed over are committed and the writer thread has ended. Close
+    /// the database only after this.
+    public func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            defer { condition.unlock() }
+            closed = true
+            if writerDone {
+                continuation.resume()
+            } else {
+                closeWaiters.append(continuation)
+                condition.broadcast()
+            }
+        }
+    }
+
+    private func writerLoop() {
+        while true {
+            condition.lock()
+            while waiting.isEmpty && !closed { condition.wait() }
+            if waiting.isEmpty && closed {
+                writerDone = true
+                let waiters = closeWaiters
+                closeWaiters.removeAll()
+                condition.unlock()
+                for waiter in waiters { waiter.resume() }
+                return
+            }
+            let batch = waiting
+            waiting.removeAll(keepingCapacity: true)
+            condition.unlock()
+            commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [Request]) {
+        var results: [Result<SubmitReceipt, SubmitError>?] = Array(repeating: nil, count: batch.count)
+        var queuedBy: [String: Int] = [:]
+        var duplicatesBy: [String: Int] = [:]
+        var refusedBy: [String: Int] = [:]
+        do {
+            try database.write("record submitted Issues") { c in
+                let now = unixMillis()
+                var depth: [String: Int] = [:]
+                for (index, request) in batch.enumerated() {
+                    var tentativeDepth = depth
+                    var queued: [String: Int] = [:]
+                    var duplicates: [String: Int] = [:]
+                    do {
+                        try c.savepoint("submit") {
+                            for deliveries in request.deliveries {
+                                for d in deliveries {
+                                    if let existing = try DeliveryStore.existing(c, d) {
+                                        duplicates[d.destination, default: 0] += 1
+                                        if existing.state == .delivered { try DeliveryStore.touch(c, id: existing.id, now: now) }
+                                        continue
+                                    }
+                                    let current = try tentativeDepth[d.destination] ?? DeliveryStore.pendingCount(c, destination: d.destination)
+                                    let limit = (policies[d.destination] ?? DeliveryPolicy()).queueLimit
+                                    if current >= limit {
+                                        refusedBy[d.destination, default: 0] += 1
+                                        throw SubmitError(.backpressure, "destination \(d.destination) has \(current) queued deliveries (limit \(limit)); retry later")
+                                    }
+                                    try DeliveryStore.insert(c, d, now: now)
+                                    tentativeDepth[d.destination] = current + 1
+                                    queued[d.destination, default: 0] += 1
+                                }
+                            }
+                        }
+                        depth = tentativeDepth
+                        for (k, v) in queued { queuedBy[k, default: 0] += v }
+                        for (k, v) in duplicates { duplicatesBy[k, default: 0] += v }
+                        results[index] = .success(SubmitReceipt(
+                            queued: queued.values.reduce(0, +), duplicates: duplicates.values.reduce(0, +)))
+                    } catch let error as SubmitError {
+                        results[index] = .failure(error)
+                    }
+                }
+            }
+        } catch {
+            // The whole group failed to commit: nothing of it is recorded.
+            logger.error("could not record submitted Issues", metadata: ["error": .string("\(error)")])
+            for request in batch {
+                request.continuation.resume(returning: .failure(SubmitError(.storage, "could not record the Issues: \(error)")))
+            }
+            return
+        }
+        for (destination, n) in queuedBy { metrics.increment("cano_deliveries_queued_total", ["destination": destination], by: Double(n)) }
+        for (destination, n) in duplicatesBy { metrics.increment("cano_deliveries_duplicate_total", ["destination": destination], by: Double(n)) }
+        for (destination, n) in refusedBy {
+            metrics.increment("cano_intake_backpressure_total", ["destination": destination], by: Double(n))
+            logger.warning("queue full: refusing a batch so the sender retries later", metadata: ["destination": .string(destination)])
+        }
+        if !queuedBy.isEmpty { onQueued() }
+        for (request, result) in zip(batch, results) {
+            request.continuation.resume(returning: result ?? .failure(SubmitError(.storage, "batch was not processed")))
+        }
+    }
+}

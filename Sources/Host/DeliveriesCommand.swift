@@ -1,0 +1,80 @@
+import ArgumentParser
+import Collector
+import Foundation
+
+/// `cano-collector deliveries`: inspect the outbox and re-queue dead letters. Works on the
+/// database file directly (SQLite allows it while the collector runs; a running collector
+/// picks re-queued deliveries up within its poll interval).
+struct DeliveriesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deliveries",
+        abstract: "List deliveries and retry dead letters.",
+        subcommands: [List.self, Retry.self]
+    )
+
+    /// Options every subcommand shares.
+    struct StoreOptions: ParsableArguments {
+        @Option(name: .customLong("data-dir"), help: "The collector's data directory (holds cano-collector.db).")
+        var dataDirectory = "./data"
+
+        func openStore() throws -> DeliveryStore {
+            let path = CollectorSchema.path(inDataDirectory: dataDirectory)
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("no collector database at \(path) (check --data-dir)")
+            }
+            return DeliveryStore(database: try CollectorSchema.open(path: path))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List deliveries, newest first.")
+
+        @OptionGroup var store: StoreOptions
+        @Flag(help: "Only dead letters (deliveries that failed for good).")
+        var failed = false
+        @Option(help: "Only this destination.")
+        var destination: String?
+        @Option(help: "At most this many rows.")
+        var limit = 100
+
+        func run() async throws {
+            let records = try store.openStore().records(state: failed ? .dead : nil, destination: destination, limit: limit)
+            if records.isEmpty {
+                print(failed ? "no dead letters" : "no deliveries")
+                return
+            }
+            print(["ID", "DESTINATION", "STATE", "STATUS", "ATTEMPTS", "UPDATED", "FINGERPRINT", "LAST MESSAGE"].joined(separator: "\t"))
+            for r in records {
+                let updated = r.updatedText
+                print([String(r.id), r.destination, r.state.rawValue, r.status, String(r.attempts), updated, r.fingerprint, r.lastMessage ?? ""]
+                    .joined(separator: "\t"))
+            }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Queue dead letters again with a fresh attempt budget.")
+
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "Dead-letter ids (from `deliveries list --failed`).")
+        var ids: [Int64] = []
+        @Flag(help: "Retry every dead letter.")
+        var allFailed = false
+
+        func validate() throws {
+            if ids.isEmpty == !allFailed {
+                throw ValidationError("give dead-letter ids or --all-failed (not both)")
+            }
+        }
+
+        func run() async throws {
+            let requeued = try store.openStore().retryDeadLetters(ids: allFailed ? nil : ids)
+            let missing = Set(ids).subtracting(requeued).sorted()
+            print("re-queued \(requeued.count) dead letter(s)")
+            if !missing.isEmpty {
+                print("not dead letters (ignored): \(missing.map(String.init).joined(separator: ", "))")
+                throw ExitCode(1)
+            }
+        }
+    }
+}
