@@ -49,6 +49,13 @@ struct CExamplePluginTests {
         #expect(ready.contains("\"plugin\":\"jsonl-c\""))
     }
 
+    @Test func exampleCompilesCleanlyAsC99WithWarningsAsErrors() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        _ = try CPluginCompiler.compile(CPluginCompiler.examplePlugin, into: directory.path, as: "strict.so",
+                                        flags: ["-std=c99", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror"])
+    }
+
     @Test func createErrorIsReportedAndOthersKeepWorking() throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
