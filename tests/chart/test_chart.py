@@ -209,7 +209,7 @@ def test_writable_paths_are_volumes_because_the_root_filesystem_is_read_only(def
 
 def test_resources_and_probes(defaults: Rendered) -> None:
     container = defaults.container
-    assert container["resources"] == {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}
+    assert container["resources"] == {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["ports"] == [{"name": "http", "containerPort": 9099, "protocol": "TCP"}]
