@@ -65,7 +65,8 @@ let package = Package(
         .executableTarget(
             name: "Host",
             dependencies: [
-                "Collector",
+                "Collector", "KubeSources",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Host"
@@ -137,7 +138,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CanoSDK", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CanoSDK", "TestSupport", "FakeKubeAPIServer", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/EndToEndTests"
         ),
         // Durable-ingest benchmark (release build): swift run -c release IngestBenchmark

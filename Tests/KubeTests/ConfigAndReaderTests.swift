@@ -1,4 +1,5 @@
 import CanoSDK
+import Collector
 import FakeKubeAPIServer
 import Foundation
 import KubeClient
@@ -10,23 +11,26 @@ import Yams
 struct ConfigAndReaderTests {
     @Test func yamlWithDefaults() throws {
         let yaml = """
-        enabled: true
-        kubeconfig: /etc/cano/kubeconfig
-        clusterName: prod-eu
-        pods:
-          namespaces:
-            exclude: [kube-system]
-        events:
-          reasons: [FailedScheduling, FailedMount, BackOff]
-        helm:
-          enabled: false
-        leaderElection:
-          namespace: monitoring
-          leaseDurationSeconds: 30
-          renewDeadlineSeconds: 20
-          retryPeriodSeconds: 4
+        cluster: prod-eu
+        destinations: [{name: out, type: file}]
+        default_destinations: [out]
+        kubernetes:
+          enabled: true
+          kubeconfig: /etc/cano/kubeconfig
+          pods:
+            namespaces:
+              exclude: [kube-system]
+          events:
+            reasons: [FailedScheduling, FailedMount, BackOff]
+          helm:
+            enabled: false
+          leader_election:
+            namespace: monitoring
+            lease_duration: 30s
+            renew_deadline: 20s
+            retry_period: 4s
         """
-        let c = try YAMLDecoder().decode(KubernetesConfig.self, from: yaml)
+        let c = try ConfigLoader.parse(yaml).kubernetes
         #expect(c.enabled)
         #expect(c.kubeconfig == "/etc/cano/kubeconfig")
         #expect(c.clusterName == "prod-eu")
@@ -44,13 +48,22 @@ struct ConfigAndReaderTests {
         #expect(c.watchTimeoutSeconds == 300)
         #expect(c.renotifyIntervalSeconds == 3600)
         #expect(c.resolveAfterSeconds == 120)
-        let empty = try YAMLDecoder().decode(KubernetesConfig.self, from: "{}")
+        let empty = try ConfigLoader.parse("destinations: [{name: out, type: file}]\ndefault_destinations: [out]").kubernetes
         #expect(empty == KubernetesConfig())
     }
 
-    @Test func badLeaderTimingsAreRefused() {
-        let yaml = "leaderElection: {leaseDurationSeconds: 5, renewDeadlineSeconds: 10}"
-        #expect(throws: DecodingError.self) { try YAMLDecoder().decode(KubernetesConfig.self, from: yaml) }
+    @Test func badLeaderTimingsAndUnknownKeysAreRefused() {
+        let yaml = """
+        destinations: [{name: out, type: file}]
+        default_destinations: [out]
+        kubernetes:
+          leader_election: {lease_duration: 5s, renew_deadline: 10s}
+          pods: {namespace: [x]}
+        """
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml) }
+        let text = error?.description ?? ""
+        #expect(text.contains("kubernetes.leader_election: need lease_duration > renew_deadline > retry_period > 0"))
+        #expect(text.contains("kubernetes.pods.namespace: unknown key \"namespace\"; did you mean \"namespaces\"?"))
     }
 
     @Test func includeExcludeFilter() {

@@ -1,3 +1,4 @@
+import Collector
 import CanoSDK
 import FakeKubeAPIServer
 import Foundation

@@ -1,13 +1,13 @@
 /// The `kubernetes:` section of the collector configuration. Every key is optional; the
 /// defaults below apply when absent.
-public struct KubernetesConfig: Codable, Sendable, Equatable {
+public struct KubernetesConfig: Sendable, Equatable {
     /// Watch the cluster at all (default false).
     public var enabled: Bool
     /// A kubeconfig file; nil means the in-cluster service account.
     public var kubeconfig: String?
     /// The kubeconfig context; nil means its current-context.
     public var context: String?
-    /// The cluster name put on every Issue (`Issue.cluster`).
+    /// The cluster name put on every Issue (`Issue.cluster`): the top-level `cluster` key.
     public var clusterName: String?
     public var pods: SourceConfig
     public var events: EventsConfig
@@ -45,41 +45,15 @@ public struct KubernetesConfig: Codable, Sendable, Equatable {
         self.renotifyIntervalSeconds = renotifyIntervalSeconds
         self.resolveAfterSeconds = resolveAfterSeconds
     }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = KubernetesConfig()
-        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? d.enabled
-        kubeconfig = try c.decodeIfPresent(String.self, forKey: .kubeconfig)
-        context = try c.decodeIfPresent(String.self, forKey: .context)
-        clusterName = try c.decodeIfPresent(String.self, forKey: .clusterName)
-        pods = try c.decodeIfPresent(SourceConfig.self, forKey: .pods) ?? d.pods
-        events = try c.decodeIfPresent(EventsConfig.self, forKey: .events) ?? d.events
-        jobs = try c.decodeIfPresent(SourceConfig.self, forKey: .jobs) ?? d.jobs
-        helm = try c.decodeIfPresent(HelmConfig.self, forKey: .helm) ?? d.helm
-        leaderElection = try c.decodeIfPresent(LeaderElectionConfig.self, forKey: .leaderElection) ?? d.leaderElection
-        watchTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .watchTimeoutSeconds) ?? d.watchTimeoutSeconds
-        pageSize = try c.decodeIfPresent(Int.self, forKey: .pageSize) ?? d.pageSize
-        renotifyIntervalSeconds = try c.decodeIfPresent(Int.self, forKey: .renotifyIntervalSeconds) ?? d.renotifyIntervalSeconds
-        resolveAfterSeconds = try c.decodeIfPresent(Int.self, forKey: .resolveAfterSeconds) ?? d.resolveAfterSeconds
-        guard watchTimeoutSeconds > 0, pageSize > 0, renotifyIntervalSeconds >= 0, resolveAfterSeconds >= 0 else {
-            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: "kubernetes: watchTimeoutSeconds and pageSize must be positive; renotifyIntervalSeconds and resolveAfterSeconds must not be negative"))
-        }
-    }
 }
 
 /// Which namespaces a source looks at. Empty `include` means all; `exclude` wins.
-public struct NamespaceFilter: Codable, Sendable, Equatable {
+public struct NamespaceFilter: Sendable, Equatable {
     public var include: [String]
     public var exclude: [String]
     public init(include: [String] = [], exclude: [String] = []) {
         self.include = include
         self.exclude = exclude
-    }
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        include = try c.decodeIfPresent([String].self, forKey: .include) ?? []
-        exclude = try c.decodeIfPresent([String].self, forKey: .exclude) ?? []
     }
     /// Whether objects in `namespace` are considered.
     public func allows(_ namespace: String?) -> Bool {
@@ -88,27 +62,22 @@ public struct NamespaceFilter: Codable, Sendable, Equatable {
         return include.isEmpty || include.contains(ns)
     }
     /// The one namespace to watch server-side, when exactly one is included.
-    var single: String? { include.count == 1 ? include[0] : nil }
+    public var single: String? { include.count == 1 ? include[0] : nil }
 }
 
 /// A source that can be switched off and limited to namespaces.
-public struct SourceConfig: Codable, Sendable, Equatable {
+public struct SourceConfig: Sendable, Equatable {
     public var enabled: Bool
     public var namespaces: NamespaceFilter
     public init(enabled: Bool = true, namespaces: NamespaceFilter = NamespaceFilter()) {
         self.enabled = enabled
         self.namespaces = namespaces
     }
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
-        namespaces = try c.decodeIfPresent(NamespaceFilter.self, forKey: .namespaces) ?? NamespaceFilter()
-    }
 }
 
 /// The Warning-events source. FailedCreate "exceeded quota" on ReplicaSets, Jobs and
 /// StatefulSets is always reported (as a quota violation); `reasons` adds others.
-public struct EventsConfig: Codable, Sendable, Equatable {
+public struct EventsConfig: Sendable, Equatable {
     public var enabled: Bool
     public var namespaces: NamespaceFilter
     /// Further Warning reasons reported as Issues.
@@ -119,16 +88,10 @@ public struct EventsConfig: Codable, Sendable, Equatable {
         self.namespaces = namespaces
         self.reasons = reasons
     }
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
-        namespaces = try c.decodeIfPresent(NamespaceFilter.self, forKey: .namespaces) ?? NamespaceFilter()
-        reasons = try c.decodeIfPresent([String].self, forKey: .reasons) ?? Self.defaultReasons
-    }
 }
 
 /// The Helm releases source (release Secrets, metadata only).
-public struct HelmConfig: Codable, Sendable, Equatable {
+public struct HelmConfig: Sendable, Equatable {
     public var enabled: Bool
     public var namespaces: NamespaceFilter
     /// A release in pending-install/upgrade/rollback longer than this is reported as stuck.
@@ -138,16 +101,10 @@ public struct HelmConfig: Codable, Sendable, Equatable {
         self.namespaces = namespaces
         self.pendingTimeoutSeconds = pendingTimeoutSeconds
     }
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
-        namespaces = try c.decodeIfPresent(NamespaceFilter.self, forKey: .namespaces) ?? NamespaceFilter()
-        pendingTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .pendingTimeoutSeconds) ?? 900
-    }
 }
 
 /// Leader election with a coordination.k8s.io/v1 Lease: only the holder reports.
-public struct LeaderElectionConfig: Codable, Sendable, Equatable {
+public struct LeaderElectionConfig: Sendable, Equatable {
     public var enabled: Bool
     /// The Lease's namespace; nil means the collector's own (service account) namespace.
     public var namespace: String?
@@ -172,20 +129,5 @@ public struct LeaderElectionConfig: Codable, Sendable, Equatable {
         self.leaseDurationSeconds = leaseDurationSeconds
         self.renewDeadlineSeconds = renewDeadlineSeconds
         self.retryPeriodSeconds = retryPeriodSeconds
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = LeaderElectionConfig()
-        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? d.enabled
-        namespace = try c.decodeIfPresent(String.self, forKey: .namespace)
-        leaseName = try c.decodeIfPresent(String.self, forKey: .leaseName) ?? d.leaseName
-        identity = try c.decodeIfPresent(String.self, forKey: .identity)
-        leaseDurationSeconds = try c.decodeIfPresent(Double.self, forKey: .leaseDurationSeconds) ?? d.leaseDurationSeconds
-        renewDeadlineSeconds = try c.decodeIfPresent(Double.self, forKey: .renewDeadlineSeconds) ?? d.renewDeadlineSeconds
-        retryPeriodSeconds = try c.decodeIfPresent(Double.self, forKey: .retryPeriodSeconds) ?? d.retryPeriodSeconds
-        guard retryPeriodSeconds > 0, renewDeadlineSeconds > retryPeriodSeconds, leaseDurationSeconds > renewDeadlineSeconds else {
-            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: "leaderElection: need leaseDurationSeconds > renewDeadlineSeconds > retryPeriodSeconds > 0"))
-        }
     }
 }
