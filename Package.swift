@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "cano-collector", targets: ["Host"]),
         .library(name: "CanoSDK", targets: ["CanoSDK"]),
         .library(name: "CanoWebhook", type: .dynamic, targets: ["WebhookPlugin"]),
+        .library(name: "CanoSlack", type: .dynamic, targets: ["SlackPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0"),
     ],
     targets: [
         .target(name: "PluginABI", path: "Sources/PluginABI"),
@@ -50,6 +53,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -76,12 +80,29 @@ let package = Package(
             path: "Plugins/Webhook/Entry",
             linkerSettings: pluginLinkerSettings
         ),
+        // Slack: all logic in a static library (tests link it), the export alone in the
+        // dynamic product, so no test binary ever holds two `cano_plugin_entry` symbols.
+        .target(
+            name: "SlackDestination",
+            dependencies: ["CanoSDK"],
+            path: "Plugins/Slack/Destination"
+        ),
+        .target(
+            name: "SlackPlugin",
+            dependencies: ["SlackDestination", "CanoSDK"],
+            path: "Plugins/Slack/Entry",
+            linkerSettings: pluginLinkerSettings
+        ),
         .target(
             name: "TestSupport",
             dependencies: [
                 "CanoSDK",
                 "Collector",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tests/TestSupport"
@@ -101,9 +122,22 @@ let package = Package(
             path: "Tests/PluginTests"
         ),
         .testTarget(
+            name: "SlackTests",
+            dependencies: [
+                "SlackDestination", "CanoSDK", "Collector", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SlackTests"
+        ),
+        .testTarget(
             name: "DeliveryTests",
             dependencies: ["Collector", "CanoSDK", "TestSupport"],
             path: "Tests/DeliveryTests"
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["CanoSDK", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/EndToEndTests"
         ),
         // Durable-ingest benchmark (release build): swift run -c release IngestBenchmark
         .executableTarget(

@@ -9,7 +9,7 @@ struct CanoCollector: AsyncParsableCommand {
         commandName: "cano-collector",
         abstract: "A Kubernetes-native alert and event agent.",
         discussion: "Receives Alertmanager webhooks and watches the Kubernetes API, turns signals into Issues, and delivers them through destination plugins.",
-        subcommands: [ValidateCommand.self, PluginsCommand.self],
+        subcommands: [RunCommand.self, ValidateCommand.self, PluginsCommand.self, DeliveriesCommand.self],
         defaultSubcommand: nil)
 }
 
@@ -17,6 +17,30 @@ struct CanoCollector: AsyncParsableCommand {
 struct ConfigOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "The YAML configuration file.")
     var config: String
+}
+
+/// `cano-collector run`: the agent itself.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the collector until SIGTERM or SIGINT.")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
+        let logger = Logger(label: "cano-collector")
+        let config: CollectorConfig
+        do {
+            config = try ConfigLoader.load(path: options.config)
+        } catch {
+            logger.critical("invalid configuration", metadata: ["problems": .string(error.description)])
+            throw ExitCode(2)
+        }
+        try await CollectorApp(config: config, logger: logger).run()
+    }
 }
 
 /// `cano-collector validate`: every config error, with its location.

@@ -82,6 +82,24 @@ struct HostServicesBridgeTests {
         #expect(line.contains("\"plugin\":\"webhook\""))
     }
 
+    @Test func kubeGetGoesThroughTheHostsReader() throws {
+        let test = TestServices()
+        var services = test.services
+        services.kube = FakeKube()
+        let bridge = HostServicesBridge(instance: "e", plugin: "logs", services: services)
+        let t = bridge.table.pointee
+        var status: Int32 = 0
+        var body = cano_buffer()
+        bytes("/api/v1/namespaces/payments/pods/worker-1/log?tailLines=2") { path in #expect(t.kube_get(t.host_ctx, path, &status, &body) == 0) }
+        #expect(status == 200)
+        #expect(String(decoding: UnsafeBufferPointer(start: body.ptr, count: body.len), as: UTF8.self) == "line 1\nline 2\n")
+        t.free_buffer(t.host_ctx, body.ptr)
+
+        bytes("/api/v1/secrets") { path in #expect(t.kube_get(t.host_ctx, path, &status, &body) == -1, "the reader refuses the path") }
+        bytes("api/v1/namespaces") { path in #expect(t.kube_get(t.host_ctx, path, &status, &body) == -1, "not an absolute API path") }
+        #expect(body.ptr == nil)
+    }
+
     @Test func kubeGetWithoutClusterAccessFails() {
         let bridge = HostServicesBridge(instance: "e", plugin: "logs", services: TestServices().services)
         let t = bridge.table.pointee
@@ -89,5 +107,12 @@ struct HostServicesBridgeTests {
         var body = cano_buffer()
         bytes("/api/v1/namespaces") { path in #expect(t.kube_get(t.host_ctx, path, &status, &body) == -1) }
         #expect(body.ptr == nil)
+    }
+}
+
+/// A KubeReader that knows one pod log and refuses everything else.
+private struct FakeKube: KubeReader {
+    func get(path: String) -> (status: Int, body: [UInt8])? {
+        path.hasPrefix("/api/v1/namespaces/payments/pods/worker-1/log") ? (200, Array("line 1\nline 2\n".utf8)) : nil
     }
 }

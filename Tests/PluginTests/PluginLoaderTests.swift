@@ -148,6 +148,16 @@ struct PluginCatalogTests {
         #expect(refusal.reason.contains("a-valid.so"), "names the file that won")
     }
 
+    @Test func builtInNamesCannotBeTaken() throws {
+        let fixtures = try FixturePlugins()
+        defer { fixtures.directory.remove() }
+        var catalog = PluginCatalog()
+        catalog.add(try fixtures.build("valid", as: "shadow", defines: ["FIXTURE_NAME=\"file\""]))
+        #expect(catalog.loaded.isEmpty)
+        #expect(catalog.refused.first?.code == .duplicateName)
+        #expect(catalog.refused.first?.reason.contains("built-in") == true)
+    }
+
     @Test func missingConfiguredDirectoryIsAnError() throws {
         var config = PluginSearchConfig()
         config.directories = [NSTemporaryDirectory() + "/cano-no-such-dir-\(UUID().uuidString)"]

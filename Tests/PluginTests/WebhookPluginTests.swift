@@ -122,6 +122,30 @@ struct WebhookPluginTests {
         #expect(outcome.message.contains("connectionFailed"))
     }
 
+    @Test func httpsWithTheConfiguredCA() async throws {
+        let certificate = try TestCertificate.make()
+        let receiver = try await ReceiverDouble.start(tls: certificate)
+        defer { Task { await receiver.stop() } }
+        #expect(receiver.url().hasPrefix("https://127.0.0.1:"))
+        let json = try Samples.json(Samples.issue())
+
+        let trusting = try destination(["url": .string(receiver.url()), "ca": .string(certificate.certificatePEM)])
+        let delivered = await trusting.deliverOnThread(json, Samples.context())
+        #expect(delivered.status == .delivered, "\(delivered.message)")
+        #expect(receiver.requests.first?.body == json)
+
+        // Without the CA the system trust store does not know the receiver: a TLS failure,
+        // retried (a certificate rotation may fix it), and nothing reached the receiver.
+        let untrusting = try destination(["url": .string(receiver.url())])
+        let refused = await untrusting.deliverOnThread(json, Samples.context())
+        #expect(refused.status == .retry)
+        #expect(refused.message.contains("tls"), "\(refused.message)")
+        #expect(receiver.requests.count == 1)
+
+        let skipping = try destination(["url": .string(receiver.url()), "insecure_skip_verify": .bool(true)])
+        #expect(await skipping.deliverOnThread(json, Samples.context()).status == .delivered)
+    }
+
     @Test func configErrorsNameTheKey() throws {
         func createError(_ config: [String: JSONValue]) -> String? {
             do {

@@ -1,5 +1,8 @@
 import CanoSDK
 import Collector
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Synchronization
 
 /// A loopback webhook receiver for destination tests: records what it gets and answers
@@ -17,10 +20,16 @@ public final class ReceiverDouble: Sendable {
         self.script = script
     }
 
-    /// Starts a receiver on 127.0.0.1 with an ephemeral port.
-    public static func start() async throws -> ReceiverDouble {
+    /// Starts a receiver on 127.0.0.1 with an ephemeral port; with `tls`, it speaks HTTPS
+    /// with that certificate.
+    public static func start(tls: TestCertificate? = nil) async throws -> ReceiverDouble {
         let script = Script()
-        let server = try await CaptureServer.start { request in
+        let builder: HTTPServerBuilder = try tls.map { certificate in
+            try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(
+                certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(certificate.certificatePEM.utf8), format: .pem))],
+                privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificate.privateKeyPEM.utf8), format: .pem))))
+        } ?? .http1()
+        let server = try await CaptureServer.start(server: builder, scheme: tls == nil ? "http" : "https") { request in
             guard request.method == "POST" else { return .init(status: 405) }
             guard request.header("Content-Type")?.lowercased().hasPrefix("application/json") == true else { return .init(status: 415) }
             guard (try? IssueCoding.decode(JSONValue.self, from: request.body)) != nil else { return .init(status: 400) }

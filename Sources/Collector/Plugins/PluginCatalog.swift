@@ -103,11 +103,16 @@ public struct PluginCatalog: Sendable {
         return catalog
     }
 
-    /// Loads one file into the catalog, refusing it if its name is already taken.
+    /// Loads one file into the catalog, refusing it if its name is already taken (by an
+    /// earlier file or a built-in destination).
     public mutating func add(_ path: String, hostToolchain: String = PluginExport.toolchain) {
         do {
             let plugin = try PluginLoader.load(path: path, hostToolchain: hostToolchain)
-            if let first = self.plugin(named: plugin.name) {
+            if DestinationFactory.builtInTypes.contains(plugin.name) {
+                entries.append(.refused(PluginLoadError(.duplicateName, path: plugin.path, reason:
+                    "plugin name \"\(plugin.name)\" is taken by a built-in destination; rename the plugin",
+                    pluginName: plugin.name)))
+            } else if let first = self.plugin(named: plugin.name) {
                 entries.append(.refused(PluginLoadError(.duplicateName, path: plugin.path, reason:
                     "plugin name \"\(plugin.name)\" is already provided by \(first.path); remove one of the two files",
                     pluginName: plugin.name)))

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Synchronization
@@ -53,17 +54,20 @@ public final class CaptureServer: Sendable {
 
     /// The bound port.
     public let port: Int
+    /// "http", or "https" for a server started with a TLS server builder.
+    public let scheme: String
     private let log: RequestLog
     private let task: Task<Void, Never>
 
-    /// `http://127.0.0.1:<port>`.
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// `http://127.0.0.1:<port>` (or https).
+    public var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
     /// Every request so far, oldest first.
     public var requests: [Request] { log.requests.withLock { $0 } }
 
-    private init(port: Int, log: RequestLog, task: Task<Void, Never>) {
+    private init(port: Int, scheme: String, log: RequestLog, task: Task<Void, Never>) {
         self.port = port
+        self.scheme = scheme
         self.log = log
         self.task = task
     }
@@ -71,7 +75,13 @@ public final class CaptureServer: Sendable {
     deinit { task.cancel() }
 
     /// Starts a server; it runs until `stop()` (or until this object is released).
+    ///
+    /// - Parameters:
+    ///   - server: the channel setup; tests pass HummingbirdTLS's `.tls(...)` with
+    ///     `scheme: "https"` for an HTTPS receiver.
     public static func start(
+        server: HTTPServerBuilder = .http1(),
+        scheme: String = "http",
         logger: Logger = Logger(label: "cano.capture", factory: { _ in SwiftLogNoOpLogHandler() }),
         responder: @escaping Responder = { _ in Response(status: 200, body: Array("ok".utf8)) }
     ) async throws -> CaptureServer {
@@ -98,6 +108,7 @@ public final class CaptureServer: Sendable {
                     status: .init(code: answer.status), headers: fields,
                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
             },
+            server: server,
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in
                 portSink.yield(channel.localAddress?.port ?? 0)
@@ -116,7 +127,7 @@ public final class CaptureServer: Sendable {
             task.cancel()
             throw CaptureServerError(message: "the capture server could not bind 127.0.0.1")
         }
-        return CaptureServer(port: port, log: log, task: task)
+        return CaptureServer(port: port, scheme: scheme, log: log, task: task)
     }
 
     /// Stops the server and waits until it has.

@@ -1,0 +1,318 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CanoSDK
+
+/// The Slack destination's core: renders an Issue, decides whether it opens a thread,
+/// joins one or resolves one, and carries out the Web API calls that takes.
+///
+/// `deliver` blocks (libcurl, pacing) and is meant for the host's delivery threads. A
+/// delivery that needs several calls records its progress under the idempotency key after
+/// each one, so a retry after a partial failure continues instead of starting over: the
+/// root message is never posted twice.
+public final class SlackNotifier: Sendable {
+    let config: SlackConfig
+    let environment: SlackEnvironment
+    let api: SlackWebAPI
+    let threads: ThreadStore
+    let pacer: Pacer
+    let directory = ChannelDirectory()
+    let renderer = MessageRenderer()
+    let planner = MessagePlanner()
+
+    /// Creates the core; no I/O happens until the first delivery.
+    public init(config: SlackConfig, environment: SlackEnvironment) {
+        self.config = config
+        self.environment = environment
+        api = SlackWebAPI(config: config, clock: environment.clock)
+        threads = ThreadStore(store: environment.state)
+        pacer = Pacer(interval: config.paceInterval)
+    }
+
+    /// One step of a delivery plan.
+    enum Step {
+        /// chat.postMessage: the thread's root, or a reply in it.
+        case post([SlackBlock], root: Bool)
+        /// chat.update of the root.
+        case update([SlackBlock])
+        /// The three-step upload into the thread.
+        case upload(FileUpload)
+        /// A short text reply in the thread.
+        case note(String)
+    }
+
+    /// A step failed in a way that ends this attempt.
+    private struct Stop: Error {
+        var result: DeliveryResult
+    }
+
+    /// Delivers one Issue; never throws, never traps.
+    public func deliver(_ request: DeliveryRequest) -> DeliveryResult {
+        let issue = request.issue
+        let key = request.idempotencyKey.isEmpty
+            ? "\(issue.fingerprint)|\(issue.status.rawValue)|\(RFC3339.format(issue.startsAt))"
+            : request.idempotencyKey
+        do {
+            var progress = try threads.progress(key) ?? start(request)
+            let rendered = renderer.render(issue, now: environment.clock.now())
+            var steps = plan(progress.mode, rendered, issue)
+            do {
+                try run(&steps, &progress, rendered: rendered, issue: issue, key: key, deadline: request.deadline)
+            } catch let stop as Stop {
+                throw stop
+            } catch let error as SlackAPIError where error.slackError == "message_not_found" && progress.mode == .resolve && progress.done == 0 {
+                // The root was deleted in Slack: say it's resolved in a new message instead.
+                environment.log(.warning, "Slack root message is gone; posting the resolution as a new message", ["fingerprint": issue.fingerprint])
+                progress = DeliveryProgress(mode: .newResolved, done: 0, channel: progress.channel, ts: nil)
+                steps = plan(.newResolved, rendered, issue)
+                try run(&steps, &progress, rendered: rendered, issue: issue, key: key, deadline: request.deadline)
+            }
+            threads.clearProgress(key)
+            guard let handle = progress.handle else { return .permanent(message: "Slack delivery finished without a message handle") }
+            if progress.mode == .resolve || progress.mode == .newResolved {
+                if !threads.setThread(ThreadRecord(channel: handle.channel, ts: handle.ts, resolved: true), fingerprint: issue.fingerprint) {
+                    environment.log(.warning, "could not store the Slack thread as resolved", ["fingerprint": issue.fingerprint])
+                }
+            }
+            let summary = "\(progress.mode.summary) in \(handle.channel) (ts \(handle.ts); \(steps.count) call\(steps.count == 1 ? "" : "s"), \(rendered.files.count) file\(rendered.files.count == 1 ? "" : "s"))"
+            environment.log(.info, "Slack delivery done", ["fingerprint": issue.fingerprint, "channel": handle.channel, "ts": handle.ts, "mode": progress.mode.rawValue])
+            return .delivered(reference: handle.reference, message: summary)
+        } catch let stop as Stop {
+            return stop.result
+        } catch let error as SlackAPIError {
+            return result(for: error, fingerprint: issue.fingerprint)
+        } catch {
+            return .retry(message: "Slack delivery failed unexpectedly")
+        }
+    }
+
+    // MARK: - Deciding what to do
+
+    /// The first attempt's decision: which thread (if any) this Issue belongs to.
+    private func start(_ request: DeliveryRequest) throws -> DeliveryProgress {
+        let issue = request.issue
+        let record = threads.thread(issue.fingerprint)
+        let fromReference = request.reference.flatMap(ThreadHandle.init(reference:))
+        var thread: ThreadHandle?
+        var resolved = false
+        if let record, let fromReference, record.ts != fromReference.ts {
+            // The host keeps the first reference forever; our record is newer (a new
+            // message opened after the previous episode resolved).
+            thread = record.handle
+            resolved = record.resolved
+        } else if let fromReference {
+            thread = fromReference
+            resolved = record?.resolved ?? false
+        } else if let record {
+            thread = record.handle
+            resolved = record.resolved
+        }
+        switch issue.status {
+        case .firing:
+            if let thread, !resolved { return DeliveryProgress(mode: .reply, done: 0, channel: thread.channel, ts: thread.ts) }
+            return DeliveryProgress(mode: .new, done: 0, channel: nil, ts: nil)
+        case .resolved:
+            if let thread { return DeliveryProgress(mode: .resolve, done: 0, channel: thread.channel, ts: thread.ts) }
+            return DeliveryProgress(mode: .newResolved, done: 0, channel: nil, ts: nil)
+        }
+    }
+
+    /// The calls for a mode. Deterministic for one Issue, so a retry can skip `done` steps.
+    func plan(_ mode: DeliveryMode, _ rendered: RenderedIssue, _ issue: Issue) -> [Step] {
+        let chunks = planner.chunk(rendered)
+        let replies = chunks.dropFirst().map { Step.post($0, root: false) }
+        let uploads = rendered.files.map(Step.upload)
+        switch mode {
+        case .new, .newResolved:
+            return [.post(chunks[0], root: true)] + replies + uploads
+        case .reply:
+            return [.post(chunks[0], root: false)] + replies + uploads
+        case .resolve:
+            let end = issue.endsAt ?? environment.clock.now()
+            let note = "✅ Resolved \(MessageRenderer.slackDate(end)) after \(MessageRenderer.duration(from: issue.startsAt, to: end))"
+            return [.update(chunks[0])] + replies + uploads + [.note(note)]
+        }
+    }
+
+    // MARK: - Carrying it out
+
+    private func run(_ steps: inout [Step], _ progress: inout DeliveryProgress, rendered: RenderedIssue, issue: Issue, key: String, deadline: Date) throws {
+        while progress.done < steps.count {
+            do {
+                try perform(steps[progress.done], &progress, rendered: rendered, issue: issue, deadline: deadline)
+            } catch let error as SlackAPIError where error.retryable {
+                saveProgress(progress, key: key)
+                throw error
+            } catch let stop as Stop {
+                saveProgress(progress, key: key)
+                throw stop
+            }
+            progress.done += 1
+            if progress.done < steps.count { saveProgress(progress, key: key) }
+        }
+    }
+
+    private func saveProgress(_ progress: DeliveryProgress, key: String) {
+        guard progress.done > 0 else { return }  // nothing done yet: a retry starts cleanly anyway
+        if !threads.setProgress(progress, key: key) {
+            environment.log(.warning, "could not store Slack delivery progress; a retry may repeat a reply", [:])
+        }
+    }
+
+    private func perform(_ step: Step, _ progress: inout DeliveryProgress, rendered: RenderedIssue, issue: Issue, deadline: Date) throws {
+        switch step {
+        case .post(let blocks, let root):
+            let channel: String
+            if root {
+                channel = try routeChannel(issue, deadline: deadline)
+            } else {
+                guard let c = progress.channel else { throw Stop(result: .permanent(message: "Slack thread reply without a thread")) }
+                channel = c
+            }
+            var body: [String: JSONValue] = [
+                "channel": .string(channel),
+                "text": .string(rendered.fallback),
+                "attachments": attachment(blocks, rendered),
+                "unfurl_links": .bool(false),
+                "unfurl_media": .bool(false),
+            ]
+            if !root, let ts = progress.ts { body["thread_ts"] = .string(ts) }
+            let response = try post(body, channel: channel, deadline: deadline)
+            environment.count("messages_posted", 1)
+            if root {
+                guard let id = response["channel"]?.stringValue, let ts = response["ts"]?.stringValue else {
+                    throw SlackAPIError(.badResponse, method: "chat.postMessage", message: "Slack chat.postMessage: response has no channel/ts", retryable: false)
+                }
+                directory.remember(name: channel, id: id)
+                progress.channel = id
+                progress.ts = ts
+                let record = ThreadRecord(channel: id, ts: ts, resolved: progress.mode == .newResolved)
+                if !threads.setThread(record, fingerprint: issue.fingerprint) {
+                    environment.log(.warning, "could not store the Slack thread; the host's reference is the only link now", ["fingerprint": issue.fingerprint])
+                }
+            }
+        case .update(let blocks):
+            guard let handle = progress.handle else { throw Stop(result: .permanent(message: "Slack update without a message")) }
+            let body: [String: JSONValue] = [
+                "channel": .string(handle.channel),
+                "ts": .string(handle.ts),
+                "text": .string(rendered.fallback),
+                "attachments": attachment(blocks, rendered),
+            ]
+            _ = try withChannelName(handle.channel) { () throws(SlackAPIError) in try api.call("chat.update", json: .object(body), deadline: deadline) }
+            environment.count("messages_updated", 1)
+        case .upload(let file):
+            guard let handle = progress.handle else { throw Stop(result: .permanent(message: "Slack upload without a thread")) }
+            try upload(file, to: handle, deadline: deadline)
+            environment.count("files_uploaded", 1)
+        case .note(let text):
+            guard let handle = progress.handle else { throw Stop(result: .permanent(message: "Slack note without a thread")) }
+            _ = try post(["channel": .string(handle.channel), "thread_ts": .string(handle.ts), "text": .string(text)], channel: handle.channel, deadline: deadline)
+            environment.count("messages_posted", 1)
+        }
+    }
+
+    /// The colour bar holding the blocks; its `fallback` repeats the text for old clients.
+    private func attachment(_ blocks: [SlackBlock], _ rendered: RenderedIssue) -> JSONValue {
+        .array([.object([
+            "color": .string(rendered.color),
+            "fallback": .string(rendered.fallback),
+            "blocks": .array(blocks.map(\.json)),
+        ])])
+    }
+
+    /// chat.postMessage, paced per channel.
+    private func post(_ body: [String: JSONValue], channel: String, deadline: Date) throws -> JSONValue {
+        let now = environment.clock.now()
+        switch pacer.decide(channel: channel, now: now, deadline: deadline) {
+        case .retry(let after):
+            throw Stop(result: .retry(after: .milliseconds(Int64((after * 1000).rounded(.up))), message: "Slack channel \(channel) is paced; next message slot in \(Int(after.rounded(.up)))s"))
+        case .go(let until):
+            if let until { environment.clock.sleep(until: until) }
+        }
+        pacer.sent(channel: channel, at: environment.clock.now())
+        // Pace from when Slack answered too: Slack measures arrival times, and the answer
+        // comes after the arrival, so the next send is at least one interval after it.
+        defer { pacer.sent(channel: channel, at: environment.clock.now()) }
+        return try postMessage(body, channel: channel, deadline: deadline)
+    }
+
+    private func postMessage(_ body: [String: JSONValue], channel: String, deadline: Date) throws(SlackAPIError) -> JSONValue {
+        do {
+            return try withChannelName(channel) { () throws(SlackAPIError) in try api.call("chat.postMessage", json: .object(body), deadline: deadline) }
+        } catch {
+            if error.code == .rateLimited {
+                // Slack paused this channel: hold everything for it until then.
+                let wait = error.retryAfter.map(\.timeInterval) ?? SlackAPIError.defaultRateLimitWait.timeInterval
+                pacer.blocked(channel: channel, until: environment.clock.now().addingTimeInterval(wait))
+                environment.count("rate_limited", 1)
+            }
+            throw error
+        }
+    }
+
+    private func upload(_ file: FileUpload, to thread: ThreadHandle, deadline: Date) throws(SlackAPIError) {
+        let ticket = try api.call("files.getUploadURLExternal", form: [("filename", file.name), ("length", String(file.bytes.count))], deadline: deadline)
+        guard let url = ticket["upload_url"]?.stringValue, let id = ticket["file_id"]?.stringValue else {
+            throw SlackAPIError(.badResponse, method: "files.getUploadURLExternal", message: "Slack files.getUploadURLExternal: response has no upload_url/file_id", retryable: true)
+        }
+        try api.upload(to: url, bytes: file.bytes, deadline: deadline)
+        let complete: JSONValue = .object([
+            "files": .array([.object(["id": .string(id), "title": .string(file.title + " — " + file.name)])]),
+            "channel_id": .string(thread.channel),
+            "thread_ts": .string(thread.ts),
+        ])
+        _ = try withChannelName(thread.channel) { () throws(SlackAPIError) in try api.call("files.completeUploadExternal", json: complete, deadline: deadline) }
+    }
+
+    /// Adds the channel to channel errors, so the dead letter says which channel is wrong.
+    private func withChannelName<T>(_ channel: String, _ body: () throws(SlackAPIError) -> T) throws(SlackAPIError) -> T {
+        do {
+            return try body()
+        } catch {
+            var error = error
+            if let code = error.slackError, ["channel_not_found", "not_in_channel", "is_archived", "invalid_channel"].contains(code) {
+                error.message += " (channel \(channel.looksLikeChannelID ? channel : "#" + channel))"
+            }
+            throw error
+        }
+    }
+
+    /// The channel ID for a new root message.
+    private func routeChannel(_ issue: Issue, deadline: Date) throws -> String {
+        let reference: String
+        do {
+            reference = try ChannelRouting(config: config).channel(for: issue)
+        } catch {
+            throw Stop(result: .permanent(message: "Slack channel routing: \(error.message)"))
+        }
+        guard !reference.isEmpty else { throw Stop(result: .permanent(message: "Slack channel routing produced an empty channel name")) }
+        return try directory.resolve(reference, api: api, now: environment.clock.now(), deadline: deadline)
+    }
+
+    private func result(for error: SlackAPIError, fingerprint: String) -> DeliveryResult {
+        environment.log(error.retryable ? .warning : .error, "Slack delivery failed", [
+            "fingerprint": fingerprint, "method": error.method, "code": error.code.description,
+            "slack_error": error.slackError ?? "", "message": error.message,
+        ])
+        if error.retryable { return .retry(after: error.retryAfter, message: error.message) }
+        return .permanent(message: error.message)
+    }
+}
+
+extension DeliveryMode {
+    var summary: String {
+        switch self {
+        case .new: "posted a new message"
+        case .reply: "replied in the thread"
+        case .resolve: "marked the message resolved"
+        case .newResolved: "posted a resolved message"
+        }
+    }
+}
+
+extension Duration {
+    var timeInterval: TimeInterval { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,102 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CanoSDK
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The running collector: wires intake → outbox → delivery engine → destinations, serves
+/// HTTP, and shuts down gracefully on SIGTERM/SIGINT.
+///
+/// Start-up order matters: the database and destinations come first, `/readyz` turns
+/// ready only once every destination that can be created is created. Shutdown runs the
+/// other way: `/readyz` goes false, the HTTP server stops taking alerts, in-flight
+/// deliveries drain up to `server.shutdown_grace`, and whatever is left stays queued in
+/// SQLite for the next start.
+public struct CollectorApp: Sendable {
+    public let config: CollectorConfig
+    public let logger: Logger
+    public let metrics: Metrics
+    public let readiness = Readiness()
+    private let onListening: @Sendable (Int) async -> Void
+
+    public init(config: CollectorConfig, logger: Logger, metrics: Metrics = Metrics(), onListening: @escaping @Sendable (Int) async -> Void = { _ in }) {
+        self.config = config
+        self.logger = logger
+        self.metrics = metrics
+        self.onListening = onListening
+    }
+
+    /// Runs until a shutdown signal (or an unrecoverable error).
+    public func run() async throws {
+        HTTPClient.initializeProcess()
+        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        let database = try CollectorSchema.open(path: config.databasePath)
+        defer { database.close() }
+
+        let catalog = try PluginCatalog.scan(config.plugins)
+        for refusal in catalog.refused {
+            logger.error("plugin refused", metadata: ["path": .string(refusal.path), "reason": .string(refusal.reason)])
+            metrics.increment("cano_plugin_load_failures_total", ["reason": refusal.code.description])
+        }
+        let pluginServices = PluginServices(logger: logger, store: SQLiteKeyValueStore(database: database), metrics: metrics)
+        let destinations = DestinationFactory(catalog: catalog, services: pluginServices).make(config.destinations)
+        for failure in destinations.failures {
+            metrics.increment("cano_plugin_load_failures_total", ["reason": failure.code.description])
+            metrics.set("cano_destination_ready", ["destination": failure.destination], to: 0)
+        }
+        for name in destinations.ready.keys { metrics.set("cano_destination_ready", ["destination": name], to: 1) }
+
+        let policies = Dictionary(uniqueKeysWithValues: config.destinations.map { ($0.name, $0.delivery) })
+        let engine = DeliveryEngine(database: database, destinations: Array(destinations.ready.values), policies: policies, metrics: metrics, logger: logger)
+        let outbox = Outbox(
+            database: database, router: IssueRouter(routes: config.routes, defaultDestinations: config.defaultDestinations),
+            policies: policies, metrics: metrics, logger: logger, onQueued: { engine.notify() })
+        try engine.start()
+
+        let intake = AlertmanagerIntake(config: config, sink: outbox, metrics: metrics, logger: logger)
+        let readiness = self.readiness
+        let onListening = self.onListening
+        let http = HTTPServer.makeApplication(
+            config: config.server, intake: intake, readiness: readiness, metrics: metrics, logger: logger,
+            onListening: { port in
+                readiness.markReady()
+                await onListening(port)
+            })
+        let logger = self.logger
+        let grace = config.server.shutdownGrace
+        let services: [any Service] = [
+            DrainOnShutdown(name: "delivery") {
+                let result = await engine.drain(deadline: .now + grace)
+                logger.info("deliveries drained", metadata: ["completed": .stringConvertible(result.completed), "in_flight": .stringConvertible(result.inFlight)])
+            },
+            http,
+            DrainOnShutdown(name: "readiness") { readiness.markNotReady() },
+        ]
+        logger.info("cano-collector starting", metadata: [
+            "listen": .string("\(config.server.host):\(config.server.port)"),
+            "destinations_ready": .stringConvertible(destinations.ready.count),
+            "destinations_failed": .stringConvertible(destinations.failures.count),
+        ])
+        // Services stop in reverse order: readiness first, then HTTP intake, then delivery.
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await outbox.close()
+        for destination in destinations.ready.values { (destination as? PluginDestination)?.shutdown() }
+        logger.info("cano-collector stopped")
+    }
+}
+
+/// A service that does nothing until graceful shutdown, then runs `action` once.
+struct DrainOnShutdown: Service {
+    let name: String
+    let action: @Sendable () async -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await action()
+    }
+}

@@ -1,0 +1,74 @@
+import CanoSDK
+import Crypto
+import Foundation
+import TestSupport
+import Testing
+
+/// The whole product on loopback: a real Alertmanager posts webhooks to the real
+/// `cano-collector` binary, which delivers through the Webhook plugin loaded as a `.so`.
+@Suite(.serialized) struct EndToEndTests {
+    @Test func alertmanagerToWebhookPluginThroughTheBinary() async throws {
+        let receiver = try await ReceiverDouble.start()
+        let pluginDir = FileManager.default.temporaryDirectory.appendingPathComponent("cano-plugins-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: pluginDir, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: pluginDir.appendingPathComponent("libCanoWebhook.so").path,
+                                                   withDestinationPath: try BuildProducts.plugin("CanoWebhook"))
+        let collector = try CollectorProcess(configYAML: """
+            cluster: e2e
+            data_dir: {{data_dir}}
+            server: {host: 127.0.0.1, port: {{port}}, auth: {bearer_token: e2e-intake-token}}
+            plugins: {directories: ["\(pluginDir.path)"]}
+            destinations:
+              - name: receiver
+                type: webhook
+                config: {url: "\(receiver.url("/hook/secret-path-key"))", hmac_secret: e2e-hmac-secret}
+            default_destinations: [receiver]
+            """)
+        let am = try AlertmanagerProcess(webhookURL: "http://127.0.0.1:\(collector.port)/api/alerts", bearerToken: "e2e-intake-token")
+        try am.post(alerts: [[
+            "labels": .object(["alertname": .string("KubePodCrashLooping"), "namespace": .string("shop"), "pod": .string("cart-7d9f-x2"),
+                               "container": .string("cart"), "severity": .string("critical")]),
+            "annotations": .object(["description": .string("Pod shop/cart-7d9f-x2 is crash looping"), "runbook_url": .string("https://runbooks.example/crashloop")]),
+            "generatorURL": .string("http://prometheus/graph?g0.expr=x"),
+        ]])
+        try await waitUntil("the receiver to get the firing Issue", timeout: .seconds(30)) { receiver.requests.count >= 1 }
+        let request = try #require(receiver.requests.first)
+        try IssueSchema.validate([request.body])
+        let issue = try IssueCoding.decode(CanoSDK.Issue.self, from: request.body)
+        #expect(issue.status == .firing)
+        #expect(issue.title == "KubePodCrashLooping")
+        #expect(issue.severity == .high)
+        #expect(issue.source == .prometheus)
+        #expect(issue.cluster == "e2e")
+        #expect(issue.subject.kind == "Pod")
+        #expect(issue.subject.name == "cart-7d9f-x2")
+        #expect(issue.subject.namespace == "shop")
+        #expect(issue.subject.container == "cart")
+        #expect(issue.description == "Pod shop/cart-7d9f-x2 is crash looping")
+        #expect(issue.links.contains { $0.url == "https://runbooks.example/crashloop" })
+        #expect(request.target == "/hook/secret-path-key")
+        let mac = HMAC<SHA256>.authenticationCode(for: request.body, using: SymmetricKey(data: Array("e2e-hmac-secret".utf8)))
+        #expect(request.header("X-Cano-Signature") == "sha256=" + mac.map { String(format: "%02x", $0) }.joined())
+
+        // Resolve it: Alertmanager sends the resolved notification; the same fingerprint arrives resolved.
+        try am.post(alerts: [[
+            "labels": .object(["alertname": .string("KubePodCrashLooping"), "namespace": .string("shop"), "pod": .string("cart-7d9f-x2"),
+                               "container": .string("cart"), "severity": .string("critical")]),
+            "startsAt": .string(RFC3339.format(issue.startsAt)),
+            "endsAt": .string(RFC3339.format(Date())),
+        ]])
+        try await waitUntil("the receiver to get the resolved Issue", timeout: .seconds(30)) { receiver.requests.count >= 2 }
+        let resolved = try IssueCoding.decode(CanoSDK.Issue.self, from: receiver.requests[1].body)
+        #expect(resolved.status == .resolved)
+        #expect(resolved.fingerprint == issue.fingerprint)
+        #expect(resolved.endsAt != nil)
+
+        let metrics = try collector.get("/metrics").text
+        #expect(metrics.contains(#"cano_deliveries_total{destination="receiver",result="delivered"} 2"#))
+        // No secret reaches logs or metrics.
+        for secret in ["e2e-intake-token", "e2e-hmac-secret", "secret-path-key"] {
+            #expect(!collector.log.contains(secret), "\(secret) leaked into the log")
+            #expect(!metrics.contains(secret))
+        }
+    }
+}
