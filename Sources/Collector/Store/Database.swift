@@ -314,6 +314,7 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Runs `body` with the connection, outside any transaction (reads, single statements).
+    @discardableResult
     public func read<T>(_ operation: String, _ body: (DatabaseConnection) throws -> T) throws(DatabaseError) -> T {
         lock.lock()
         defer { lock.unlock() }
@@ -330,6 +331,7 @@ public final class Database: @unchecked Sendable {
     /// Runs `body` in one write transaction (BEGIN IMMEDIATE: it takes the write lock up
     /// front so it never fails half-way on a lock upgrade). Commits if `body` returns,
     /// rolls back if it throws; the thrown error is passed on unchanged.
+    @discardableResult
     public func write<T>(_ operation: String, _ body: (DatabaseConnection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
