@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
     ],
     targets: [
         .target(name: "PluginABI", path: "Sources/PluginABI"),
@@ -64,7 +65,8 @@ let package = Package(
         .executableTarget(
             name: "Host",
             dependencies: [
-                "Collector",
+                "Collector", "KubeSources",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Host"
@@ -136,7 +138,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CanoSDK", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CanoSDK", "TestSupport", "FakeKubeAPIServer", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/EndToEndTests"
         ),
         // Durable-ingest benchmark (release build): swift run -c release IngestBenchmark
@@ -144,6 +146,52 @@ let package = Package(
             name: "IngestBenchmark",
             dependencies: ["Collector", "CanoSDK", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/IngestBenchmark"
+        ),
+        .target(
+            name: "KubeClient",
+            dependencies: [
+                "CanoSDK",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/KubeClient"
+        ),
+        .target(
+            name: "KubeSources",
+            dependencies: [
+                "KubeClient", "Collector", "CanoSDK",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/KubeSources"
+        ),
+        .target(
+            name: "FakeKubeAPIServer",
+            dependencies: [
+                "CanoSDK", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Tests/FakeKubeAPIServer"
+        ),
+        .executableTarget(
+            name: "KubeBench",
+            dependencies: ["KubeSources", "KubeClient", "FakeKubeAPIServer", "Collector", "CanoSDK"],
+            path: "Benchmarks/KubeBench"
+        ),
+        .testTarget(
+            name: "KubeTests",
+            dependencies: [
+                "KubeClient", "KubeSources", "FakeKubeAPIServer", "Collector", "CanoSDK", "TestSupport",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Tests/KubeTests"
         ),
     ]
 )

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Collector
+import KubeSources
 import Logging
+import ServiceLifecycle
 
 /// The `cano-collector` command line.
 @main
@@ -39,7 +41,21 @@ struct RunCommand: AsyncParsableCommand {
             logger.critical("invalid configuration", metadata: ["problems": .string(error.description)])
             throw ExitCode(2)
         }
-        try await CollectorApp(config: config, logger: logger).run()
+        let kubernetes = config.kubernetes
+        try await CollectorApp(config: config, logger: logger, sources: { sink in
+            kubernetes.enabled ? [KubernetesService(sources: KubernetesSources(config: kubernetes, sink: sink, logger: Logger(label: "cano.kubernetes")))] : []
+        }).run()
+    }
+}
+
+/// Runs the Kubernetes watchers as a service: they stop when shutdown begins.
+struct KubernetesService: Service {
+    let sources: KubernetesSources
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await sources.run()
+        }
     }
 }
 

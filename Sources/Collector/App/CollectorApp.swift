@@ -22,11 +22,22 @@ public struct CollectorApp: Sendable {
     public let metrics: Metrics
     public let readiness = Readiness()
     private let onListening: @Sendable (Int) async -> Void
+    private let makeSources: @Sendable (any IssueSink) -> [any Service]
 
-    public init(config: CollectorConfig, logger: Logger, metrics: Metrics = Metrics(), onListening: @escaping @Sendable (Int) async -> Void = { _ in }) {
+    /// - Parameters:
+    ///   - sources: builds the signal sources beyond the HTTP intake (the Kubernetes
+    ///     watchers), given the durable sink they submit to. They are started after the
+    ///     outbox and stopped before the delivery engine drains.
+    ///   - onListening: called with the bound HTTP port once the server listens.
+    public init(
+        config: CollectorConfig, logger: Logger, metrics: Metrics = Metrics(),
+        sources: @escaping @Sendable (any IssueSink) -> [any Service] = { _ in [] },
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) {
         self.config = config
         self.logger = logger
         self.metrics = metrics
+        self.makeSources = sources
         self.onListening = onListening
     }
 
@@ -73,6 +84,7 @@ public struct CollectorApp: Sendable {
                 let result = await engine.drain(deadline: .now + grace)
                 logger.info("deliveries drained", metadata: ["completed": .stringConvertible(result.completed), "in_flight": .stringConvertible(result.inFlight)])
             },
+        ] + makeSources(outbox) + [
             http,
             DrainOnShutdown(name: "readiness") { readiness.markNotReady() },
         ]
@@ -81,7 +93,8 @@ public struct CollectorApp: Sendable {
             "destinations_ready": .stringConvertible(destinations.ready.count),
             "destinations_failed": .stringConvertible(destinations.failures.count),
         ])
-        // Services stop in reverse order: readiness first, then HTTP intake, then delivery.
+        // Services stop in reverse order: readiness first, then HTTP intake, then the
+        // cluster watchers, then delivery drains.
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await outbox.close()

@@ -55,7 +55,7 @@ public enum ConfigLoader {
     // MARK: - Sections
 
     private static func interpret(_ root: YAMLReader.Located, into config: inout CollectorConfig, _ r: YAMLReader) {
-        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations"]) {
+        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "kubernetes"]) {
             switch key {
             case "cluster": config.cluster = r.string(value)
             case "data_dir": if let v = r.string(value) { config.dataDirectory = v }
@@ -68,9 +68,11 @@ public enum ConfigLoader {
             case "destinations": config.destinations = r.sequence(value).compactMap { destination($0, r) }
             case "routes": config.routes = r.sequence(value).compactMap { route($0, r) }
             case "default_destinations": config.defaultDestinations = r.strings(value)
+            case "kubernetes": config.kubernetes = kubernetes(value, r)
             default: break
             }
         }
+        config.kubernetes.clusterName = config.cluster
     }
 
     private static func server(_ at: YAMLReader.Located, _ r: YAMLReader) -> ServerConfig {
@@ -200,6 +202,86 @@ public enum ConfigLoader {
         }
         if route.destinations.isEmpty { r.problem(at, "a route needs at least one destination") }
         return route
+    }
+
+    private static func kubernetes(_ at: YAMLReader.Located, _ r: YAMLReader) -> KubernetesConfig {
+        var k = KubernetesConfig()
+        let keys: Set<String> = ["enabled", "kubeconfig", "context", "pods", "events", "jobs", "helm", "leader_election",
+                                 "watch_timeout", "page_size", "renotify_interval", "resolve_after"]
+        for (key, value) in r.mapping(at, allowed: keys) {
+            switch key {
+            case "enabled": if let v = r.bool(value) { k.enabled = v }
+            case "kubeconfig": k.kubeconfig = r.string(value)
+            case "context": k.context = r.string(value)
+            case "pods": k.pods = source(value, r, extra: [], into: k.pods) { _, _ in }
+            case "jobs": k.jobs = source(value, r, extra: [], into: k.jobs) { _, _ in }
+            case "events":
+                var events = k.events
+                let base = source(value, r, extra: ["reasons"], into: SourceConfig(enabled: events.enabled, namespaces: events.namespaces)) { key, v in
+                    if key == "reasons" { events.reasons = r.strings(v) }
+                }
+                events.enabled = base.enabled
+                events.namespaces = base.namespaces
+                k.events = events
+            case "helm":
+                var helm = k.helm
+                let base = source(value, r, extra: ["pending_timeout"], into: SourceConfig(enabled: helm.enabled, namespaces: helm.namespaces)) { key, v in
+                    if key == "pending_timeout", let d = r.duration(v) { helm.pendingTimeoutSeconds = Int(d.components.seconds) }
+                }
+                helm.enabled = base.enabled
+                helm.namespaces = base.namespaces
+                k.helm = helm
+            case "leader_election": k.leaderElection = leaderElection(value, r)
+            case "watch_timeout": if let d = r.duration(value) { k.watchTimeoutSeconds = max(1, Int(d.components.seconds)) }
+            case "page_size": if let v = r.int(value, range: 1...10_000) { k.pageSize = v }
+            case "renotify_interval": if let d = r.duration(value) { k.renotifyIntervalSeconds = Int(d.components.seconds) }
+            case "resolve_after": if let d = r.duration(value) { k.resolveAfterSeconds = Int(d.components.seconds) }
+            default: break
+            }
+        }
+        return k
+    }
+
+    /// A source section: `enabled`, `namespaces: {include, exclude}`, plus `extra` keys
+    /// handed to `other`.
+    private static func source(
+        _ at: YAMLReader.Located, _ r: YAMLReader, extra: Set<String>, into base: SourceConfig,
+        _ other: (String, YAMLReader.Located) -> Void
+    ) -> SourceConfig {
+        var s = base
+        for (key, value) in r.mapping(at, allowed: Set(["enabled", "namespaces"]).union(extra)) {
+            switch key {
+            case "enabled": if let v = r.bool(value) { s.enabled = v }
+            case "namespaces":
+                for (k, v) in r.mapping(value, allowed: ["include", "exclude"]) {
+                    if k == "include" { s.namespaces.include = r.strings(v) } else { s.namespaces.exclude = r.strings(v) }
+                }
+            default: other(key, value)
+            }
+        }
+        return s
+    }
+
+    private static func leaderElection(_ at: YAMLReader.Located, _ r: YAMLReader) -> LeaderElectionConfig {
+        var l = LeaderElectionConfig()
+        let keys: Set<String> = ["enabled", "namespace", "lease_name", "identity", "lease_duration", "renew_deadline", "retry_period"]
+        func seconds(_ v: YAMLReader.Located) -> Double? { r.duration(v).map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } }
+        for (key, value) in r.mapping(at, allowed: keys) {
+            switch key {
+            case "enabled": if let v = r.bool(value) { l.enabled = v }
+            case "namespace": l.namespace = r.string(value)
+            case "lease_name": if let v = r.string(value) { l.leaseName = v }
+            case "identity": l.identity = r.string(value)
+            case "lease_duration": if let v = seconds(value) { l.leaseDurationSeconds = v }
+            case "renew_deadline": if let v = seconds(value) { l.renewDeadlineSeconds = v }
+            case "retry_period": if let v = seconds(value) { l.retryPeriodSeconds = v }
+            default: break
+            }
+        }
+        if !(l.retryPeriodSeconds > 0 && l.renewDeadlineSeconds > l.retryPeriodSeconds && l.leaseDurationSeconds > l.renewDeadlineSeconds) {
+            r.problem(at, "need lease_duration > renew_deadline > retry_period > 0")
+        }
+        return l
     }
 
     // MARK: - Cross-checks

@@ -1,0 +1,359 @@
+"""charts/cano-collector: rendered with Helm's engine, validated against Kubernetes schemas,
+and checked for what matters: least-privilege RBAC, a locked-down securityContext, config
+and secret mounts, plugin mounts in every mode, and the restart-on-config-change checksum."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+from chart_render import CHART, NAMESPACE, Rendered, render
+from support import REPO
+
+PLUGIN_ROOT = "/usr/lib/cano-collector/plugins"
+
+SLACK_DESTINATION = {
+    "name": "ops-slack",
+    "type": "slack",
+    "config": {"channel": "#alerts", "token_file": "/etc/cano-collector/secrets/slack-token"},
+}
+
+# Values combinations rendered and validated in full. Each is a realistic install.
+COMBINATIONS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "image-volume plugins, chart secret, ServiceMonitor": {
+        "config": {
+            "cluster": "prod-eu",
+            "destinations": [SLACK_DESTINATION],
+            "default_destinations": ["ops-slack"],
+            "extra": {"alertmanager": {"default_severity": "LOW"}},
+        },
+        "secrets": {"values": {"slack-token": "xoxb-test-not-a-real-token"}},
+        "plugins": {
+            "mode": "image-volume",
+            "images": [{"name": "slack", "image": "ghcr.io/cano-collector/cano-plugin-slack:0.1.0"}],
+            "volumes": [{"name": "in-house", "volume": {"persistentVolumeClaim": {"claimName": "cano-plugins"}}}],
+        },
+        "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+    },
+    "init-copy plugins, existingSecret, no RBAC, single replica": {
+        "replicaCount": 1,
+        "podDisruptionBudget": {"enabled": False},
+        "rbac": {"create": False},
+        "serviceAccount": {"create": False, "name": "pre-made"},
+        "secrets": {"existingSecret": "cano-destination-tokens"},
+        "config": {"destinations": [SLACK_DESTINATION]},
+        "plugins": {
+            "mode": "init-copy",
+            "images": [
+                {"name": "slack", "image": "ghcr.io/cano-collector/cano-plugin-slack:0.1.0"},
+                {"name": "pagerduty", "image": "registry.example/pagerduty:2.0", "pullPolicy": "Always"},
+            ],
+        },
+    },
+}
+
+# Kinds from CRDs, which kubernetes-validate has no schema for; checked by hand below.
+CRD_KINDS = {"ServiceMonitor"}
+
+
+def validate_all(rendered: Rendered, version: str) -> None:
+    for obj in rendered.objects:
+        if obj["kind"] in CRD_KINDS:
+            continue
+        # strict: unknown fields are errors, as with `kubectl apply --validate=strict`.
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+@pytest.mark.parametrize("name", COMBINATIONS)
+@pytest.mark.parametrize("kube_version", ["1.33.0", kubernetes_validate.utils.latest_version()])
+def test_every_manifest_validates_against_kubernetes_schemas(name: str, kube_version: str) -> None:
+    rendered = render(COMBINATIONS[name])
+    assert rendered.objects, "the chart rendered nothing"
+    validate_all(rendered, kube_version)
+
+
+def test_a_broken_manifest_is_caught_by_the_validator(defaults: Rendered) -> None:
+    # The validation above would be worthless if it accepted anything.
+    broken = copy.deepcopy(defaults.deployment)
+    broken["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesytem"] = True
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, "1.33.0", strict=True)
+
+
+def test_servicemonitor_shape() -> None:
+    rendered = render(COMBINATIONS["image-volume plugins, chart secret, ServiceMonitor"])
+    monitor = rendered.one("ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["selector"]["matchLabels"] == rendered.one("Service")["spec"]["selector"]
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == "http" and endpoint["path"] == "/metrics"
+    assert rendered.one("Service")["spec"]["ports"][0]["name"] == "http"
+
+
+def test_default_objects(defaults: Rendered) -> None:
+    kinds = sorted(o["kind"] for o in defaults.objects)
+    assert kinds == sorted([
+        "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "PodDisruptionBudget",
+        "Role", "RoleBinding", "Service", "ServiceAccount",
+    ])
+    assert not defaults.of_kind("ServiceMonitor") and not defaults.of_kind("Secret")
+    assert defaults.deployment["spec"]["replicas"] == 2
+    assert defaults.one("PodDisruptionBudget")["spec"]["minAvailable"] == 1
+
+
+def test_lint_is_clean_in_strict_mode() -> None:
+    report = helm.lint(CHART, strict=True, kube_version="v1.33.0")
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert not problems and not report["errors"], report
+
+
+# --- RBAC ----------------------------------------------------------------------------------
+
+def rules_as_set(rules: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
+    """(apiGroup, resource, resourceName or "*", verb) for every combination a rule grants."""
+    return {(group, resource, name, verb)
+            for rule in rules for group in rule["apiGroups"]
+            for resource in rule["resources"] for name in rule.get("resourceNames", ["*"])
+            for verb in rule["verbs"]}
+
+
+def documented_rbac() -> dict[str, dict[str, Any]]:
+    """The ClusterRole and Role from the manifests in docs/rbac.md: the source of truth."""
+    text = (REPO / "docs" / "rbac.md").read_text()
+    block = text.split("## Manifests", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    return {doc["kind"]: doc for doc in yaml.safe_load_all(block) if doc}
+
+
+def test_clusterrole_grants_exactly_what_docs_rbac_lists(defaults: Rendered) -> None:
+    rules = defaults.one("ClusterRole")["rules"]
+    assert rules_as_set(rules) == rules_as_set(documented_rbac()["ClusterRole"]["rules"])
+    # And, independently of the doc: read-only, no Secret data, no wildcards.
+    granted = rules_as_set(rules)
+    assert ("", "secrets", "*", "get") not in granted
+    assert {verb for *_, verb in granted} == {"get", "list", "watch"}
+    assert not any("*" in r["verbs"] or "*" in r["resources"] or "*" in r["apiGroups"] for r in rules)
+    assert not any("nonResourceURLs" in r for r in rules)
+    assert ("", "pods", "*", "watch") in granted and ("", "pods/log", "*", "get") in granted
+
+
+def test_leader_election_role_is_namespaced_and_limited_to_its_lease(defaults: Rendered) -> None:
+    role = defaults.one("Role")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert rules_as_set(role["rules"]) == rules_as_set(documented_rbac()["Role"]["rules"])
+    assert rules_as_set(role["rules"]) == {
+        ("coordination.k8s.io", "leases", "*", "create"),
+        ("coordination.k8s.io", "leases", "cano-collector-leader", "get"),
+        ("coordination.k8s.io", "leases", "cano-collector-leader", "update"),
+    }
+    renamed = render({"leaderElection": {"leaseName": "other-lease"}}).one("Role")
+    assert ("coordination.k8s.io", "leases", "other-lease", "update") in rules_as_set(renamed["rules"])
+
+
+def test_bindings_point_at_the_chart_service_account(defaults: Rendered) -> None:
+    sa = defaults.one("ServiceAccount")["metadata"]["name"]
+    assert defaults.pod["serviceAccountName"] == sa
+    for kind, role_kind in (("ClusterRoleBinding", "ClusterRole"), ("RoleBinding", "Role")):
+        binding = defaults.one(kind)
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io", "kind": role_kind,
+            "name": defaults.one(role_kind)["metadata"]["name"],
+        }
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE}]
+
+
+def test_rbac_and_service_account_can_be_brought_by_the_user() -> None:
+    rendered = render(COMBINATIONS["init-copy plugins, existingSecret, no RBAC, single replica"])
+    for kind in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount", "PodDisruptionBudget"):
+        assert not rendered.of_kind(kind), kind
+    assert rendered.pod["serviceAccountName"] == "pre-made"
+
+
+# --- security ------------------------------------------------------------------------------
+
+def assert_locked_down(security_context: dict[str, Any]) -> None:
+    assert security_context["runAsNonRoot"] is True
+    assert security_context["runAsUser"] == 65532
+    assert security_context["readOnlyRootFilesystem"] is True
+    assert security_context["allowPrivilegeEscalation"] is False
+    assert security_context["capabilities"] == {"drop": ["ALL"]}
+    assert security_context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert "privileged" not in security_context
+
+
+@pytest.mark.parametrize("name", COMBINATIONS)
+def test_every_container_is_non_root_read_only_without_capabilities(name: str) -> None:
+    rendered = render(COMBINATIONS[name])
+    pod = rendered.pod
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 65532
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert "hostNetwork" not in pod and "hostPID" not in pod
+    for container in pod["containers"] + pod.get("initContainers", []):
+        assert_locked_down(container["securityContext"])
+
+
+def test_writable_paths_are_volumes_because_the_root_filesystem_is_read_only(defaults: Rendered) -> None:
+    mounts, volumes = defaults.mounts(), defaults.volumes()
+    for path, volume in (("/var/lib/cano-collector", "data"), ("/tmp", "tmp")):
+        assert mounts[path]["name"] == volume and not mounts[path].get("readOnly", False)
+        assert "emptyDir" in volumes[volume]
+
+
+def test_resources_and_probes(defaults: Rendered) -> None:
+    container = defaults.container
+    assert container["resources"] == {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["ports"] == [{"name": "http", "containerPort": 9099, "protocol": "TCP"}]
+    assert container["args"] == ["run", "--config", "/etc/cano-collector/config.yaml"]
+
+
+# --- config, secrets, checksum ---------------------------------------------------------------
+
+def test_config_is_rendered_into_the_configmap_and_mounted() -> None:
+    rendered = render(COMBINATIONS["image-volume plugins, chart secret, ServiceMonitor"])
+    config = rendered.config
+    assert config["server"] == {"host": "0.0.0.0", "port": 9099}
+    assert config["data_dir"] == "/var/lib/cano-collector"
+    assert config["cluster"] == "prod-eu"
+    assert config["destinations"] == [SLACK_DESTINATION]
+    assert config["default_destinations"] == ["ops-slack"]
+    assert config["alertmanager"] == {"default_severity": "LOW"}, "config.extra is merged at the top level"
+    assert config["plugins"]["directories"] == [f"{PLUGIN_ROOT}/slack", f"{PLUGIN_ROOT}/in-house"]
+    mount = rendered.mounts()["/etc/cano-collector/config.yaml"]
+    assert mount["readOnly"] and mount["subPath"] == "config.yaml"
+    assert rendered.volumes()[mount["name"]]["configMap"]["name"] == rendered.one("ConfigMap")["metadata"]["name"]
+
+
+def checksum(rendered: Rendered, key: str = "checksum/config") -> str | None:
+    return rendered.deployment["spec"]["template"]["metadata"]["annotations"].get(key)
+
+
+def test_checksum_annotation_changes_with_the_config_and_only_then(defaults: Rendered) -> None:
+    base = checksum(defaults)
+    assert base and len(base) == 64
+    assert checksum(render({"config": {"cluster": "other"}})) != base
+    assert checksum(render({"config": {"destinations": [SLACK_DESTINATION]}})) != base
+    # Scaling or relabelling the pods is not a config change.
+    assert checksum(render({"replicaCount": 3, "podLabels": {"team": "sre"}})) == base
+    assert checksum(render({})) == base, "rendering is deterministic"
+
+
+def test_chart_made_secret_is_mounted_and_checksummed() -> None:
+    values = COMBINATIONS["image-volume plugins, chart secret, ServiceMonitor"]
+    rendered = render(values)
+    secret = rendered.one("Secret")
+    assert secret["stringData"] == {"slack-token": "xoxb-test-not-a-real-token"}
+    mount = rendered.mounts()["/etc/cano-collector/secrets"]
+    assert mount["readOnly"] is True
+    assert rendered.volumes()[mount["name"]]["secret"]["secretName"] == secret["metadata"]["name"]
+    # The token is referenced by file, never copied into the ConfigMap.
+    assert "xoxb-test" not in rendered.one("ConfigMap")["data"]["config.yaml"]
+    rotated = copy.deepcopy(values)
+    rotated["secrets"]["values"]["slack-token"] = "xoxb-rotated"
+    assert checksum(render(rotated), "checksum/secret") != checksum(rendered, "checksum/secret")
+
+
+def test_existing_secret_is_mounted_instead_of_creating_one() -> None:
+    rendered = render({"secrets": {"existingSecret": "cano-destination-tokens", "values": {"ignored": "x"}}})
+    assert not rendered.of_kind("Secret")
+    mount = rendered.mounts()["/etc/cano-collector/secrets"]
+    assert rendered.volumes()[mount["name"]]["secret"]["secretName"] == "cano-destination-tokens"
+    assert checksum(rendered, "checksum/secret") is None
+
+
+def test_default_config_delivers_somewhere(defaults: Rendered) -> None:
+    # The collector refuses a config with no destinations; the default prints to the log.
+    config = defaults.config
+    assert config["destinations"] == [{"name": "stdout", "type": "file", "config": {"path": "-"}}]
+    assert config["default_destinations"] == ["stdout"]
+
+
+def test_default_destinations_follow_the_destinations_unless_routed() -> None:
+    # Helm replaces lists: a user's own destinations must not leave a dangling "stdout".
+    assert render({"config": {"destinations": [SLACK_DESTINATION]}}).config["default_destinations"] == ["ops-slack"]
+    routes = [{"matchers": ["severity=critical"], "destinations": ["ops-slack"]}]
+    routed = render({"config": {"destinations": [SLACK_DESTINATION], "routes": routes}}).config
+    assert routed["default_destinations"] == [] and routed["routes"] == routes
+
+
+def test_no_secret_volume_without_secrets(defaults: Rendered) -> None:
+    assert "/etc/cano-collector/secrets" not in defaults.mounts()
+
+
+def test_a_bad_secret_key_is_refused_with_its_name() -> None:
+    with pytest.raises(helm.HelmError, match="not/a-file"):
+        render({"secrets": {"values": {"not/a-file": "x"}}})
+
+
+# --- plugins -------------------------------------------------------------------------------
+
+def test_image_volume_mode_mounts_each_plugin_image() -> None:
+    rendered = render(COMBINATIONS["image-volume plugins, chart secret, ServiceMonitor"])
+    volumes, mounts = rendered.volumes(), rendered.mounts()
+    assert volumes["plugin-slack"]["image"] == {
+        "reference": "ghcr.io/cano-collector/cano-plugin-slack:0.1.0", "pullPolicy": "IfNotPresent"}
+    slack = mounts[f"{PLUGIN_ROOT}/slack"]
+    assert slack == {"name": "plugin-slack", "mountPath": f"{PLUGIN_ROOT}/slack", "subPath": "plugin", "readOnly": True}
+    assert "initContainers" not in rendered.pod
+    # Local .so files from an arbitrary volume.
+    assert volumes["local-plugin-in-house"]["persistentVolumeClaim"] == {"claimName": "cano-plugins"}
+    assert mounts[f"{PLUGIN_ROOT}/in-house"]["readOnly"] is True
+
+
+def test_init_copy_mode_copies_each_plugin_into_an_empty_dir() -> None:
+    rendered = render(COMBINATIONS["init-copy plugins, existingSecret, no RBAC, single replica"])
+    inits = {c["name"]: c for c in rendered.pod["initContainers"]}
+    assert set(inits) == {"plugin-slack", "plugin-pagerduty"}
+    assert inits["plugin-pagerduty"]["image"] == "registry.example/pagerduty:2.0"
+    assert inits["plugin-pagerduty"]["imagePullPolicy"] == "Always"
+    assert inits["plugin-slack"]["command"] == ["/cano-plugin-install", "/plugin", "/plugins/slack"]
+    for init in inits.values():
+        assert init["volumeMounts"] == [{"name": "plugins", "mountPath": "/plugins"}]
+    assert "emptyDir" in rendered.volumes()["plugins"]
+    assert rendered.mounts()[PLUGIN_ROOT] == {"name": "plugins", "mountPath": PLUGIN_ROOT, "readOnly": True}
+    assert not any("image" in v for v in rendered.pod["volumes"])
+    assert rendered.config["plugins"]["directories"] == [f"{PLUGIN_ROOT}/slack", f"{PLUGIN_ROOT}/pagerduty"]
+
+
+def test_auto_mode_uses_image_volumes_on_a_current_cluster() -> None:
+    # The embedded Helm's default capabilities are its client-go version (>= 1.33).
+    rendered = render({"plugins": {"images": [{"name": "slack", "image": "x/slack:1"}]}})
+    assert "image" in rendered.volumes()["plugin-slack"]
+    assert "Plugins (image-volume)" in rendered.notes
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"plugins": {"mode": "copy"}}, "plugins.mode must be auto, image-volume or init-copy"),
+    ({"plugins": {"images": [{"name": "Bad_Name", "image": "x"}]}}, "Bad_Name"),
+])
+def test_bad_plugin_values_fail_the_render_with_a_clear_message(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm.HelmError, match=message):
+        render(values)
+
+
+# --- NOTES ---------------------------------------------------------------------------------
+
+def test_notes_give_working_alertmanager_snippets(defaults: Rendered) -> None:
+    url = f"http://cano-cano-collector.{NAMESPACE}.svc:9099/api/alerts"
+    notes = defaults.notes
+    assert notes.count(url) >= 3
+    # Both snippets must be valid YAML with the receiver wired to the collector.
+    plain = notes.split("1. Plain Alertmanager (alertmanager.yml):")[1].split("2. kube-prometheus-stack")[0]
+    parsed = yaml.safe_load(plain)
+    assert parsed["receivers"][0]["webhook_configs"][0] == {"url": url, "send_resolved": True, "max_alerts": 0}
+    assert parsed["route"]["routes"][0]["receiver"] == "cano-collector"
+    kps = notes.split("2. kube-prometheus-stack (values.yaml of that chart):")[1].split("(Keep the chart")[0]
+    parsed = yaml.safe_load(kps)
+    receiver = parsed["alertmanager"]["config"]["receivers"][0]
+    assert receiver["name"] == "cano-collector" and receiver["webhook_configs"][0]["url"] == url
+    assert "Issues go to the pod log only" in notes
+    assert "Issues go to the pod log only" not in render({"config": {"destinations": [SLACK_DESTINATION]}}).notes

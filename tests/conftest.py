@@ -1,0 +1,6 @@
+"""Makes tests/support.py importable from every packaging test directory."""
+
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
