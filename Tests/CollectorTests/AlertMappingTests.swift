@@ -18,7 +18,7 @@ import Foundation
     @Test func mapsTheCapturedOOMKilledAlert() throws {
         let body = try Fixtures.data("alertmanager/am-0.25-captured/firing-oomkilled.json")
         let webhook = try IssueCoding.decode(AlertmanagerWebhook.self, from: body)
-        let raw = try IssueCoding.decode(AlertmanagerAlert.self, from: IssueCoding.encode(webhook.alerts[0]))
+        guard case .alert(let raw) = webhook.alerts[0] else { Issue.record("the fixture's alert does not decode"); return }
         let issue = try mapper.map(raw, externalURL: webhook.externalURL)
         #expect(issue.type == .alert)
         #expect(issue.source == .prometheus)

@@ -75,7 +75,7 @@ final class RecordingSink: IssueSink {
         #expect(r.status == 200)
         #expect(sink.issues.map(\.title) == ["A"])
         #expect(body(r).contains(#"alerts[1]: startsAt \"not a time\" is not an RFC 3339 timestamp"#))
-        #expect(body(r).contains(#"alerts[2]: key \"labels\": expected"#))
+        #expect(body(r).contains(#"key \"alerts[2].labels\": expected"#))
     }
 
     @Test func allAlertsBadIs400() async {

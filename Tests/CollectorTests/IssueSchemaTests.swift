@@ -15,8 +15,8 @@ import Foundation
         var issues: [CanoSDK.Issue] = []
         for fixture in ["am-0.25-captured/firing-oomkilled.json", "am-0.25-captured/resolved-crashlooping.json", "zulip-v4-groupkey-2alerts-nonk8s.json"] {
             let webhook = try IssueCoding.decode(AlertmanagerWebhook.self, from: Fixtures.data("alertmanager/" + fixture))
-            for raw in webhook.alerts {
-                issues.append(try mapper.map(IssueCoding.decode(AlertmanagerAlert.self, from: IssueCoding.encode(raw)), externalURL: nil))
+            for case .alert(let raw) in webhook.alerts {
+                issues.append(try mapper.map(raw, externalURL: nil))
             }
         }
         var rich = issues[0]

@@ -66,7 +66,7 @@ import TestSupport
     @Test func aKubeJobFailedAlertTargetsTheJob() throws {
         let body = try Fixtures.data("alertmanager/kubesphere-kubejobfailed.json")
         let webhook = try IssueCoding.decode(AlertmanagerWebhook.self, from: body)
-        let alert = try IssueCoding.decode(AlertmanagerAlert.self, from: IssueCoding.encode(webhook.alerts[0]))
+        guard case .alert(let alert) = webhook.alerts[0] else { Testing.Issue.record("the fixture alert does not decode"); return }
         let issue = try AlertMapper(config: AlertmanagerConfig(), cluster: nil).map(alert, externalURL: webhook.externalURL)
         let target = try #require(KubeTarget.of(issue))
         #expect(target.kind == "Job")

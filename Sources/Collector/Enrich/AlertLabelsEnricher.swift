@@ -4,6 +4,9 @@ import CanoSDK
 /// to the Prometheus query, the runbook, and an Alertmanager silence form prefilled with
 /// the alert's exact label set (so one click silences this alert and nothing else).
 struct AlertLabelsEnricher: Enricher {
+    /// Pure reshaping of the alert's own labels: runs inline.
+    var blocks: Bool { false }
+
     let name = "alert_labels"
     var displayName: String { "alert labels" }
 

@@ -1,13 +1,6 @@
 import CanoSDK
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Runs blocking work on a dedicated OS thread and stops waiting for it at a deadline.
 ///
@@ -25,7 +18,7 @@ enum DeadlineRunner {
                 once.resume(nil)
             }
             once.setTimer(timer)
-            BlockingThread.detach { once.resume(body()) }
+            BlockingThread.start(name: "cano-enricher") { once.resume(body()) }
         }
     }
 }
@@ -62,31 +55,4 @@ private final class ResumeOnce<T: Sendable>: Sendable {
         taken.1?.cancel()
         taken.0?.resume(returning: value)
     }
-}
-
-extension BlockingThread {
-    /// Starts `body` on a new detached OS thread and returns at once. For work that may
-    /// outlive its caller's interest (see ``DeadlineRunner``).
-    static func detach(_ body: @escaping @Sendable () -> Void) {
-        let job = Unmanaged.passRetained(DetachedJob(body))
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setstacksize(&attributes, stackBytes)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, &attributes, { raw in
-            Unmanaged<DetachedJob>.fromOpaque(raw!).takeRetainedValue().work()
-            return nil
-        }, job.toOpaque())
-        if rc != 0 {
-            // No thread to be had: run here rather than never finishing.
-            job.takeRetainedValue().work()
-        }
-    }
-}
-
-private final class DetachedJob: Sendable {
-    let work: @Sendable () -> Void
-    init(_ work: @escaping @Sendable () -> Void) { self.work = work }
 }

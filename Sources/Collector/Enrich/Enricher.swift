@@ -17,11 +17,18 @@ public protocol Enricher: Sendable {
     /// Checks a step's parameters when the stage is built, so a typo in the config stops
     /// startup with its line instead of leaving a note on every Issue.
     func validate(_ parameters: EnricherParameters) throws(EnricherFailure)
+    /// False for enrichers that only reshape the Issue in memory (no I/O, microseconds):
+    /// the stage calls them inline, without a thread, a call slot or a deadline, so an
+    /// alert storm is not throttled by bookkeeping. Default true.
+    var blocks: Bool { get }
 }
 
 extension Enricher {
     /// Accepts any parameters.
     public func validate(_ parameters: EnricherParameters) throws(EnricherFailure) {}
+
+    /// Enrichers block unless they say otherwise.
+    public var blocks: Bool { true }
 
     /// The name with spaces: "pod_logs" reads "pod logs".
     public var displayName: String { name.replacing("_", with: " ") }

@@ -96,6 +96,10 @@ public final class EnrichmentStage: IssueSink {
         let start = ContinuousClock.now
         let deadline = min(start + timeout, issueDeadline)
         let parameters = EnricherParameters(step.parameters.objectValue ?? [:])
+        guard enricher.blocks else {
+            let outcome = Result { () throws(EnricherFailure) in try enricher.enrich(issue, parameters: parameters, deadline: deadline) }
+            return record(enricher, step, issue, outcome, start: start, timeout: timeout, issueDeadline: issueDeadline)
+        }
         let limiter = limiters[enricher.name] ?? CallLimiter(limit: config.maxConcurrentCalls)
         guard await limiter.acquire(until: deadline) else {
             metrics.increment("cano_enrichments_total", ["enricher": enricher.name, "result": "skipped"])
@@ -112,6 +116,14 @@ public final class EnrichmentStage: IssueSink {
                 return .failure(error)
             }
         }
+        return record(enricher, step, issue, outcome, start: start, timeout: timeout, issueDeadline: issueDeadline)
+    }
+
+    /// Turns one call's outcome (nil: it timed out) into enrichments or a note, with metrics and logs.
+    private func record(
+        _ enricher: any Enricher, _ step: EnricherStep, _ issue: Issue, _ outcome: Result<[Enrichment], EnricherFailure>?,
+        start: ContinuousClock.Instant, timeout: Duration, issueDeadline: ContinuousClock.Instant
+    ) -> [Enrichment] {
         let elapsed = ContinuousClock.now - start
         metrics.observe("cano_enrichment_duration_seconds", ["enricher": enricher.name], elapsed.seconds)
         let result: String

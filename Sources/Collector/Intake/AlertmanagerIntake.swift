@@ -68,19 +68,16 @@ public struct AlertmanagerIntake: Sendable {
 
         var issues: [Issue] = []
         var rejected: [[String: String]] = []
-        for (index, raw) in webhook.alerts.enumerated() {
-            do {
-                let alert: AlertmanagerAlert
+        for (index, decoded) in webhook.alerts.enumerated() {
+            switch decoded {
+            case .alert(let alert):
                 do {
-                    alert = try IssueCoding.decode(AlertmanagerAlert.self, from: IssueCoding.encode(raw))
-                } catch let error as DecodingError {
-                    throw AlertMapper.Failure(message: Self.describe(error))
+                    issues.append(try mapper.map(alert, externalURL: webhook.externalURL))
+                } catch {
+                    rejected.append(["index": String(index), "error": "alerts[\(index)]: \(error.message)"])
                 }
-                issues.append(try mapper.map(alert, externalURL: webhook.externalURL))
-            } catch let failure as AlertMapper.Failure {
-                rejected.append(["index": String(index), "error": "alerts[\(index)]: \(failure.message)"])
-            } catch {
-                rejected.append(["index": String(index), "error": "alerts[\(index)]: \(error)"])
+            case .invalid(let reason):
+                rejected.append(["index": String(index), "error": reason])
             }
         }
         if !rejected.isEmpty {

@@ -10,7 +10,22 @@ struct AlertmanagerWebhook: Decodable, Sendable {
     var externalURL: String?
     var truncatedAlerts: Int?
     /// Each alert is decoded on its own, so that one bad alert does not reject the group.
-    var alerts: [JSONValue]
+    var alerts: [DecodedAlert]
+}
+
+/// One element of `alerts`: the alert, or why it does not decode (in one pass, with the
+/// path to the offending key, e.g. `key "alerts[2].labels": expected a string`).
+enum DecodedAlert: Decodable, Sendable {
+    case alert(AlertmanagerAlert)
+    case invalid(String)
+
+    init(from decoder: any Decoder) throws {
+        do {
+            self = .alert(try AlertmanagerAlert(from: decoder))
+        } catch let error as DecodingError {
+            self = .invalid(error.readableDescription)
+        }
+    }
 }
 
 /// One alert of the webhook body.
