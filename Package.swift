@@ -185,6 +185,15 @@ let package = Package(
             dependencies: ["KubeSources", "KubeClient", "FakeKubeAPIServer", "Collector", "CanoSDK"],
             path: "Benchmarks/KubeBench"
         ),
+        // The benchmark suite (issue 8): scripts/bench.sh builds release and runs it.
+        .executableTarget(
+            name: "CollectorBench",
+            dependencies: [
+                "Collector", "CanoSDK", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/CollectorBench"
+        ),
         .testTarget(
             name: "KubeTests",
             dependencies: [

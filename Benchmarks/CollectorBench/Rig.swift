@@ -1,0 +1,86 @@
+// A running cano-collector (the release binary, as a subprocess) with the two plugins
+// loaded, and the loopback doubles it delivers to: a fast webhook receiver and the Slack
+// double. Latency is measured from the stamp each alert carries to the double's arrival.
+import CanoSDK
+import Collector
+import Foundation
+import TestSupport
+
+final class Rig: @unchecked Sendable {
+    let collector: CollectorProcess
+    let receiver: CaptureServer
+    let slack: SlackDouble
+    /// Webhook arrivals: send-to-arrival nanoseconds, one per request carrying a stamp.
+    let webhookLatencies: Locked<[Int64]>
+    static let slackToken = "xoxb-bench-token"
+
+    /// `slackPacing`: the plugin's `pace_per_channel` (0 = off).
+    init(slackPacing: Int, enforceSlackRate: Bool) async throws {
+        let latencies = Locked<[Int64]>([])
+        webhookLatencies = latencies
+        let receiver = try await CaptureServer.start { request in
+            let arrival = nowNanos()
+            if let stamp = sentStamp(in: request.body) { latencies.withLock { $0.append(arrival - stamp) } }
+            return CaptureServer.Response(status: 200, body: Array("{\"ok\":true}".utf8))
+        }
+        let slack = try await SlackDouble.start(token: Self.slackToken)
+        if enforceSlackRate { slack.enforcePostingRate(.seconds(1)) }
+        self.receiver = receiver
+        self.slack = slack
+        collector = try CollectorProcess(configYAML: """
+            cluster: bench
+            data_dir: {{data_dir}}
+            server: {host: 127.0.0.1, port: {{port}}}
+            plugins: {paths: ["\(try BuildProducts.plugin("CanoWebhook"))", "\(try BuildProducts.plugin("CanoSlack"))"]}
+            destinations:
+              - name: hook
+                type: webhook
+                config: {url: "\(receiver.baseURL)/hook"}
+              - name: slack
+                type: slack
+                config: {token: \(Self.slackToken), channel: C0ALERTS01, api_url: "\(slack.apiURL)", pace_per_channel: \(slackPacing)}
+            routes:
+              - matchers: ['bench_dest="webhook"']
+                destinations: [hook]
+              - matchers: ['bench_dest="slack"']
+                destinations: [slack]
+            """, logLevel: "info")
+    }
+
+    var alertsURL: String { "http://127.0.0.1:\(collector.port)/api/alerts" }
+
+    /// Successful chat.postMessage calls received at or after `since`.
+    func slackPosts(since: ContinuousClock.Instant) -> [SlackDoubleCall] {
+        slack.calls("chat.postMessage").filter { $0.received >= since && $0.status == 200 && $0.error == nil }
+    }
+
+    /// Sends `count` single-alert webhooks at `rate` to destination `dest` ("webhook" or
+    /// "slack"), waits (bounded) for the double to get them all, and returns the latencies.
+    func latencyRun(dest: String, rate: Int, count: Int, tag: String) async throws -> (LatencySummary, LoadResult) {
+        webhookLatencies.withLock { $0.removeAll() }
+        let since = ContinuousClock.now
+        let startsAt = RFC3339.format(Date())
+        let senders = rate >= 1000 ? 8 : rate >= 100 ? 2 : 1
+        let load = await openLoop(url: alertsURL, count: count, rate: Double(rate), senders: senders) { i, stamp in
+            AlertBodies.webhook([AlertBodies.crashLoop("\(tag)-\(i)", namespace: "bench", extra: [("bench_dest", dest)],
+                                                       description: "bench-sent-ns=\(stamp)", startsAt: startsAt)])
+        }
+        guard load.ok == count else { throw BenchFailure("\(dest) at \(rate)/s: intake accepted \(load.ok) of \(count) (statuses \(load.statuses), transport errors \(load.transportErrors))") }
+        let arrived = await poll(timeout: .seconds(60)) { self.latencies(dest: dest, since: since).count >= count }
+        let nanos = latencies(dest: dest, since: since)
+        guard arrived else { throw BenchFailure("\(dest) at \(rate)/s: \(nanos.count) of \(count) reached the double within 60 s") }
+        return (LatencySummary(nanos: nanos), load)
+    }
+
+    func latencies(dest: String, since: ContinuousClock.Instant) -> [Int64] {
+        if dest == "webhook" { return webhookLatencies.withLock { $0 } }
+        return slackPosts(since: since).compactMap { call in sentStamp(in: call.body).map { nowNanos(call.received) - $0 } }
+    }
+
+    func stop() async {
+        collector.stop()
+        slack.stop()
+        await receiver.stop()
+        try? FileManager.default.removeItem(at: collector.directory)
+    }
+}
