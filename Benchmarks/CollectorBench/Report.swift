@@ -24,7 +24,7 @@ struct Section: Sendable {
     var json: JSONValue {
         var o: [String: JSONValue] = [
             "name": .string(name), "title": .string(title), "passed": .bool(passed), "seconds": .number(seconds),
-            "figures": .object(figures.mapValues { $0.isFinite ? .number($0) : .null }),
+            "figures": .object(figures.mapValues { $0.isFinite ? JSONValue.number($0) : JSONValue.null }),
             "notes": .array(notes.map(JSONValue.string)),
             "table": .object(["headers": .array(headers.map(JSONValue.string)), "rows": .array(rows.map { .array($0.map(JSONValue.string)) })]),
         ]

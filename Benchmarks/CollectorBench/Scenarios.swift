@@ -79,18 +79,20 @@ func latencyScenario(_ scale: Scale) async throws -> Section {
     for dest in ["webhook", "slack"] {
         _ = try await rig.latencyRun(dest: dest, rate: 10, count: 5, tag: "warm-\(dest)")
     }
-    section.headers = ["destination", "alerts/s", "alerts", "p50 ms", "p90 ms", "p99 ms", "max ms"]
+    section.headers = ["destination", "alerts/s", "alerts delivered", "not accepted", "achieved send rate/s", "p50 ms", "p90 ms", "p99 ms", "max ms"]
     for dest in ["webhook", "slack"] {
         for (rate, secs) in scale.latencyRuns {
             let count = rate * secs
-            let (summary, _) = try await rig.latencyRun(dest: dest, rate: rate, count: count, tag: "lat-\(dest)-\(rate)")
+            let (summary, load) = try await rig.latencyRun(dest: dest, rate: rate, count: count, tag: "lat-\(dest)-\(rate)")
             let key = "latency.\(dest).\(rate)"
             section.figures[key + ".p50_ms"] = summary.p50
             section.figures[key + ".p90_ms"] = summary.p90
             section.figures[key + ".p99_ms"] = summary.p99
             section.figures[key + ".max_ms"] = summary.max
+            section.figures[key + ".not_accepted"] = Double(load.requests - load.ok)
             section.rows.append([dest == "webhook" ? "Webhook plugin" : "Slack plugin", String(rate), String(summary.count),
-                                 f2(summary.p50), f2(summary.p90), f2(summary.p99), f2(summary.max)])
+                                 load.requests == load.ok ? "0" : "\(load.requests - load.ok) \(load.statuses.filter { $0.key != 200 })",
+                                 f0(Double(load.requests) / seconds(load.elapsed)), f2(summary.p50), f2(summary.p90), f2(summary.p99), f2(summary.max)])
         }
     }
     await rig.stop()

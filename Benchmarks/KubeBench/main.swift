@@ -35,7 +35,7 @@ func mib(_ kib: Int) -> String { String(format: "%.1f MiB", Double(kib) / 1024) 
 /// User + system CPU seconds this process has used.
 func cpuSeconds() -> Double {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
     return s(usage.ru_utime) + s(usage.ru_stime)
 }
