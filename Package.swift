@@ -42,6 +42,7 @@ let package = Package(
         .target(name: "PluginABI", path: "Sources/PluginABI"),
         .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CSQLite", path: "Sources/CSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
+        .target(name: "CZlib", path: "Sources/CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
             name: "CanoSDK",
             dependencies: ["PluginABI", "CCurl"],
@@ -50,7 +51,7 @@ let package = Package(
         .target(
             name: "Collector",
             dependencies: [
-                "CanoSDK", "PluginABI", "CSQLite",
+                "CanoSDK", "PluginABI", "CSQLite", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -201,6 +202,15 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Tests/KubeTests"
+        ),
+        .testTarget(
+            name: "EnrichmentTests",
+            dependencies: [
+                "Collector", "CanoSDK", "PluginABI", "TestSupport", "KubeClient", "KubeSources", "FakeKubeAPIServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Tests/EnrichmentTests"
         ),
     ]
 )

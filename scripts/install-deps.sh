@@ -6,8 +6,9 @@ set -euo pipefail
 packages=(
   libcurl4-openssl-dev      # outbound HTTP, host and plugins
   libsqlite3-dev            # durable outbox and plugin state
+  zlib1g-dev                # Helm release payloads are gzip (enrichment)
+  make                      # builds the example C plugins in the packaging tests
   prometheus-alertmanager   # end-to-end tests post through a real Alertmanager
-  openssl                   # the fake Kubernetes API server's test CA
   ca-certificates
 )
 

@@ -55,6 +55,9 @@ public enum Block: Sendable, Equatable {
         public var bytes: [UInt8]? { Data(base64Encoded: contentBase64).map { Array($0) } }
     }
 
+    /// Every `"type"` this SDK decodes.
+    public static let knownTypes: Set<String> = ["markdown", "table", "file", "json", "header", "list", "divider", "links"]
+
     /// The `"type"` discriminator used in JSON.
     public var typeName: String {
         switch self {

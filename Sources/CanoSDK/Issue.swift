@@ -174,4 +174,30 @@ public struct Enrichment: Codable, Sendable, Equatable {
         self.title = title
         self.blocks = blocks
     }
+
+    private enum CodingKeys: String, CodingKey { case type, title, blocks }
+
+    /// Blocks of a type this SDK does not know (added by a newer host) are skipped, so an
+    /// older plugin still delivers the rest of the Issue instead of failing it.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decode(String.self, forKey: .type)
+        title = try c.decodeIfPresent(String.self, forKey: .title)
+        var list = try c.nestedUnkeyedContainer(forKey: .blocks)
+        var blocks: [Block] = []
+        while !list.isAtEnd {
+            if let block = try list.decode(LenientBlock.self).block { blocks.append(block) }
+        }
+        self.blocks = blocks
+    }
+}
+
+/// Decodes a block, or nothing when its `type` is unknown; malformed known blocks still throw.
+private struct LenientBlock: Decodable {
+    let block: Block?
+    private enum CodingKeys: String, CodingKey { case type }
+    init(from decoder: any Decoder) throws {
+        let type = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .type)
+        block = Block.knownTypes.contains(type) ? try Block(from: decoder) : nil
+    }
 }

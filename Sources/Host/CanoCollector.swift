@@ -42,7 +42,14 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let kubernetes = config.kubernetes
-        try await CollectorApp(config: config, logger: logger, sources: { sink in
+        // The enrichers read the cluster with the same connection as the watchers.
+        var kube: (any KubeReader)?
+        if kubernetes.enabled {
+            do { kube = try KubeAPIReader.connecting(to: kubernetes) } catch {
+                logger.error("no cluster access for the enrichers", metadata: ["reason": .string("\(error)")])
+            }
+        }
+        try await CollectorApp(config: config, logger: logger, kube: kube, sources: { sink in
             kubernetes.enabled ? [KubernetesService(sources: KubernetesSources(config: kubernetes, sink: sink, logger: Logger(label: "cano.kubernetes")))] : []
         }).run()
     }

@@ -20,7 +20,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
         func openStore() throws -> DeliveryStore {
             let path = CollectorSchema.path(inDataDirectory: dataDirectory)
             guard FileManager.default.fileExists(atPath: path) else {
-                throw ValidationError("no collector database at \(path) (check --data-dir)")
+                throw DeliveriesCommandError(message: "no collector database at \(path) (check --data-dir)")
             }
             return DeliveryStore(database: try CollectorSchema.open(path: path))
         }
@@ -77,4 +77,10 @@ struct DeliveriesCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// A `deliveries` failure that is not a usage mistake (no usage text is printed).
+struct DeliveriesCommandError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }

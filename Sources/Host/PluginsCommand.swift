@@ -70,7 +70,8 @@ struct PluginsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Load a plugin, create it and deliver sample Issues to a local capture server.",
             discussion: """
-                Prints PASS/FAIL per check with advice and exits 1 if any check failed. \
+                Prints PASS/FAIL per check with advice and exits 1 if any check failed. The checks \
+                run in a child process: a plugin that crashes or ignores its deadline is a FAIL. \
                 In --config-json, {{capture_url}} is replaced by the capture server's URL, e.g. \
                 --config-json '{"url":"{{capture_url}}"}' for the webhook plugin.
                 """)
@@ -83,6 +84,9 @@ struct PluginsCommand: AsyncParsableCommand {
 
         @Option(help: "Seconds each plugin call may take.")
         var timeout: Double = 10
+
+        /// Seconds allowed, beyond the plugin calls' deadlines, for loading and start-up.
+        static let startupAllowance = 5.0
 
         @Flag(help: "Show the plugin's own log lines (JSON, on stderr).")
         var verbose = false
@@ -132,8 +136,22 @@ struct PluginsCommand: AsyncParsableCommand {
                 environment["SWIFT_BACKTRACE"] = "enable=no"
                 child.environment = environment
             }
+            let exited = DispatchSemaphore(value: 0)
+            child.terminationHandler = { _ in exited.signal() }
             try child.run()
-            child.waitUntilExit()
+            // Four plugin calls, each bounded by --timeout, plus start-up: a plugin that
+            // ignores its deadline (or blocks in create) is stopped and reported.
+            let budget = 4 * max(0.001, timeout) + Self.startupAllowance
+            if exited.wait(timeout: .now() + budget) == .timedOut {
+                kill(child.processIdentifier, SIGKILL)
+                exited.wait()
+                print(ConformanceReport.Check(
+                    "hang", .fail, "the plugin did not return within \(Int(budget.rounded(.up))) s (4 calls x --timeout \(timeout) s, plus start-up) "
+                        + "in the step after the last line above; the check was stopped",
+                    advice: "return CANO_STATUS_RETRY by ctx->deadline_unix_ms; never block without a timeout").text, terminator: "")
+                print("result: FAIL")
+                throw ExitCode(1)
+            }
             switch child.terminationReason {
             case .exit:
                 if child.terminationStatus != 0 { throw ExitCode(child.terminationStatus) }

@@ -7,11 +7,14 @@ import Synchronization
 public struct KubeRetryPolicy: Sendable {
     /// Tries per call, the first included.
     public var maxAttempts: Int
+    /// The first back-off; it doubles per try (with jitter) up to `maxBackoff`.
     public var initialBackoff: Duration
+    /// The longest back-off between tries.
     public var maxBackoff: Duration
     /// The longest Retry-After we honour; larger values are clamped.
     public var maxRetryAfter: Duration
 
+    /// A policy; the defaults suit API calls made by informer loops.
     public init(maxAttempts: Int = 6, initialBackoff: Duration = .milliseconds(200), maxBackoff: Duration = .seconds(30), maxRetryAfter: Duration = .seconds(120)) {
         self.maxAttempts = maxAttempts
         self.initialBackoff = initialBackoff
@@ -39,6 +42,7 @@ public struct KubeRetryPolicy: Sendable {
 public final class KubeClient: Sendable {
     /// Where and how to connect.
     public let connection: KubeConnection
+    /// How failed calls are retried.
     public let retry: KubeRetryPolicy
     private let logger: Logger
     private let pool = Mutex<[HTTPClient]>([])
@@ -48,6 +52,7 @@ public final class KubeClient: Sendable {
     /// The Accept header for metadata-only gets and watches.
     public static let acceptMetadata = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json;q=0.9"
 
+    /// A client for `connection`; `logger` gets retries and token re-reads (never credentials).
     public init(connection: KubeConnection, retry: KubeRetryPolicy = KubeRetryPolicy(), logger: Logger = Logger(label: "cano.kube")) {
         self.connection = connection
         self.retry = retry

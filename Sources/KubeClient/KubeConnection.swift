@@ -16,6 +16,7 @@ public struct KubeConnection: Sendable, CustomStringConvertible {
     /// The default namespace (context namespace, or the service account's).
     public var namespace: String
 
+    /// A connection; a server without a scheme gets `https://` (as kubectl does).
     public init(server: String, tls: TLSOptions = TLSOptions(), token: TokenSource? = nil, namespace: String = "default") {
         var s = server
         while s.hasSuffix("/") { s.removeLast() }

@@ -42,7 +42,9 @@ public struct KubeError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// What kind of failure.
     public let code: Code
+    /// Which call failed (method and API path); never credentials.
     public let message: String
     /// The HTTP status, when a response arrived.
     public let httpStatus: Int?
@@ -51,6 +53,7 @@ public struct KubeError: Error, Sendable, CustomStringConvertible {
     /// The server's Retry-After, when it sent one.
     public let retryAfter: Duration?
 
+    /// An error; `status` is the server's Status object when it sent one.
     public init(_ code: Code, _ message: String, httpStatus: Int? = nil, status: KubeStatus? = nil, retryAfter: Duration? = nil) {
         self.code = code
         self.message = message
@@ -90,11 +93,17 @@ public struct KubeError: Error, Sendable, CustomStringConvertible {
 /// A `meta/v1` Status object, as the API server returns it for failures and in watch
 /// ERROR events.
 public struct KubeStatus: Codable, Sendable, Equatable {
+    /// "Status".
     public var kind: String?
+    /// "Success" or "Failure".
     public var status: String?
+    /// The server's human-readable explanation.
     public var message: String?
+    /// The machine-readable reason ("Forbidden", "Expired", "Conflict"...).
     public var reason: String?
+    /// The HTTP status code it stands for.
     public var code: Int?
+    /// Which object the failure is about.
     public var details: Details?
 
     /// The `details` member: which object the failure is about.
@@ -105,6 +114,7 @@ public struct KubeStatus: Codable, Sendable, Equatable {
         public var retryAfterSeconds: Int?
     }
 
+    /// A Status object (tests and doubles build them).
     public init(status: String? = "Failure", message: String?, reason: String?, code: Int?, details: Details? = nil) {
         self.kind = "Status"
         self.status = status

@@ -2,21 +2,29 @@
 public struct KubeResource: Sendable, Hashable, CustomStringConvertible {
     /// "" for the core group.
     public var group: String
+    /// "v1".
     public var version: String
     /// The plural resource name in paths ("pods", "leases").
     public var plural: String
 
+    /// A resource by group, version and plural name.
     public init(group: String, version: String, plural: String) {
         self.group = group
         self.version = version
         self.plural = plural
     }
 
+    /// core/v1 pods.
     public static let pods = KubeResource(group: "", version: "v1", plural: "pods")
+    /// core/v1 events.
     public static let events = KubeResource(group: "", version: "v1", plural: "events")
+    /// core/v1 secrets.
     public static let secrets = KubeResource(group: "", version: "v1", plural: "secrets")
+    /// batch/v1 jobs.
     public static let jobs = KubeResource(group: "batch", version: "v1", plural: "jobs")
+    /// apps/v1 replicasets.
     public static let replicaSets = KubeResource(group: "apps", version: "v1", plural: "replicasets")
+    /// coordination.k8s.io/v1 leases.
     public static let leases = KubeResource(group: "coordination.k8s.io", version: "v1", plural: "leases")
 
     /// "/api/v1" or "/apis/GROUP/VERSION".
@@ -37,18 +45,24 @@ public struct KubeResource: Sendable, Hashable, CustomStringConvertible {
 
 /// Query options for list and watch.
 public struct ListOptions: Sendable, Equatable {
+    /// "owner=helm".
     public var labelSelector: String?
+    /// "type=Warning".
     public var fieldSelector: String?
     /// Page size for lists.
     public var limit: Int?
+    /// The previous page's `metadata.continue`.
     public var continueToken: String?
+    /// Where a watch starts (lists: unset means the latest).
     public var resourceVersion: String?
     /// Server-side watch timeout.
     public var timeoutSeconds: Int?
+    /// Ask the server for BOOKMARK events (cheap resumption points).
     public var allowWatchBookmarks: Bool
     /// Ask for PartialObjectMetadata instead of whole objects.
     public var metadataOnly: Bool
 
+    /// Options; all unset by default.
     public init(
         labelSelector: String? = nil, fieldSelector: String? = nil, limit: Int? = nil, continueToken: String? = nil,
         resourceVersion: String? = nil, timeoutSeconds: Int? = nil, allowWatchBookmarks: Bool = false,

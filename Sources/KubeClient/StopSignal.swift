@@ -37,27 +37,3 @@ public final class StopSignal: @unchecked Sendable {
         return !stopped
     }
 }
-
-/// Runs blocking work (libcurl calls) on a dedicated thread, never on the cooperative pool.
-public enum BlockingThread {
-    /// Runs `body` on a new thread and returns its result.
-    public static func run<T: Sendable, E: Error>(
-        name: String, _ body: @escaping @Sendable () throws(E) -> T
-    ) async throws(E) -> T {
-        let result: Result<T, E> = await withCheckedContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(returning: Result { () throws(E) in try body() })
-            }
-            thread.name = name
-            thread.start()
-        }
-        return try result.get()
-    }
-
-    /// Starts a long-lived thread (a watch loop) and returns at once.
-    public static func start(name: String, _ body: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: body)
-        thread.name = name
-        thread.start()
-    }
-}

@@ -22,10 +22,19 @@ final class WorkloadResolver: Sendable {
         }
         let key = "\(kind)/\(namespace)/\(name)"
         if let hit = cache.withLock({ $0[key] }) { return hit }
-        guard let client,
-              let meta = try? client.get(PartialObjectMetadata.self, path: resource.path(namespace: namespace, name: name), accept: KubeClient.acceptMetadata)
-        else { return plain }  // gone or forbidden: the object itself is the best we know
         var workload = plain
+        guard let client else { return plain }
+        let meta: PartialObjectMetadata
+        do {
+            meta = try client.get(PartialObjectMetadata.self, path: resource.path(namespace: namespace, name: name),
+                                  accept: KubeClient.acceptMetadata, retrying: false)
+        } catch {
+            // Gone or forbidden: the object itself is the best we know, and asking again for
+            // every event about it would only repeat the failure. Transient failures are
+            // not remembered.
+            if error.code == .notFound || error.code == .forbidden { remember(key, plain) }
+            return plain
+        }
         if let owner = meta.metadata.controllerLite {
             if kind == "Pod" {
                 workload = Workload.of(podName: name, labels: meta.metadata.labels, owner: owner)
@@ -36,10 +45,14 @@ final class WorkloadResolver: Sendable {
                 workload = Workload(kind: owner.kind, name: owner.name)
             }
         }
+        remember(key, workload)
+        return workload
+    }
+
+    private func remember(_ key: String, _ workload: Workload) {
         cache.withLock { c in
             if c.count >= maxEntries { c.removeAll(keepingCapacity: true) }
             c[key] = workload
         }
-        return workload
     }
 }

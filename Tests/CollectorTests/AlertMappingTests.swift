@@ -32,7 +32,8 @@ import Foundation
         #expect(issue.cluster == "prod-eu-1")
         #expect(issue.endsAt == nil)
         #expect(RFC3339.format(issue.startsAt) == "2026-11-26T15:23:12.041Z")
-        #expect(issue.links.map(\.title) == ["Prometheus query"])
+        #expect(issue.links.map(\.title) == ["Prometheus query", "Alertmanager"])
+        #expect(issue.links.last?.url == webhook.externalURL)
     }
 
     @Test func severityMappingAndDefault() throws {

@@ -42,6 +42,13 @@ import Foundation
         #expect(throws: IssueSchema.Violation.self) { try IssueSchema.validate([try IssueCoding.encode(json)]) }
     }
 
+    @Test func unknownBlockTypesAreSkippedNotFatal() throws {
+        let json = #"{"type":"x","blocks":[{"type":"markdown","text":"a"},{"type":"sparkline","points":[1,2]},{"type":"divider"}]}"#
+        let enrichment = try IssueCoding.decode(Enrichment.self, from: Array(json.utf8))
+        #expect(enrichment.blocks == [.markdown("a"), .divider])
+        #expect(throws: DecodingError.self) { try IssueCoding.decode(Enrichment.self, from: Array(#"{"type":"x","blocks":[{"type":"markdown"}]}"#.utf8)) }
+    }
+
     @Test func roundTripsThroughJSON() throws {
         for issue in try Self.samples() {
             let decoded = try IssueCoding.decode(CanoSDK.Issue.self, from: IssueCoding.encode(issue))

@@ -66,7 +66,10 @@ import TestSupport
         #expect(pipeline.metrics.counter("cano_deliveries_total", ["destination": "hook", "result": "delivered"]) == 1)
         let messages = pipeline.logs.lines.filter { $0.contains("will retry") }
         #expect(messages.count == 3)
-        #expect(messages.contains { $0.contains("timeout") })
+        // Transport failures, not HTTP answers: the double really dropped the connection.
+        #expect(messages.filter { $0.contains("connectionFailed") }.count == 2)
+        #expect(messages.filter { $0.contains("timeout") }.count == 1)
+        #expect(!messages.contains { $0.contains("HTTP 500") })
         await pipeline.shutdown()
         await server.stop()
     }
@@ -80,6 +83,9 @@ import TestSupport
         try await waitUntil("many failed attempts", timeout: .seconds(30)) { server.requests.count >= 200 }
         #expect(server.delivered.isEmpty)
         #expect(pipeline.metrics.gauge("cano_queue_depth", ["destination": "hook"]) == 10)
+        try await waitUntil("the oldest entry's age published") {
+            (pipeline.metrics.gauge("cano_queue_oldest_age_seconds", ["destination": "hook"]) ?? 0) > 0
+        }
 
         server.setDefault(.status(200))
         try await pipeline.waitUntilSettled(timeout: .seconds(30))
@@ -88,6 +94,10 @@ import TestSupport
         #expect(Set(delivered.compactMap { $0.issue?.fingerprint }) == Set(fingerprints))
         #expect(try pipeline.records(.dead).isEmpty)
         #expect(pipeline.metrics.counter("cano_deliveries_total", ["destination": "hook", "result": "delivered"]) == 10)
+        try await waitUntil("the gauges back to an empty queue") {
+            pipeline.metrics.gauge("cano_queue_depth", ["destination": "hook"]) == 0
+                && pipeline.metrics.gauge("cano_queue_oldest_age_seconds", ["destination": "hook"]) == 0
+        }
         await pipeline.shutdown()
         await server.stop()
     }

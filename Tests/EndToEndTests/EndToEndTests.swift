@@ -63,8 +63,11 @@ import Testing
         #expect(resolved.fingerprint == issue.fingerprint)
         #expect(resolved.endsAt != nil)
 
+        // The engine counts a delivery after the plugin returns, a moment after the receiver saw it.
+        try await waitUntil("both deliveries counted") {
+            try collector.get("/metrics").text.contains(#"cano_deliveries_total{destination="receiver",result="delivered"} 2"#)
+        }
         let metrics = try collector.get("/metrics").text
-        #expect(metrics.contains(#"cano_deliveries_total{destination="receiver",result="delivered"} 2"#))
         // No secret reaches logs or metrics.
         for secret in ["e2e-intake-token", "e2e-hmac-secret", "secret-path-key"] {
             #expect(!collector.log.contains(secret), "\(secret) leaked into the log")

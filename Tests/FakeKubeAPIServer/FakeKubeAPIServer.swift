@@ -37,13 +37,21 @@ public final class FakeKubeAPIServer: Sendable {
     }
 
     /// Starts a server on an ephemeral port that accepts `tokens`.
-    public static func start(tokens: Set<String> = ["test-token"], port: Int = 0) async throws -> FakeKubeAPIServer {
+    ///
+    /// With `clientCertificates`, the TLS handshake requires a client certificate signed by
+    /// the test CA (`certificates.clientCertificatePEM`), and such a client needs no token:
+    /// the certificate authenticates it, as with a kubeconfig `client-certificate-data` user.
+    public static func start(tokens: Set<String> = ["test-token"], clientCertificates: Bool = false, port: Int = 0) async throws -> FakeKubeAPIServer {
         let certificates = try TestCertificates.generate()
         let cluster = FakeCluster(tokens: tokens)
-        let handler = RequestHandler(cluster: cluster)
-        let tls = TLSConfiguration.makeServerConfiguration(
+        let handler = RequestHandler(cluster: cluster, certificateAuthenticated: clientCertificates)
+        var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(certificates.serverCertificatePEM.utf8), format: .pem))],
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificates.serverKeyPEM.utf8), format: .pem)))
+        if clientCertificates {
+            tls.certificateVerification = .noHostnameVerification
+            tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(certificates.caPEM.utf8), format: .pem)])
+        }
         let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "fake-kube-apiserver")
         logger.logLevel = .critical
@@ -83,6 +91,8 @@ public final class FakeKubeAPIServer: Sendable {
 /// Turns requests into answers from ``FakeCluster``.
 struct RequestHandler: Sendable {
     let cluster: FakeCluster
+    /// Every connection presented a CA-signed client certificate (checked by TLS).
+    let certificateAuthenticated: Bool
 
     struct Target {
         var resource: String
@@ -111,7 +121,8 @@ struct RequestHandler: Sendable {
             return Self.status(503, reason: "ServiceUnavailable", message: "the server is shutting down")
         }
         let tokens = cluster.state.withLock { $0.tokens }
-        guard let auth, auth.hasPrefix("Bearer "), tokens.contains(String(auth.dropFirst(7))) else {
+        let tokenOK = auth.map { $0.hasPrefix("Bearer ") && tokens.contains(String($0.dropFirst(7))) } ?? false
+        guard tokenOK || (certificateAuthenticated && auth == nil) else {
             return Self.status(401, reason: "Unauthorized", message: "Unauthorized")
         }
         if let failure = takeFailure(method: method, path: path) {

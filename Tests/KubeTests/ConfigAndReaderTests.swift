@@ -73,7 +73,7 @@ struct ConfigAndReaderTests {
         #expect(!f.allows("c"))
     }
 
-    @Test func readerAllowsPodsLogsAndEventsOnly() async throws {
+    @Test func readerAllowsOnlyWhatEnrichersRead() async throws {
         #expect(KubeAPIReader.isAllowed("/api/v1/namespaces/x/pods/y/log?tailLines=50"))
         #expect(KubeAPIReader.isAllowed("/api/v1/namespaces/x/events?fieldSelector=involvedObject.name%3Dy"))
         #expect(!KubeAPIReader.isAllowed("/api/v1/namespaces/x/secrets/y"))

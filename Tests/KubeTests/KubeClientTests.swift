@@ -1,4 +1,5 @@
 import CanoSDK
+import Collector
 import FakeKubeAPIServer
 import Foundation
 import KubeClient
@@ -242,8 +243,9 @@ struct KubeClientTests {
         try secret.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
         var connection = env.connection
         connection.token = TokenSource(file: dir + "/token")
-        var logger = Logger(label: "test") { _ in CapturingLogHandler() }
-        logger.logLevel = .trace
+        // The host's own JSON log handler, capturing lines as they would reach stderr.
+        let capture = LogCapture()
+        let logger = Logger(label: "test") { JSONLogHandler(label: $0, level: .trace, output: .capture(capture)) }
         let client = KubeClient(connection: connection, retry: KubeRetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(1)), logger: logger)
         let error = await #expect(throws: KubeError.self) {
             try await blocking { () throws(KubeError) in _ = try client.request(path: "/api/v1/pods") }
@@ -252,7 +254,7 @@ struct KubeClientTests {
         #expect(error.map { "\($0)" }?.contains(secret) == false)
         #expect(error.map { String(reflecting: $0) }?.contains(secret) == false)
         #expect(!connection.description.contains(secret))
-        let lines = CapturingLogHandler.lines.withLock { $0 }
+        let lines = capture.lines
         #expect(!lines.isEmpty)
         #expect(lines.allSatisfy { !$0.contains(secret) })
     }
@@ -262,4 +264,110 @@ final class SeenEvents: Sendable {
     private let stored = Mutex<[String]>([])
     var items: [String] { stored.withLock { $0 } }
     func add(_ s: String) { stored.withLock { $0.append(s) } }
+}
+
+@Suite("Watch resumption")
+struct WatchResumptionTests {
+    @Test func theRealExpiredErrorLineMeansRelist() async throws {
+        let env = try await KubeTestEnv.start()
+        defer { Task { await env.server.shutdown() } }
+        // The 410 ERROR line exactly as a real API server sent it (wso2/apk#571).
+        let line = String(decoding: try Fixtures.data("watch/watch-error-410-expired.jsonl"), as: UTF8.self)
+        let status = try #require(try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))["object"])
+        let client = env.client()
+        let rv = String(env.cluster.resourceVersion)
+        let watching = Task {
+            try await blocking { () throws(KubeError) -> WatchEnd in
+                try client.watch(PartialObjectMetadata.self, .pods, options: ListOptions(resourceVersion: rv), stop: StopSignal()) { _ in }
+            }
+        }
+        try await waitUntil("watch open") { env.cluster.openWatches("pods") == 1 }
+        env.cluster.sendWatchError("pods", status: status)
+        let error = await #expect(throws: KubeError.self) { try await watching.value }
+        #expect(error?.code == .gone)
+        #expect(error?.status?.message == "too old resource version: 657887 (680402)")
+        #expect(error?.status?.reason == "Expired")
+    }
+
+    @Test func serverSideTimeoutsResumeFromTheLastVersionWithoutDuplicates() async throws {
+        let env = try await KubeTestEnv.start()
+        env.cluster.setWatchTimeout(seconds: 1)
+        let h = try await SourcesHarness(env: env, config: PodDetectorTests.sourcesConfig())
+        defer { Task { await h.stop(); await env.server.shutdown() } }
+        env.cluster.apply("pods", try Fixtures.load("pods/pod-crashloopbackoff.yaml").placed(namespace: "t"))
+        try await waitUntil("reported") { h.issues.count == 1 }
+        let listsBefore = env.cluster.requests.filter { $0.path == "/api/v1/pods" && $0.query["watch"] == nil }.count
+        // Two server-side timeouts later, the watch has been resumed twice...
+        try await waitUntil("resumed twice", timeout: .seconds(10)) {
+            env.cluster.requests.filter { $0.path == "/api/v1/pods" && $0.query["watch"] == "true" }.count >= 3
+        }
+        let watches = env.cluster.requests.filter { $0.path == "/api/v1/pods" && $0.query["watch"] == "true" }
+        // ...each from the last resourceVersion seen, never from scratch, and without a relist.
+        #expect(watches.allSatisfy { ($0.query["resourceVersion"] ?? "").isEmpty == false })
+        #expect(Int(watches.last!.query["resourceVersion"]!)! >= Int(watches.first!.query["resourceVersion"]!)!)
+        #expect(env.cluster.requests.filter { $0.path == "/api/v1/pods" && $0.query["watch"] == nil }.count == listsBefore)
+        try await h.podBarrier("timeout")
+        #expect(h.issues.count == 1)
+    }
+}
+
+@Suite("Client certificates")
+struct ClientCertificateTests {
+    @Test func kubeconfigClientCertificateDataAndFiles() async throws {
+        let server = try await FakeKubeAPIServer.start(tokens: [], clientCertificates: true)
+        defer { Task { await server.shutdown() } }
+        let certs = server.certificates
+        server.cluster.apply("pods", try Fixtures.load("pods/pod-running-healthy-managedfields.json"))
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
+        // Same layout as the client-cert fixture kubeconfig, with this run's CA and pair.
+        let inline = """
+        apiVersion: v1
+        clusters:
+          - cluster:
+              server: \(server.url)
+              certificate-authority-data: \(b64(certs.caPEM))
+            name: fake
+        contexts:
+          - context: {cluster: fake, user: cert-user}
+            name: fake-context
+        current-context: fake-context
+        users:
+          - user:
+              client-certificate-data: \(b64(certs.clientCertificatePEM))
+              client-key-data: \(b64(certs.clientKeyPEM))
+            name: cert-user
+        """
+        try inline.write(toFile: dir + "/inline.yaml", atomically: true, encoding: .utf8)
+        // The file variant, with paths relative to the kubeconfig.
+        try certs.caPEM.write(toFile: dir + "/ca.crt", atomically: true, encoding: .utf8)
+        try certs.clientCertificatePEM.write(toFile: dir + "/client.crt", atomically: true, encoding: .utf8)
+        try certs.clientKeyPEM.write(toFile: dir + "/client.key", atomically: true, encoding: .utf8)
+        let files = inline
+            .replacingOccurrences(of: "certificate-authority-data: \(b64(certs.caPEM))", with: "certificate-authority: ca.crt")
+            .replacingOccurrences(of: "client-certificate-data: \(b64(certs.clientCertificatePEM))", with: "client-certificate: client.crt")
+            .replacingOccurrences(of: "client-key-data: \(b64(certs.clientKeyPEM))", with: "client-key: client.key")
+        try files.write(toFile: dir + "/files.yaml", atomically: true, encoding: .utf8)
+
+        for name in ["inline.yaml", "files.yaml"] {
+            let client = KubeClient(connection: try Kubeconfig.load(path: dir + "/" + name))
+            let count = try await blocking { () throws(KubeError) -> Int in
+                var n = 0
+                try client.list(PartialObjectMetadata.self, .pods) { page throws(KubeError) in n += page.count }
+                return n
+            }
+            #expect(count == 1, "\(name)")
+        }
+        // Without the client certificate the handshake fails.
+        var anonymous = try Kubeconfig.load(path: dir + "/inline.yaml")
+        anonymous.tls.clientCertificatePEM = nil
+        anonymous.tls.clientKeyPEM = nil
+        let client = KubeClient(connection: anonymous, retry: KubeRetryPolicy(maxAttempts: 1))
+        let error = await #expect(throws: KubeError.self) {
+            try await blocking { () throws(KubeError) in _ = try client.request(path: "/api/v1/pods") }
+        }
+        #expect(error?.code == .transport)
+        #expect(server.cluster.requests.count == 2)
+    }
 }

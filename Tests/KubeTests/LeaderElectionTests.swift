@@ -80,8 +80,9 @@ struct LeaderElectionTests {
         leader.stop.stop()
         try await waitUntil("takeover", timeout: .seconds(8)) { follower.isLeading }
         let takeover = ContinuousClock.now - died
-        // Within the lease duration after its last renewal, plus one retry period.
-        #expect(takeover < .seconds(2) + .milliseconds(1500))
+        // Bounded by the lease duration (2 s) after the last renewal, not by anything longer;
+        // the extra 3 s is slack for a loaded CI machine, not part of the protocol.
+        #expect(takeover < .seconds(2) + .seconds(3))
         #expect(!book.overlap.get)
         let after = try #require(env.cluster.get("leases.coordination.k8s.io", namespace: "cano", name: "cano-collector-leader"))
         #expect(after.at("spec.leaseTransitions")?.numberValue == 1)

@@ -76,18 +76,3 @@ extension JSONValue {
 }
 
 func nowRFC3339(offset: TimeInterval = 0) -> JSONValue { .string(RFC3339.format(Date().addingTimeInterval(offset))) }
-
-/// A log handler that keeps every rendered line, to prove secrets never reach logs.
-final class CapturingLogHandler: LogHandler, @unchecked Sendable {
-    static let lines = Mutex<[String]>([])
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        let all = self.metadata.merging(metadata ?? [:]) { $1 }
-        Self.lines.withLock { $0.append("\(level) \(message) \(all)") }
-    }
-}

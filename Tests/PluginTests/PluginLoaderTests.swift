@@ -200,6 +200,6 @@ struct PluginCatalogReportTests {
         #expect(refusals.count == 2)
         #expect(refusals.contains { $0.contains("wrong_major.so") && $0.contains("abiMajorMismatch") })
         #expect(test.metrics.gauge("cano_plugins_loaded") == 1)
-        #expect(test.metrics.counter("cano_plugin_load_failures_total", ["code": "missingSymbol"]) == 1)
+        #expect(test.metrics.counter("cano_plugin_load_failures_total", ["reason": "missingSymbol"]) == 1)
     }
 }

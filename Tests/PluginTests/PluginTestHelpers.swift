@@ -33,7 +33,7 @@ struct FixturePlugins {
 
     /// Compiles the example C plugin.
     func buildExample() throws -> String {
-        try CPluginCompiler.compile(CPluginCompiler.examplePlugin, into: directory.path, as: "c-file.so")
+        try CPluginCompiler.compile(CPluginCompiler.examplePlugin, into: directory.path, as: "jsonl-c.so")
     }
 }
 

@@ -17,6 +17,16 @@ struct PluginsCommandTests {
         #expect(run.output.hasSuffix("result: FAIL\n"))
     }
 
+    @Test func aHangingPluginIsStopped() throws {
+        let fixtures = try FixturePlugins()
+        defer { fixtures.directory.remove() }
+        let run = try PluginsCLI.run(["plugins", "check", try fixtures.build("hangs"), "--timeout", "0.2"])
+        #expect(run.status == 1)
+        #expect(run.output.contains("PASS  create"))
+        #expect(run.output.contains("FAIL  hang: the plugin did not return"), "\(run.output)")
+        #expect(run.output.hasSuffix("result: FAIL\n"))
+    }
+
     @Test func checkPassesTheCExample() throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
@@ -24,6 +34,14 @@ struct PluginsCommandTests {
         let run = try PluginsCLI.run(["plugins", "check", try fixtures.buildExample(), "--config-json", config])
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.hasSuffix("result: PASS\n"))
+    }
+
+    @Test func checkPassesTheWebhookAgainstItsCaptureServer() throws {
+        let run = try PluginsCLI.run(["plugins", "check", try BuildProducts.plugin("CanoWebhook"),
+                                      "--config-json", #"{"url":"{{capture_url}}","hmac_secret":"x"}"#])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("PASS  deliver resolved: HTTP 200"))
+        #expect(run.output.contains("received 2 request(s)"))
     }
 
     @Test func listShowsLoadedAndRefused() throws {

@@ -150,3 +150,51 @@ struct SlackLimitTests {
         #expect(fallback.contains("truncated"))
     }
 }
+
+@Suite("Slack limits: large markdown")
+struct SlackLargeMarkdownTests {
+    @Test("a 2 MB single-line markdown block with unmatched emphasis renders as preview + file")
+    func hugeMarkdown() {
+        let line = String(repeating: "a_b *c ", count: 300_000)
+        var files: [FileUpload] = []
+        let blocks = MessageRenderer().markdownBlocks(line, fileName: "notes.md", title: "Notes", files: &files)
+        #expect(blocks.count == 2)
+        #expect(blocks.allSatisfy { $0.weight <= SlackLimits.sectionText })
+        #expect(files.first?.bytes.count == line.utf8.count)
+    }
+}
+
+@Suite("Slack limits: long JSON and markdown become files")
+struct SlackLongContentTests {
+    @Test("long JSON: a preview in the message, the document as a .json file in the thread")
+    func longJSON() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        var object: [String: JSONValue] = [:]
+        for i in 0..<300 { object["key_\(i)"] = .string("value <\(i)> & more") }
+        let issue = makeIssue(enrichments: [Enrichment(type: "manifest", title: "Manifest", blocks: [.json(.object(object))])])
+        let result = await h.deliver(try h.notifier(), issue)
+        #expect(result.isDelivered, "\(result)")
+        let file = try #require(h.slack.files.first)
+        #expect(file.filename.hasSuffix(".json"))
+        let decoded = try IssueCoding.decode(JSONValue.self, from: file.bytes)
+        #expect(decoded == .object(object))
+        let root = try #require(h.slack.messages.first)
+        #expect(root.allText.contains("truncated"))
+        #expect(SlackLimits.fenceCount(root.allText) % 2 == 0)
+    }
+
+    @Test("long markdown: sections up to four, beyond that a preview plus the full .md file")
+    func longMarkdown() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        let text = (1...600).map { "- step \($0): `kubectl describe pod worker-\($0)` & check events" }.joined(separator: "\n")
+        let issue = makeIssue(enrichments: [Enrichment(type: "runbook", title: "Runbook", blocks: [.markdown(text)])])
+        let result = await h.deliver(try h.notifier(), issue)
+        #expect(result.isDelivered, "\(result)")
+        let file = try #require(h.slack.files.first)
+        #expect(file.filename.hasSuffix(".md"))
+        #expect(file.bytes == Array(text.utf8))
+        #expect(h.slack.calls("chat.postMessage").allSatisfy { $0.error == nil })
+    }
+}

@@ -110,4 +110,17 @@ struct SlackThreadTests {
         #expect(h.slack.files.map(\.filename) == ["a.log", "b.log"])
         #expect(!h.state.keys.contains("progress:k1"))
     }
+
+    @Test("a store that refuses writes: the delivery still succeeds and the reference links the thread")
+    func refusingStore() async throws {
+        let h = try await Harness.start()
+        defer { h.stop() }
+        h.state.setFailWrites(true)
+        let fired = await h.deliver(try h.notifier(), makeIssue())
+        let reference = try #require(fired.reference)
+        #expect(h.logs.all.contains { $0.contains("could not store the Slack thread") })
+        let resolved = await h.deliver(try h.notifier(), makeIssue(status: .resolved), reference: reference)
+        #expect(resolved.reference == reference, "\(resolved)")
+        #expect(h.slack.calls("chat.update").first?.fields["ts"]?.stringValue == h.slack.messages.first?.ts)
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 
 /// Compiles C plugins (the example and the broken fixtures) with the system C compiler,
 /// exactly as a plugin author would: `cc -shared -fPIC -I Sources/PluginABI/include`.
+/// A failed compile is an error with the compiler's output, never a skipped test.
 public enum CPluginCompiler {
     static var repositoryRoot: String { Fixtures.repositoryRoot }
 
@@ -10,25 +11,40 @@ public enum CPluginCompiler {
         repositoryRoot + "/Tests/Fixtures/plugins/" + name
     }
 
-    /// `examples/c-plugin/c_file_plugin.c`.
-    public static var examplePlugin: String { repositoryRoot + "/examples/c-plugin/c_file_plugin.c" }
+    /// `examples/c-destination/jsonl_destination.c`.
+    public static var examplePlugin: String { repositoryRoot + "/examples/c-destination/jsonl_destination.c" }
 
     /// Compiles `source` into `directory/output` and returns the .so path.
     /// `defines` become `-D` flags, passed without a shell (e.g. `FIXTURE_NAME="other"`).
-    public static func compile(_ source: String, into directory: String, as output: String, defines: [String] = []) throws -> String {
+    public static func compile(
+        _ source: String, into directory: String, as output: String, defines: [String] = [], flags: [String] = []
+    ) throws -> String {
         let target = directory + "/" + output
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-I", repositoryRoot + "/Sources/PluginABI/include"]
-            + defines.map { "-D" + $0 } + [source, "-o", target]
+        process.arguments = [try compiler(), "-shared", "-fPIC", "-fvisibility=hidden", "-I", repositoryRoot + "/Sources/PluginABI/include"]
+            + flags + defines.map { "-D" + $0 } + [source, "-o", target]
         let errors = Pipe()
         process.standardError = errors
         try process.run()
         let message = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw TestSupportError("cc failed for \(source): \(String(decoding: message, as: UTF8.self))")
+            throw TestSupportError("\(try compiler()) failed for \(source): \(String(decoding: message, as: UTF8.self))")
         }
         return target
+    }
+
+    /// `$CC`, else the first of cc, gcc, clang on PATH (the Swift toolchain ships clang, so
+    /// a machine that builds this package always has one).
+    static func compiler() throws -> String {
+        if let cc = ProcessInfo.processInfo.environment["CC"], !cc.isEmpty { return cc }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for name in ["cc", "gcc", "clang"] {
+            for directory in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
+                return name
+            }
+        }
+        throw TestSupportError("no C compiler (cc, gcc or clang) on PATH; install gcc or set CC")
     }
 }

@@ -169,6 +169,22 @@ def test_bindings_point_at_the_chart_service_account(defaults: Rendered) -> None
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE}]
 
 
+def test_kubernetes_sources_are_configured_with_the_leased_name(defaults: Rendered) -> None:
+    assert defaults.config["kubernetes"] == {
+        "enabled": True, "leader_election": {"enabled": True, "lease_name": "cano-collector-leader"}}
+    tuned = render({"kubernetes": {"settings": {"pods": {"namespaces": {"exclude": ["kube-system"]}}}},
+                    "leaderElection": {"leaseName": "other-lease"}}).config["kubernetes"]
+    assert tuned["pods"] == {"namespaces": {"exclude": ["kube-system"]}}
+    assert tuned["leader_election"]["lease_name"] == "other-lease"
+
+
+def test_no_cluster_permissions_without_kubernetes_sources() -> None:
+    rendered = render({"kubernetes": {"enabled": False}})
+    assert "kubernetes" not in rendered.config
+    for kind in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):
+        assert not rendered.of_kind(kind), kind
+
+
 def test_rbac_and_service_account_can_be_brought_by_the_user() -> None:
     rendered = render(COMBINATIONS["init-copy plugins, existingSecret, no RBAC, single replica"])
     for kind in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount", "PodDisruptionBudget"):
@@ -209,7 +225,7 @@ def test_writable_paths_are_volumes_because_the_root_filesystem_is_read_only(def
 
 def test_resources_and_probes(defaults: Rendered) -> None:
     container = defaults.container
-    assert container["resources"] == {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}
+    assert container["resources"] == {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["ports"] == [{"name": "http", "containerPort": 9099, "protocol": "TCP"}]

@@ -18,6 +18,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import socket
 import stat
 import struct
@@ -285,13 +286,28 @@ def running(binary: pathlib.Path, capture_server: tuple[str, list[dict[str, Any]
     try:
         yield {"base": base, "received": received, "jsonl": jsonl, "process": process, "log": tmp_path / "collector.log"}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the collector itself, as `docker stop` does, then wait for it.
+
+    unshare blocks SIGTERM while it waits, and the parent-death signal it arms is cleared
+    when chroot switches to uid 65532, so signalling unshare would orphan the collector.
+    Its (only) child is the collector: sh and chroot exec'd into it."""
+    children = pathlib.Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    pids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        process.wait()
+        raise AssertionError("the collector did not exit within 30 s of SIGTERM")
+    assert process.returncode == 0, f"the collector exited with {process.returncode} on SIGTERM"
 
 
 def log_of(run: dict[str, Any]) -> str:

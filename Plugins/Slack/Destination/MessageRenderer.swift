@@ -185,7 +185,13 @@ struct MessageRenderer: Sendable {
 
     /// Short markdown → sections; long markdown → a preview plus the full text as a file.
     func markdownBlocks(_ markdown: String, fileName: String, title: String, files: inout [FileUpload]) -> [SlackBlock] {
-        let converted = Mrkdwn.fromMarkdown(markdown)
+        // Far past what fits inline only the preview is converted; the file keeps it all.
+        let source = markdown.utf8.count > 4 * Self.inlineMarkdownLimit ? String(markdown.prefix(Self.inlineMarkdownLimit)) : markdown
+        let converted = Mrkdwn.fromMarkdown(source)
+        if source.count < markdown.count {
+            files.append(FileUpload(name: fileName, title: title, bytes: Array(markdown.utf8)))
+            return [BlockKit.section(SlackLimits.truncate(converted, to: SlackLimits.sectionText)), attachedNote(fileName, bytes: markdown.utf8.count)]
+        }
         if SlackLimits.length(converted) <= Self.inlineMarkdownLimit { return BlockKit.sections(converted) }
         files.append(FileUpload(name: fileName, title: title, bytes: Array(markdown.utf8)))
         return [BlockKit.section(SlackLimits.truncate(converted, to: SlackLimits.sectionText)), attachedNote(fileName, bytes: markdown.utf8.count)]

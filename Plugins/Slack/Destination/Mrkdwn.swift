@@ -86,11 +86,19 @@ public enum Mrkdwn {
         let chars = Array(text)
         var out = ""
         var i = 0
+        // Spans close within `reach` characters or not at all: an unmatched `*` in a long
+        // line must not make conversion quadratic.
+        let reach = 2000
         func find(_ needle: [Character], from start: Int) -> Int? {
-            guard needle.count <= chars.count else { return nil }
             var j = start
-            while j + needle.count <= chars.count {
-                if Array(chars[j..<(j + needle.count)]) == needle { return j }
+            let end = min(chars.count, start + reach)
+            while j + needle.count <= end {
+                var matched = true
+                for k in 0..<needle.count where chars[j + k] != needle[k] {
+                    matched = false
+                    break
+                }
+                if matched { return j }
                 j += 1
             }
             return nil

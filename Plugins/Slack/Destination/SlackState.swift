@@ -11,7 +11,8 @@ import CanoSDK
 public protocol SlackStateStore: Sendable {
     /// The value under `key`, or nil when absent.
     func get(_ key: String) -> [UInt8]?
-    /// Stores `value`; false when the store refused (the delivery then retries).
+    /// Stores `value`; false when the store refused. The core then logs a warning and goes
+    /// on: the delivery reference the host keeps still links the thread.
     func put(_ key: String, _ value: [UInt8]) -> Bool
     /// Removes `key`.
     func delete(_ key: String)

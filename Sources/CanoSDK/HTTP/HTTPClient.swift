@@ -73,7 +73,7 @@ public final class HTTPClient: @unchecked Sendable {
             ccurl_setopt_string(h, CURLOPT_PROTOCOLS_STR, "http,https")
             if let body = request.body {
                 ccurl_setopt_long(h, CURLOPT_POSTFIELDSIZE, body.count)
-                body.withUnsafeBytes { ccurl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)) }
+                _ = body.withUnsafeBytes { ccurl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)) }
                 if request.method != "POST" { ccurl_setopt_string(h, CURLOPT_CUSTOMREQUEST, request.method) }
             } else if request.method == "GET" {
                 ccurl_setopt_long(h, CURLOPT_HTTPGET, 1)
@@ -130,14 +130,14 @@ public final class HTTPClient: @unchecked Sendable {
     private static func applyTLS(_ h: UnsafeMutableRawPointer, _ tls: TLSOptions?) {
         guard let tls else { return }
         if let caFile = tls.caFile { ccurl_setopt_string(h, CURLOPT_CAINFO, caFile) }
-        if let pem = tls.caPEM { pem.withUnsafeBytes { ccurl_setopt_blob(h, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) } }
+        if let pem = tls.caPEM { _ = pem.withUnsafeBytes { ccurl_setopt_blob(h, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) } }
         if let cert = tls.clientCertificatePEM {
             ccurl_setopt_string(h, CURLOPT_SSLCERTTYPE, "PEM")
-            cert.withUnsafeBytes { ccurl_setopt_blob(h, CURLOPT_SSLCERT_BLOB, $0.baseAddress, $0.count) }
+            _ = cert.withUnsafeBytes { ccurl_setopt_blob(h, CURLOPT_SSLCERT_BLOB, $0.baseAddress, $0.count) }
         }
         if let key = tls.clientKeyPEM {
             ccurl_setopt_string(h, CURLOPT_SSLKEYTYPE, "PEM")
-            key.withUnsafeBytes { ccurl_setopt_blob(h, CURLOPT_SSLKEY_BLOB, $0.baseAddress, $0.count) }
+            _ = key.withUnsafeBytes { ccurl_setopt_blob(h, CURLOPT_SSLKEY_BLOB, $0.baseAddress, $0.count) }
         }
         if tls.insecureSkipVerify {
             ccurl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 0)

@@ -21,6 +21,8 @@ public struct CollectorApp: Sendable {
     public let logger: Logger
     public let metrics: Metrics
     public let readiness = Readiness()
+    /// Read-only cluster access for the enrichers (the Kubernetes client's reader), or nil.
+    public let kube: (any KubeReader)?
     private let onListening: @Sendable (Int) async -> Void
     private let makeSources: @Sendable (any IssueSink) -> [any Service]
 
@@ -28,13 +30,16 @@ public struct CollectorApp: Sendable {
     ///   - sources: builds the signal sources beyond the HTTP intake (the Kubernetes
     ///     watchers), given the durable sink they submit to. They are started after the
     ///     outbox and stopped before the delivery engine drains.
+    ///   - kube: read-only cluster access for the enrichers (`KubeAPIReader`), or nil.
     ///   - onListening: called with the bound HTTP port once the server listens.
     public init(
         config: CollectorConfig, logger: Logger, metrics: Metrics = Metrics(),
+        kube: (any KubeReader)? = nil,
         sources: @escaping @Sendable (any IssueSink) -> [any Service] = { _ in [] },
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
         self.config = config
+        self.kube = kube
         self.logger = logger
         self.metrics = metrics
         self.makeSources = sources
@@ -68,7 +73,10 @@ public struct CollectorApp: Sendable {
             policies: policies, metrics: metrics, logger: logger, onQueued: { engine.notify() })
         try engine.start()
 
-        let intake = AlertmanagerIntake(config: config, sink: outbox, metrics: metrics, logger: logger)
+        // Enrichment runs in front of the outbox: senders are acknowledged after the commit.
+        let sink = try EnrichmentStage.make(config: config.enrichment, kube: kube, catalog: catalog, services: pluginServices,
+                                            next: outbox, metrics: metrics, logger: logger)
+        let intake = AlertmanagerIntake(config: config, sink: sink, metrics: metrics, logger: logger)
         let readiness = self.readiness
         let onListening = self.onListening
         let http = HTTPServer.makeApplication(
@@ -84,7 +92,7 @@ public struct CollectorApp: Sendable {
                 let result = await engine.drain(deadline: .now + grace)
                 logger.info("deliveries drained", metadata: ["completed": .stringConvertible(result.completed), "in_flight": .stringConvertible(result.inFlight)])
             },
-        ] + makeSources(outbox) + [
+        ] + makeSources(sink) + [
             http,
             DrainOnShutdown(name: "readiness") { readiness.markNotReady() },
         ]

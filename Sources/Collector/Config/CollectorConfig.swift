@@ -15,6 +15,8 @@ public struct CollectorConfig: Sendable, Equatable {
     public var routes: [RouteConfig] = []
     /// Destinations for Issues no route matched (the default route).
     public var defaultDestinations: [String] = []
+    /// Enrichment workflows and budgets (see `EnrichmentConfig`).
+    public var enrichment = EnrichmentConfig()
     /// Watching the cluster itself (off unless `kubernetes.enabled`).
     public var kubernetes = KubernetesConfig()
 

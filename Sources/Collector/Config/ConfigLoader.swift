@@ -55,7 +55,7 @@ public enum ConfigLoader {
     // MARK: - Sections
 
     private static func interpret(_ root: YAMLReader.Located, into config: inout CollectorConfig, _ r: YAMLReader) {
-        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "kubernetes"]) {
+        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "kubernetes", "enrichment"]) {
             switch key {
             case "cluster": config.cluster = r.string(value)
             case "data_dir": if let v = r.string(value) { config.dataDirectory = v }
@@ -68,6 +68,7 @@ public enum ConfigLoader {
             case "destinations": config.destinations = r.sequence(value).compactMap { destination($0, r) }
             case "routes": config.routes = r.sequence(value).compactMap { route($0, r) }
             case "default_destinations": config.defaultDestinations = r.strings(value)
+            case "enrichment": config.enrichment = EnrichmentConfigParser.parse(value, r)
             case "kubernetes": config.kubernetes = kubernetes(value, r)
             default: break
             }

@@ -18,8 +18,10 @@ public struct RetryPolicy: Sendable {
         case deadLetter(reason: String)
     }
 
+    /// The destination's limits and backoff settings.
     public let policy: DeliveryPolicy
 
+    /// A policy deciding by `policy`.
     public init(policy: DeliveryPolicy) {
         self.policy = policy
     }

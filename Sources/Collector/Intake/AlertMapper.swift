@@ -23,12 +23,15 @@ public struct AlertMapper: Sendable {
         public var description: String { message }
     }
 
-    /// Subject label precedence: the most specific object first. `job_name` is
-    /// kube-state-metrics' label for a Kubernetes Job; the plain `job` label is the
-    /// Prometheus scrape job (e.g. "kube-state-metrics"), never a subject.
+    /// Subject label precedence. `job_name` is kube-state-metrics' label for a Kubernetes
+    /// Job; the plain `job` label is the Prometheus scrape job (e.g. "kube-state-metrics"),
+    /// never a subject. Workload labels come before `pod`: kube-state-metrics' workload
+    /// series (kube_job_*, kube_deployment_*...) have no pod of their own, so a `pod`
+    /// label next to them is the exporter's scrape target (as in the captured KubeJobFailed
+    /// alert), while pod alerts (KubePodCrashLooping...) carry no workload label.
     static let subjectLabels: [(label: String, kind: String)] = [
-        ("pod", "Pod"), ("deployment", "Deployment"), ("statefulset", "StatefulSet"),
-        ("daemonset", "DaemonSet"), ("job_name", "Job"), ("cronjob", "CronJob"), ("node", "Node"),
+        ("job_name", "Job"), ("cronjob", "CronJob"), ("deployment", "Deployment"), ("statefulset", "StatefulSet"),
+        ("daemonset", "DaemonSet"), ("pod", "Pod"), ("node", "Node"),
         ("persistentvolumeclaim", "PersistentVolumeClaim"), ("namespace", "Namespace"),
     ]
 
@@ -59,8 +62,10 @@ public struct AlertMapper: Sendable {
         }
 
         var links: [Link] = []
-        if let url = alert.generatorURL, !url.isEmpty { links.append(Link(title: "Prometheus query", url: url)) }
+        if let url = alert.generatorURL, !url.isEmpty { links.append(Link(title: AlertLinks.prometheusTitle, url: url)) }
         if let url = annotations["runbook_url"], !url.isEmpty { links.append(Link(title: "Runbook", url: url)) }
+        // The sender's UI: the alert_labels enricher builds a silence link from it.
+        if let url = externalURL, !url.isEmpty { links.append(Link(title: AlertLinks.alertmanagerTitle, url: url)) }
 
         return Issue(
             type: .alert,

@@ -167,7 +167,11 @@ public final class PluginInstance: @unchecked Sendable {
             message: message,
             reference: copy(result.reference),
             payload: copy(result.payload))
-        for pointer in [result.message.ptr, result.reference.ptr, result.payload.ptr] where pointer != nil {
+        // Each distinct buffer once: a plugin that returns one pointer in two fields must
+        // not make the host free it twice.
+        var freed = Set<UnsafeMutablePointer<UInt8>>()
+        for pointer in [result.message.ptr, result.reference.ptr, result.payload.ptr] {
+            guard let pointer, freed.insert(pointer).inserted else { continue }
             free?(UnsafeMutableRawPointer(pointer))
         }
         result.message = cano_buffer()

@@ -4,6 +4,7 @@ import Foundation
 /// A failed database operation. `operation` names what we were doing ("open", "insert
 /// delivery"...), `message` is SQLite's explanation; neither carries row data.
 public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What kind of failure.
     public enum Code: String, Sendable {
         /// The file could not be opened or created.
         case open
@@ -18,13 +19,16 @@ public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible
         /// The database was closed.
         case closed
     }
+    /// What kind of failure.
     public var code: Code
     /// What the caller was doing.
     public var operation: String
+    /// SQLite's explanation (or ours), without row data.
     public var message: String
     /// SQLite's extended result code, when there is one.
     public var sqliteCode: Int32
 
+    /// Creates an error for `operation`.
     public init(_ code: Code, operation: String, message: String, sqliteCode: Int32 = 0) {
         self.code = code
         self.operation = operation
@@ -32,6 +36,7 @@ public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible
         self.sqliteCode = sqliteCode
     }
 
+    /// One line naming the operation and the cause.
     public var description: String { "database \(operation) failed (\(code.rawValue)): \(message)" }
 }
 
@@ -213,8 +218,11 @@ public struct DatabaseRow {
 
 /// One schema step; applied once, in `version` order, inside a transaction.
 public struct Migration: Sendable {
+    /// Applied in increasing order; recorded in `schema_migrations`.
     public var version: Int
+    /// One or more statements, run in one transaction.
     public var sql: String
+    /// A step of the schema.
     public init(version: Int, sql: String) {
         self.version = version
         self.sql = sql
@@ -247,6 +255,7 @@ public final class Database: @unchecked Sendable {
         public var synchronous: Synchronous = .full
         /// How long a statement waits for another connection's lock (the CLI) before failing.
         public var busyTimeout: Duration = .seconds(5)
+        /// The settings; defaults as documented on each property.
         public init(synchronous: Synchronous = .full, busyTimeout: Duration = .seconds(5)) {
             self.synchronous = synchronous
             self.busyTimeout = busyTimeout
@@ -305,6 +314,7 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Runs `body` with the connection, outside any transaction (reads, single statements).
+    @discardableResult
     public func read<T>(_ operation: String, _ body: (DatabaseConnection) throws -> T) throws(DatabaseError) -> T {
         lock.lock()
         defer { lock.unlock() }
@@ -321,6 +331,7 @@ public final class Database: @unchecked Sendable {
     /// Runs `body` in one write transaction (BEGIN IMMEDIATE: it takes the write lock up
     /// front so it never fails half-way on a lock upgrade). Commits if `body` returns,
     /// rolls back if it throws; the thrown error is passed on unchanged.
+    @discardableResult
     public func write<T>(_ operation: String, _ body: (DatabaseConnection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }

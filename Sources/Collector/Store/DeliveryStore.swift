@@ -13,15 +13,25 @@ public enum DeliveryState: String, Sendable, CaseIterable {
 
 /// One row of the `deliveries` table as the CLI and the dead-letter API show it.
 public struct DeliveryRecord: Sendable, Equatable {
+    /// The row id (what `deliveries retry` takes).
     public var id: Int64
+    /// The destination name.
     public var destination: String
+    /// The Issue's fingerprint.
     public var fingerprint: String
+    /// `firing` or `resolved`.
     public var status: String
+    /// The Issue's start, Unix milliseconds.
     public var startsAtMillis: Int64
+    /// Pending, delivered or dead.
     public var state: DeliveryState
+    /// Attempts made so far.
     public var attempts: Int
+    /// When the next attempt is due (pending rows), Unix milliseconds.
     public var nextAttemptMillis: Int64
+    /// When it was queued (or re-queued from the dead letters), Unix milliseconds.
     public var queuedMillis: Int64
+    /// Last change; for delivered rows the last time the alert was seen again.
     public var updatedMillis: Int64
     /// The last outcome's message (secret-free, as destinations report it).
     public var lastMessage: String?

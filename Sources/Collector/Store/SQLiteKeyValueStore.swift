@@ -11,6 +11,7 @@ public struct SQLiteKeyValueStore: KeyValueStore {
         self.database = database
     }
 
+    /// The value stored under `key`, or nil.
     public func value(namespace: String, key: String) throws -> [UInt8]? {
         try database.read("read plugin value") { c in
             var result: [UInt8]?
@@ -21,6 +22,7 @@ public struct SQLiteKeyValueStore: KeyValueStore {
         }
     }
 
+    /// Stores `value` under `key`, replacing any earlier value.
     public func setValue(_ value: [UInt8], namespace: String, key: String) throws {
         try database.read("write plugin value") { c in
             try c.run(
@@ -29,6 +31,7 @@ public struct SQLiteKeyValueStore: KeyValueStore {
         }
     }
 
+    /// Removes `key` (no error if absent).
     public func removeValue(namespace: String, key: String) throws {
         try database.read("remove plugin value") { c in
             try c.run("DELETE FROM plugin_kv WHERE namespace = ? AND key = ?", [.text(namespace), .text(key)], operation: "remove plugin value")

@@ -88,6 +88,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "routes" .Values.config.routes
   "default_destinations" $defaults
 }}
+{{- if .Values.kubernetes.enabled }}
+{{- $kube := dict "enabled" true "leader_election" (dict "enabled" true "lease_name" .Values.leaderElection.leaseName) }}
+{{- $_ := set $config "kubernetes" (merge $kube (deepCopy .Values.kubernetes.settings)) }}
+{{- end }}
 {{- if .Values.config.cluster }}
 {{- $_ := set $config "cluster" .Values.config.cluster }}
 {{- end }}
