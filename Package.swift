@@ -190,7 +190,7 @@ let package = Package(
         .executableTarget(
             name: "CollectorBench",
             dependencies: [
-                "Collector", "CanoSDK", "TestSupport",
+                "Collector", "CanoSDK", "TestSupport", "FakeKubeAPIServer",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/CollectorBench"

@@ -3,6 +3,7 @@
 // double. Latency is measured from the stamp each alert carries to the double's arrival.
 import CanoSDK
 import Collector
+import FakeKubeAPIServer
 import Foundation
 import TestSupport
 
@@ -14,8 +15,14 @@ final class Rig: @unchecked Sendable {
     let webhookLatencies: Locked<[Int64]>
     static let slackToken = "xoxb-bench-token"
 
-    /// `slackPacing`: the plugin's `pace_per_channel` (0 = off).
-    init(slackPacing: Int, enforceSlackRate: Bool) async throws {
+    /// The fake Kubernetes API server, when the rig enriches with pod logs.
+    let kube: FakeKubeAPIServer?
+    /// The pod every enriched alert names; the fake API server holds it and its log.
+    static let enrichedPod = "worker-enriched"
+
+    /// `slackPacing`: the plugin's `pace_per_channel` (0 = off). `podLogs`: enrich alerts
+    /// with the pod's log from the fake API server (otherwise enrichment is disabled).
+    init(slackPacing: Int, enforceSlackRate: Bool, podLogs: Bool = false) async throws {
         let latencies = Locked<[Int64]>([])
         webhookLatencies = latencies
         let receiver = try await CaptureServer.start { request in
@@ -27,6 +34,49 @@ final class Rig: @unchecked Sendable {
         if enforceSlackRate { slack.enforcePostingRate(.seconds(1)) }
         self.receiver = receiver
         self.slack = slack
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cano-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var enrichment = "enrichment: {enabled: false}"
+        if podLogs {
+            let token = "bench-kube-token"
+            let server = try await FakeKubeAPIServer.start(tokens: [token])
+            kube = server
+            let pod = try Fixtures.load("pods/pod-crashloopbackoff-managedfields.json")
+                .setting("metadata.namespace", to: .string("bench")).setting("metadata.name", to: .string(Self.enrichedPod))
+                .removing("metadata.resourceVersion")
+            server.cluster.apply("pods", pod)
+            // 200 lines of a realistic crash log; the enricher tails 100 of them.
+            server.cluster.setLog(namespace: "bench", pod: Self.enrichedPod, (0..<200).map {
+                "2026-11-26T10:00:\(String(format: "%02d", $0 % 60))Z ERROR worker: payment batch \($0) failed: connection refused (db-primary:5432), retrying"
+            }.joined(separator: "\n"))
+            let kubeconfig = """
+                apiVersion: v1
+                kind: Config
+                current-context: fake
+                clusters:
+                - name: fake
+                  cluster: {server: "\(server.url)", certificate-authority-data: \(Data(server.certificates.caPEM.utf8).base64EncodedString())}
+                contexts:
+                - name: fake
+                  context: {cluster: fake, user: bot, namespace: bench}
+                users:
+                - name: bot
+                  user: {token: \(token)}
+                """
+            try kubeconfig.write(to: directory.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+            enrichment = """
+                kubernetes: {enabled: true, kubeconfig: "\(directory.appendingPathComponent("kubeconfig").path)", leader_election: {enabled: false}}
+                enrichment:
+                  default_workflows: false
+                  workflows:
+                    - name: bench-pod-logs
+                      when: {aggregation_key: KubePodCrashLooping}
+                      enrichers:
+                        - pod_logs: {tail_lines: 100}
+                """
+        } else {
+            kube = nil
+        }
         collector = try CollectorProcess(configYAML: """
             cluster: bench
             data_dir: {{data_dir}}
@@ -44,7 +94,8 @@ final class Rig: @unchecked Sendable {
                 destinations: [hook]
               - matchers: ['bench_dest="slack"']
                 destinations: [slack]
-            """, logLevel: "info")
+            \(enrichment)
+            """, directory: directory, logLevel: "info")
     }
 
     var alertsURL: String { "http://127.0.0.1:\(collector.port)/api/alerts" }
@@ -57,13 +108,18 @@ final class Rig: @unchecked Sendable {
     /// Sends `count` single-alert webhooks at `rate` to destination `dest` ("webhook" or
     /// "slack"), waits (bounded) for the double to get them all, and returns the latencies.
     func latencyRun(dest: String, rate: Int, count: Int, tag: String) async throws -> (LatencySummary, LoadResult) {
+        let enriched = kube != nil
         webhookLatencies.withLock { $0.removeAll() }
         let since = ContinuousClock.now
         let startsAt = RFC3339.format(Date())
         let senders = rate >= 1000 ? 8 : rate >= 100 ? 2 : 1
         let load = await openLoop(url: alertsURL, count: count, rate: Double(rate), senders: senders) { i, stamp in
-            AlertBodies.webhook([AlertBodies.crashLoop("\(tag)-\(i)", namespace: "bench", extra: [("bench_dest", dest)],
-                                                       description: "bench-sent-ns=\(stamp)", startsAt: startsAt)])
+            // Enriched alerts all name the pod the fake API server has; a sequence label keeps them distinct.
+            AlertBodies.webhook([enriched
+                ? AlertBodies.crashLoop("enriched", namespace: "bench", extra: [("bench_dest", dest), ("bench_seq", "\(tag)-\(i)")],
+                                        description: "bench-sent-ns=\(stamp)", startsAt: startsAt)
+                : AlertBodies.crashLoop("\(tag)-\(i)", namespace: "bench", extra: [("bench_dest", dest)],
+                                        description: "bench-sent-ns=\(stamp)", startsAt: startsAt)])
         }
         // Refusals (503 on backpressure) are reported by the caller; what was accepted must arrive.
         guard load.ok > 0 else { throw BenchFailure("\(dest) at \(rate)/s: intake accepted nothing (statuses \(load.statuses), transport errors \(load.transportErrors))") }
@@ -80,6 +136,7 @@ final class Rig: @unchecked Sendable {
 
     func stop() async {
         collector.stop()
+        await kube?.shutdown()
         slack.stop()
         await receiver.stop()
         try? FileManager.default.removeItem(at: collector.directory)
