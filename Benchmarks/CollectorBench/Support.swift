@@ -64,12 +64,12 @@ func sleepThread(until instant: ContinuousClock.Instant) {
     usleep(UInt32(clamping: micros))
 }
 
-/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+/// Polls `condition` every 250 ms (reading the doubles' records costs CPU the collector shares) until it holds or `timeout` passes; returns whether it held.
 func poll(timeout: Duration, _ condition: () throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
+        try? await Task.sleep(for: .milliseconds(250))
     }
     return try condition()
 }
@@ -202,14 +202,15 @@ func number(after marker: [UInt8], in bytes: [UInt8]) -> Int64? {
 
 /// RSS and CPU time of a process, from /proc.
 enum ProcessStats {
-    /// VmRSS and VmHWM in KiB.
-    static func memory(pid: Int32) -> (rss: Int, peak: Int) {
+    /// VmRSS, VmHWM, RssAnon (private heap and stacks) and RssFile (mapped binary and
+    /// libraries, shared and reclaimable) in KiB.
+    static func memory(pid: Int32) -> (rss: Int, peak: Int, anon: Int, file: Int) {
         let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         func field(_ name: String) -> Int {
             guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
             return Int(line.split(separator: " ").dropFirst().first { Int($0) != nil } ?? "0") ?? 0
         }
-        return (field("VmRSS"), field("VmHWM"))
+        return (field("VmRSS"), field("VmHWM"), field("RssAnon"), field("RssFile"))
     }
 
     /// User + system CPU seconds used so far.

@@ -15,6 +15,11 @@ let scale: Scale = args.contains("--smoke") ? .smoke : args.contains("--quick") 
 let out = args.firstIndex(of: "--out").map { args[$0 + 1] } ?? FileManager.default.currentDirectoryPath + "/bench/results"
 let only = args.firstIndex(of: "--only").map { Set(args[$0 + 1].split(separator: ",").map(String.init)) }
 
+/// Prints and flushes, so progress shows in a log file or CI as it happens.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
 HTTPClient.initializeProcess()
 // Globals are initialised lazily: fix the time origin now, before any stamp is taken.
 _ = benchOrigin
@@ -25,7 +30,7 @@ let scenarios: [(String, (Scale) async throws -> Section)] = [
 ]
 var sections: [Section] = []
 for (name, run) in scenarios where only?.contains(name) ?? true {
-    print("[\(name)] running (\(scale.mode))...")
+    say("[\(name)] running (\(scale.mode))...")
     let began = ContinuousClock.now
     var section: Section
     do {
@@ -38,10 +43,10 @@ for (name, run) in scenarios where only?.contains(name) ?? true {
     section.seconds = seconds(.now - began)
     sections.append(section)
     if section.passed {
-        print("[\(name)] ok in \(f1(section.seconds)) s")
+        say("[\(name)] ok in \(f1(section.seconds)) s")
         for row in section.rows { print("    " + zip(section.headers, row).map { "\($0): \($1)" }.joined(separator: ", ")) }
     } else {
-        print("[\(name)] FAILED in \(f1(section.seconds)) s: \(section.error ?? "")")
+        say("[\(name)] FAILED in \(f1(section.seconds)) s: \(section.error ?? "")")
     }
 }
 let formatter = DateFormatter()
@@ -50,10 +55,10 @@ formatter.timeZone = TimeZone(identifier: "UTC")
 let stamp = formatter.string(from: Date()) + (scale.mode == "full" ? "" : "-" + scale.mode)
 do {
     let path = try writeReport(sections: sections, machine: machine, mode: scale.mode, directory: out, stamp: stamp)
-    print("results: \(path) and .json")
+    say("results: \(path) and .json")
 } catch {
-    print("could not write the results: \(error)")
+    say("could not write the results: \(error)")
 }
 let failed = sections.filter { !$0.passed }.count
-print("\(sections.count - failed) passed, \(failed) failed")
+say("\(sections.count - failed) passed, \(failed) failed")
 exit(failed == 0 ? 0 : 1)
