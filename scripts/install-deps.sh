@@ -7,7 +7,8 @@ packages=(
   libcurl4-openssl-dev      # outbound HTTP, host and plugins
   libsqlite3-dev            # durable outbox and plugin state
   zlib1g-dev                # Helm release payloads are gzip (enrichment)
-  make                      # builds the example C plugins in the packaging tests
+  make gcc libc6-dev        # build the example C plugins in the tests
+  util-linux                # unshare, for the rootfs isolation test
   prometheus-alertmanager   # end-to-end tests post through a real Alertmanager
   ca-certificates
 )

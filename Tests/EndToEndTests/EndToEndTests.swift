@@ -75,3 +75,40 @@ import Testing
         }
     }
 }
+
+/// A destination whose plugin cannot be loaded leaves only that destination unready.
+@Suite(.serialized) struct DegradedStartTests {
+    @Test func aBrokenPluginLeavesTheOtherDestinationsWorking() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cano-degraded-\(UUID().uuidString)")
+        let pluginDir = dir.appendingPathComponent("plugins")
+        try FileManager.default.createDirectory(at: pluginDir, withIntermediateDirectories: true)
+        // Not a shared object at all: the loader must refuse it with one clear line.
+        try Data("not an ELF file".utf8).write(to: pluginDir.appendingPathComponent("libbroken.so"))
+        let out = dir.appendingPathComponent("issues.jsonl").path
+        let collector = try CollectorProcess(configYAML: """
+            data_dir: {{data_dir}}
+            server: {host: 127.0.0.1, port: {{port}}}
+            plugins: {directories: ["\(pluginDir.path)"]}
+            destinations:
+              - {name: pager, type: pagerduty, config: {routing_key: x}}
+              - {name: out, type: file, config: {path: "\(out)"}}
+            routes:
+              - {matchers: ['severity="HIGH"'], destinations: [pager, out]}
+            default_destinations: [out]
+            """, directory: dir)
+        #expect(try collector.get("/readyz").status == 200)
+        let response = try collector.postAlerts(try Fixtures.data("alertmanager/am-0.25-captured/firing-oomkilled.json"))
+        #expect(response.status == 200)
+        try await waitUntil("the working destination to deliver") {
+            ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("KubeContainerOOMKilled")
+        }
+        let metrics = try collector.get("/metrics").text
+        #expect(metrics.contains(#"cano_destination_ready{destination="pager"} 0"#))
+        #expect(metrics.contains(#"cano_destination_ready{destination="out"} 1"#))
+        #expect(metrics.contains(#"cano_plugin_load_failures_total{reason="#))
+        #expect(collector.log.split(separator: "\n").filter { $0.contains("plugin refused") && $0.contains("libbroken.so") }.count == 1)
+        #expect(collector.log.contains(#"unknown destination type \"pagerduty\""#))
+        // The undeliverable copy waits in the outbox instead of being dropped.
+        #expect(metrics.contains(#"cano_queue_depth{destination="pager"} 1"#))
+    }
+}

@@ -20,7 +20,7 @@ import TestSupport
         let connection = KubeConnection(server: api.url, tls: TLSOptions(caPEM: Array(api.certificates.caPEM.utf8)),
                                         token: TokenSource(token: token), namespace: "cano")
         let sink = RecordingSink()
-        let stage = try EnrichmentStage(config: EnrichmentConfig(), enrichers: .builtins(kube: KubeAPIReader(client: KubeClient(connection: connection))),
+        let stage = try EnrichmentStage(config: .roomy, enrichers: .builtins(kube: KubeAPIReader(client: KubeClient(connection: connection))),
                                         next: sink, metrics: Metrics(), logger: Logger(label: "t"))
         var config = KubernetesConfig(enabled: true, clusterName: "test", resolveAfterSeconds: 0)
         config.leaderElection.enabled = false

@@ -28,7 +28,7 @@ import TestSupport
         return Env(server: server, reader: KubeAPIReader(client: KubeClient(connection: connection)))
     }
 
-    func stage(_ env: Env, _ config: EnrichmentConfig = EnrichmentConfig(), extra: [any Enricher] = []) throws -> (EnrichmentStage, RecordingSink, Metrics) {
+    func stage(_ env: Env, _ config: EnrichmentConfig = .roomy, extra: [any Enricher] = []) throws -> (EnrichmentStage, RecordingSink, Metrics) {
         var registry = EnricherRegistry.builtins(kube: env.reader)
         for e in extra { registry.register(e) }
         let sink = RecordingSink()
@@ -121,7 +121,7 @@ import TestSupport
         let plugin = try #require(try PluginEnricher.make(
             [EnricherPluginConfig(name: "runbook", type: "c-runbook", config: .object(["base_url": .string("https://wiki")]))],
             catalog: catalog, services: services).first)
-        var config = EnrichmentConfig()
+        var config = EnrichmentConfig.roomy
         config.defaultWorkflows = false
         config.workflows = [WorkflowConfig(name: "r", trigger: WorkflowTrigger(), steps: [EnricherStep("runbook")])]
         let (stage, sink, _) = try stage(env, config, extra: [plugin])

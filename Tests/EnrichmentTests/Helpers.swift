@@ -40,3 +40,15 @@ enum Issues {
               startsAt: Date(timeIntervalSince1970: 1_767_225_600))
     }
 }
+
+extension EnrichmentConfig {
+    /// Budgets far above anything these tests need: they assert what the enrichers found,
+    /// and a loaded CI machine must not turn that into a timeout note. Budget behaviour
+    /// itself is tested with hanging enrichers, not by racing the clock.
+    static var roomy: EnrichmentConfig {
+        var c = EnrichmentConfig()
+        c.enricherTimeout = .seconds(60)
+        c.issueBudget = .seconds(120)
+        return c
+    }
+}

@@ -32,7 +32,7 @@ import TestSupport
         let connection = KubeConnection(server: api.url, tls: TLSOptions(caPEM: Array(api.certificates.caPEM.utf8)),
                                         token: TokenSource(token: FakeAPIServerEnrichmentTests.token), namespace: "cano")
         let sink = RecordingSink()
-        let stage = try EnrichmentStage(config: EnrichmentConfig(), enrichers: .builtins(kube: KubeAPIReader(client: KubeClient(connection: connection))),
+        let stage = try EnrichmentStage(config: .roomy, enrichers: .builtins(kube: KubeAPIReader(client: KubeClient(connection: connection))),
                                         next: sink, metrics: Metrics(), logger: Logger(label: "t"))
         var issue = Issues.kubernetes("OOMKilled", name: KubeEnricherTests.oomPod, namespace: KubeEnricherTests.oomNamespace, container: "ray-head")
         issue.title = "Pod \(KubeEnricherTests.oomNamespace)/\(KubeEnricherTests.oomPod) OOMKilled"

@@ -39,7 +39,7 @@ DATA_DIR = "var/lib/cano-collector"
 
 
 def shared_fixtures() -> pathlib.Path:
-    """/work/shared/fixtures next to the repository (CI lays a copy beside the clone)."""
+    """shared/fixtures beside the repository (CI lays a copy next to the clone)."""
     path = pathlib.Path(os.environ.get("CANO_SHARED_DIR", REPO.parent / "shared")) / "fixtures"
     assert path.is_dir(), f"shared fixtures not found at {path} (set CANO_SHARED_DIR)"
     return path

@@ -54,14 +54,11 @@ public struct CollectorApp: Sendable {
         defer { database.close() }
 
         let catalog = try PluginCatalog.scan(config.plugins)
-        for refusal in catalog.refused {
-            logger.error("plugin refused", metadata: ["path": .string(refusal.path), "reason": .string(refusal.reason)])
-            metrics.increment("cano_plugin_load_failures_total", ["reason": refusal.code.description])
-        }
+        catalog.report(to: logger, metrics: metrics)
         let pluginServices = PluginServices(logger: logger, store: SQLiteKeyValueStore(database: database), metrics: metrics)
         let destinations = DestinationFactory(catalog: catalog, services: pluginServices).make(config.destinations)
+        metrics.describe("cano_destination_ready", type: "gauge", help: "1 when the destination was created, 0 when it could not be (its deliveries wait).")
         for failure in destinations.failures {
-            metrics.increment("cano_plugin_load_failures_total", ["reason": failure.code.description])
             metrics.set("cano_destination_ready", ["destination": failure.destination], to: 0)
         }
         for name in destinations.ready.keys { metrics.set("cano_destination_ready", ["destination": name], to: 1) }

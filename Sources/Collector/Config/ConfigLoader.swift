@@ -120,23 +120,14 @@ public enum ConfigLoader {
         var am = AlertmanagerConfig()
         for (key, value) in r.mapping(at, allowed: ["severity_mapping", "default_severity"]) {
             if key == "default_severity" {
-                if let s = severity(value, r) { am.defaultSeverity = s }
+                if let s = r.severity(value) { am.defaultSeverity = s }
             } else {
                 for (label, target) in r.mapping(value, allowed: nil) {
-                    if let s = severity(target, r) { am.severityMapping[label.lowercased()] = s }
+                    if let s = r.severity(target) { am.severityMapping[label.lowercased()] = s }
                 }
             }
         }
         return am
-    }
-
-    private static func severity(_ at: YAMLReader.Located, _ r: YAMLReader) -> Severity? {
-        guard let text = r.string(at) else { return nil }
-        guard let s = Severity(rawValue: text.uppercased()) else {
-            r.problem(at, "unknown severity \"\(text)\"; expected HIGH, LOW, INFO or DEBUG")
-            return nil
-        }
-        return s
     }
 
     private static func destination(_ at: YAMLReader.Located, _ r: YAMLReader) -> DestinationConfig? {
@@ -191,11 +182,7 @@ public enum ConfigLoader {
         for (key, value) in r.mapping(at, allowed: ["name", "matchers", "destinations", "continue"]) {
             switch key {
             case "name": route.name = r.string(value)
-            case "matchers":
-                for item in r.sequence(value) {
-                    guard let text = r.string(item) else { continue }
-                    do { route.matchers.append(try Matcher.parse(text)) } catch { r.problem(item, error.description) }
-                }
+            case "matchers": route.matchers = r.matchers(value)
             case "destinations": route.destinations = r.strings(value)
             case "continue": if let v = r.bool(value) { route.continue = v }
             default: break

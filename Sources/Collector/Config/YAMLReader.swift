@@ -124,6 +124,27 @@ final class YAMLReader {
         }
     }
 
+    /// HIGH, LOW, INFO or DEBUG, in any case.
+    func severity(_ at: Located) -> Severity? {
+        guard let text = string(at) else { return nil }
+        guard let s = Severity(rawValue: text.uppercased()) else {
+            problem(at, "unknown severity \"\(text)\"; expected HIGH, LOW, INFO or DEBUG")
+            return nil
+        }
+        return s
+    }
+
+    /// A list of route matchers (`severity="HIGH"`...), each checked where it is written.
+    func matchers(_ at: Located) -> [Matcher] {
+        sequence(at).compactMap { item -> Matcher? in
+            guard let text = string(item) else { return nil }
+            do throws(MatcherError) { return try Matcher.parse(text) } catch {
+                problem(item, error.description)
+                return nil
+            }
+        }
+    }
+
     /// "500ms", "10s", "5m", "1h30m", "2d".
     func duration(_ at: Located) -> Duration? {
         guard let text = string(at) else { return nil }

@@ -82,16 +82,8 @@ enum EnrichmentConfigParser {
                 if case .sequence = value.node { t.sources = r.strings(value) } else if let s = r.string(value) { t.sources = [s] }
             case "aggregation_key": t.aggregationKey = regex(value, r)
             case "namespace": t.namespace = regex(value, r)
-            case "min_severity":
-                guard let text = r.string(value) else { break }
-                if let s = Severity(rawValue: text.uppercased()) { t.minSeverity = s } else {
-                    r.problem(value, "unknown severity \"\(text)\"; expected HIGH, LOW, INFO or DEBUG")
-                }
-            case "matchers":
-                for item in r.sequence(value) {
-                    guard let text = r.string(item) else { continue }
-                    do { t.matchers.append(try Matcher.parse(text)) } catch { r.problem(item, error.description) }
-                }
+            case "min_severity": t.minSeverity = r.severity(value)
+            case "matchers": t.matchers = r.matchers(value)
             case "include_resolved": if let v = r.bool(value) { t.includeResolved = v }
             default: break
             }

@@ -2,7 +2,7 @@ import Logging
 
 extension PluginCatalog {
     /// Logs one line per file (refusals at error level, naming the file and the reason)
-    /// and exports `cano_plugins_loaded` and `cano_plugin_load_failures_total{reason}` (the label CollectorApp uses too).
+    /// and exports `cano_plugins_loaded` and `cano_plugin_load_failures_total{reason}`.
     /// The collector calls it once after scanning.
     public func report(to logger: Logger, metrics: Metrics) {
         metrics.describe("cano_plugins_loaded", type: "gauge", help: "Plugin libraries loaded and usable.")
