@@ -186,6 +186,15 @@ let package = Package(
             dependencies: ["KubeSources", "KubeClient", "FakeKubeAPIServer", "Collector", "CanoSDK"],
             path: "Benchmarks/KubeBench"
         ),
+        // The benchmark suite (issue 8): scripts/bench.sh builds release and runs it.
+        .executableTarget(
+            name: "CollectorBench",
+            dependencies: [
+                "Collector", "CanoSDK", "TestSupport", "FakeKubeAPIServer",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/CollectorBench"
+        ),
         .testTarget(
             name: "KubeTests",
             dependencies: [

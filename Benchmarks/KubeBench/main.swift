@@ -32,6 +32,16 @@ func memory() -> (rss: Int, peak: Int) {
 
 func mib(_ kib: Int) -> String { String(format: "%.1f MiB", Double(kib) / 1024) }
 
+/// User + system CPU seconds this process has used.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return s(usage.ru_utime) + s(usage.ru_stime)
+}
+
+func secondsOf(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
 // MARK: serve (child process)
 
 func serve(directory: String, pods: Int, events: Int) async throws {
@@ -129,14 +139,31 @@ func measure(pods: Int, events: Int) async throws {
     let afterSync = memory()
     print("initial sync (pods, events, jobs, helm): \(syncTime)")
     print("RSS before start: \(mib(before.rss)); after initial sync: \(mib(afterSync.rss)); peak: \(mib(afterSync.peak))")
-    print("Issues reported from history: \(sink.count.withLock { $0 }) (expected 0)")
+    let fromHistory = sink.count.withLock { $0 }
+    print("Issues reported from history: \(fromHistory) (expected 0)")
 
+    let cpuBeforeChurn = cpuSeconds()
     input.fileHandleForWriting.write(Data("churn \(events)\n".utf8))
     let churnStart = ContinuousClock.now
     while !sink.sentinel.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+    let churnTime = ContinuousClock.now - churnStart
+    let churnCPU = cpuSeconds() - cpuBeforeChurn
     let afterChurn = memory()
-    print("after \(events) fresh Warning events and a \(pods)-pod update storm: \(ContinuousClock.now - churnStart), Issues \(sink.count.withLock { $0 })")
+    // Watch events the churn produced: every event modified, every pod modified, one sentinel pod added.
+    let watchEvents = events + pods + 1
+    print("after \(events) fresh Warning events and a \(pods)-pod update storm: \(churnTime), Issues \(sink.count.withLock { $0 })")
     print("RSS after churn: \(mib(afterChurn.rss)); peak over the run: \(mib(afterChurn.peak)) (target <= 60 MiB)")
+    print(String(format: "CPU over the churn: %.2f s for %d watch events = %.1f ms per 1,000 watch events", churnCPU, watchEvents, churnCPU * 1e6 / Double(watchEvents)))
+    // One machine-readable line for the benchmark suite (CollectorBench).
+    let figures: [String: Double] = [
+        "pods": Double(pods), "events": Double(events), "sync_seconds": secondsOf(syncTime),
+        "rss_before_mib": Double(before.rss) / 1024, "rss_after_sync_mib": Double(afterSync.rss) / 1024,
+        "rss_after_churn_mib": Double(afterChurn.rss) / 1024, "peak_rss_mib": Double(afterChurn.peak) / 1024,
+        "churn_seconds": secondsOf(churnTime), "churn_cpu_seconds": churnCPU, "watch_events": Double(watchEvents),
+        "cpu_ms_per_1000_events": churnCPU * 1e6 / Double(watchEvents), "issues_from_history": Double(fromHistory),
+        "issues_after_churn": Double(sink.count.withLock { $0 }),
+    ]
+    print("KUBEBENCH_JSON " + String(decoding: try IssueCoding.encode(figures), as: UTF8.self))
     task.cancel()
 }
 

@@ -13,8 +13,10 @@ public final class AlertmanagerProcess: @unchecked Sendable {
     private let log: FileHandle
 
     /// Starts Alertmanager and waits until it is ready. `webhookURL` receives its webhooks;
-    /// grouping waits are short so tests see notifications quickly.
-    public init(webhookURL: String, bearerToken: String? = nil, groupWait: String = "100ms", groupInterval: String = "1s", maxAlerts: Int = 0) throws {
+    /// grouping waits are short so tests see notifications quickly. Benchmarks pass
+    /// `logLevel: "info"`: at debug Alertmanager logs every alert it receives.
+    public init(webhookURL: String, bearerToken: String? = nil, groupWait: String = "100ms", groupInterval: String = "1s", maxAlerts: Int = 0,
+                logLevel: String = "debug") throws {
         guard let binary = ["/usr/bin/prometheus-alertmanager", "/usr/bin/alertmanager"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw TestTimeout(what: "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)")
         }
@@ -47,7 +49,7 @@ public final class AlertmanagerProcess: @unchecked Sendable {
             "--storage.path=\(directory.appendingPathComponent("data").path)",
             "--web.listen-address=127.0.0.1:\(port)",
             "--cluster.listen-address=",
-            "--log.level=debug",
+            "--log.level=\(logLevel)",
         ]
         process.standardOutput = log
         process.standardError = log

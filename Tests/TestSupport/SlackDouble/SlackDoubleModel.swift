@@ -68,6 +68,8 @@ public struct SlackDoubleCall: Sendable {
     public var error: String?
     /// The `errors` array answered with `invalid_blocks`.
     public var errors: [String]
+    /// When the double started handling it (body fully read): benchmarks measure latency to it.
+    public var received: ContinuousClock.Instant = .now
 }
 
 /// A failure to inject into the next call(s) of a method.

@@ -1,0 +1,154 @@
+// A running cano-collector (the release binary, as a subprocess) with the two plugins
+// loaded, and the loopback doubles it delivers to: a fast webhook receiver and the Slack
+// double. Latency is measured from the stamp each alert carries to the double's arrival.
+import CanoSDK
+import Collector
+import FakeKubeAPIServer
+import Foundation
+import TestSupport
+
+final class Rig: @unchecked Sendable {
+    let collector: CollectorProcess
+    let receiver: CaptureServer
+    let slack: SlackDouble
+    /// Webhook arrivals: send-to-arrival nanoseconds, one per request carrying a stamp.
+    let webhookLatencies: Locked<[Int64]>
+    static let slackToken = "xoxb-bench-token"
+
+    /// The fake Kubernetes API server, when the rig enriches with pod logs.
+    let kube: FakeKubeAPIServer?
+    /// The pod every enriched alert names; the fake API server holds it and its log.
+    static let enrichedPod = "worker-enriched"
+
+    /// `slackPacing`: the plugin's `pace_per_channel` (0 = off). `podLogs`: enrich alerts
+    /// with the pod's log from the fake API server (otherwise enrichment is disabled).
+    init(slackPacing: Int, enforceSlackRate: Bool, podLogs: Bool = false) async throws {
+        let latencies = Locked<[Int64]>([])
+        webhookLatencies = latencies
+        let receiver = try await CaptureServer.start { request in
+            let arrival = nowNanos()
+            if let stamp = sentStamp(in: request.body) { latencies.withLock { $0.append(arrival - stamp) } }
+            return CaptureServer.Response(status: 200, body: Array("{\"ok\":true}".utf8))
+        }
+        let slack = try await SlackDouble.start(token: Self.slackToken)
+        if enforceSlackRate { slack.enforcePostingRate(.seconds(1)) }
+        self.receiver = receiver
+        self.slack = slack
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cano-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var enrichment = "enrichment: {enabled: false}"
+        if podLogs {
+            let token = "bench-kube-token"
+            let server = try await FakeKubeAPIServer.start(tokens: [token])
+            kube = server
+            let pod = try Fixtures.load("pods/pod-crashloopbackoff-managedfields.json")
+                .setting("metadata.namespace", to: .string("bench")).setting("metadata.name", to: .string(Self.enrichedPod))
+                .removing("metadata.resourceVersion")
+            server.cluster.apply("pods", pod)
+            // 200 lines of a realistic crash log; the enricher tails 100 of them.
+            server.cluster.setLog(namespace: "bench", pod: Self.enrichedPod, (0..<200).map {
+                "2026-11-26T10:00:\(String(format: "%02d", $0 % 60))Z ERROR worker: payment batch \($0) failed: connection refused (db-primary:5432), retrying"
+            }.joined(separator: "\n"))
+            let kubeconfig = """
+                apiVersion: v1
+                kind: Config
+                current-context: fake
+                clusters:
+                - name: fake
+                  cluster: {server: "\(server.url)", certificate-authority-data: \(Data(server.certificates.caPEM.utf8).base64EncodedString())}
+                contexts:
+                - name: fake
+                  context: {cluster: fake, user: bot, namespace: bench}
+                users:
+                - name: bot
+                  user: {token: \(token)}
+                """
+            try kubeconfig.write(to: directory.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+            enrichment = """
+                kubernetes: {enabled: true, kubeconfig: "\(directory.appendingPathComponent("kubeconfig").path)", leader_election: {enabled: false}}
+                enrichment:
+                  default_workflows: false
+                  workflows:
+                    - name: bench-pod-logs
+                      when: {aggregation_key: KubePodCrashLooping}
+                      enrichers:
+                        - pod_logs: {tail_lines: 100}
+                """
+        } else {
+            kube = nil
+        }
+        collector = try CollectorProcess(configYAML: """
+            cluster: bench
+            data_dir: {{data_dir}}
+            server: {host: 127.0.0.1, port: {{port}}}
+            plugins: {paths: ["\(try BuildProducts.plugin("CanoWebhook"))", "\(try BuildProducts.plugin("CanoSlack"))"]}
+            destinations:
+              - name: hook
+                type: webhook
+                config: {url: "\(receiver.baseURL)/hook"}
+              - name: slack
+                type: slack
+                config: {token: \(Self.slackToken), channel: C0ALERTS01, api_url: "\(slack.apiURL)", pace_per_channel: \(slackPacing)}
+            routes:
+              - matchers: ['bench_dest="webhook"']
+                destinations: [hook]
+              - matchers: ['bench_dest="slack"']
+                destinations: [slack]
+            \(enrichment)
+            """, directory: directory, logLevel: "info")
+    }
+
+    var alertsURL: String { "http://127.0.0.1:\(collector.port)/api/alerts" }
+
+    /// Successful chat.postMessage calls received at or after `since`.
+    func slackPosts(since: ContinuousClock.Instant) -> [SlackDoubleCall] {
+        slack.calls("chat.postMessage").filter { $0.received >= since && $0.status == 200 && $0.error == nil }
+    }
+
+    /// Sends `count` single-alert webhooks at `rate` to destination `dest` ("webhook" or
+    /// "slack"), waits (bounded) for the double to get them all, and returns the latencies.
+    /// One latency run's outcome; `incomplete` says what did not arrive in time (percentiles
+    /// then cover only what did).
+    struct LatencyRun {
+        var summary: LatencySummary
+        var load: LoadResult
+        var incomplete: String?
+    }
+
+    func latencyRun(dest: String, rate: Int, count: Int, tag: String) async throws -> LatencyRun {
+        let enriched = kube != nil
+        webhookLatencies.withLock { $0.removeAll() }
+        let since = ContinuousClock.now
+        let startsAt = RFC3339.format(Date())
+        let senders = rate >= 1000 ? 8 : rate >= 100 ? 2 : 1
+        let load = await openLoop(url: alertsURL, count: count, rate: Double(rate), senders: senders) { i, stamp in
+            // Enriched alerts all name the pod the fake API server has; a sequence label keeps them distinct.
+            AlertBodies.webhook([enriched
+                ? AlertBodies.crashLoop("enriched", namespace: "bench", extra: [("bench_dest", dest), ("bench_seq", "\(tag)-\(i)")],
+                                        description: "bench-sent-ns=\(stamp)", startsAt: startsAt)
+                : AlertBodies.crashLoop("\(tag)-\(i)", namespace: "bench", extra: [("bench_dest", dest)],
+                                        description: "bench-sent-ns=\(stamp)", startsAt: startsAt)])
+        }
+        // Refusals (503 on backpressure) are reported by the caller; what was accepted must
+        // arrive. The bound grows with the run: a slow destination drains a backlog.
+        guard load.ok > 0 else { throw BenchFailure("\(dest) at \(rate)/s: intake accepted nothing (statuses \(load.statuses), transport errors \(load.transportErrors))") }
+        let bound = Duration.seconds(60 + count / 100)
+        let arrived = await poll(timeout: bound) { self.latencies(dest: dest, since: since).count >= load.ok }
+        let nanos = latencies(dest: dest, since: since)
+        let incomplete = arrived ? nil : "\(nanos.count) of \(load.ok) accepted alerts reached the double within \(bound) of the end of sending"
+        return LatencyRun(summary: LatencySummary(nanos: nanos), load: load, incomplete: incomplete)
+    }
+
+    func latencies(dest: String, since: ContinuousClock.Instant) -> [Int64] {
+        if dest == "webhook" { return webhookLatencies.withLock { $0 } }
+        return slackPosts(since: since).compactMap { call in sentStamp(in: call.body).map { nowNanos(call.received) - $0 } }
+    }
+
+    func stop() async {
+        collector.stop()
+        await kube?.shutdown()
+        slack.stop()
+        await receiver.stop()
+        try? FileManager.default.removeItem(at: collector.directory)
+    }
+}
