@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian 12 machine with Swift 6.3:
 # system packages, the Swift tests (unit, plugin ABI, delivery, Slack, Kubernetes,
-# end to end with a real Alertmanager), then the packaging tests (rootfs, chart, examples).
+# end to end with a real Alertmanager), the packaging tests (rootfs, chart, examples), and
+# a smoke run of the benchmark suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,6 @@ scripts/install-deps.sh
 # `swift test` alone builds only what the test targets link.
 swift build
 swift test
-if [ -x scripts/test-packaging.sh ]; then
-  scripts/test-packaging.sh
-fi
+scripts/test-packaging.sh
+# Benchmarks are not tests; the smoke variant only checks that every scenario still runs.
+scripts/bench.sh --smoke
