@@ -4,7 +4,7 @@ import CanoSDK
 /// pod's ReplicaSet, a Job's CronJob), newest first.
 ///
 /// Parameters: `limit` (15), `warnings_only` (false), `owner` (true).
-struct EventsEnricher: Enricher {
+struct EventsEnricher: KubeEnricher {
     let api: KubeAPI
     let name = "events"
 

@@ -19,7 +19,7 @@ import Musl
 /// rendered manifest, often hundreds of KB) is read only here, on demand, for the one
 /// release an Issue is about. The release name is the subject's name (or its `name`
 /// label, as on the Secret), in the subject's namespace.
-struct HelmReleaseEnricher: Enricher {
+struct HelmReleaseEnricher: KubeEnricher {
     let api: KubeAPI
     let name = "helm_release"
     var displayName: String { "helm release" }

@@ -130,3 +130,14 @@ extension JSONValue {
         }
     }
 }
+
+/// An enricher that reads the cluster through ``KubeAPI``.
+protocol KubeEnricher: Enricher {
+    var api: KubeAPI { get }
+}
+
+extension KubeEnricher {
+    /// Without cluster access the call fails at once (`noClusterAccess`), so it runs
+    /// inline instead of taking a thread and a call slot for nothing.
+    var blocks: Bool { api.reader != nil }
+}

@@ -2,7 +2,7 @@ import CanoSDK
 
 /// `node`: the node's conditions (pressure, readiness), capacity and allocatable, and
 /// taints. For a pod Issue, the node it runs on.
-struct NodeEnricher: Enricher {
+struct NodeEnricher: KubeEnricher {
     let api: KubeAPI
     let name = "node"
 

@@ -2,7 +2,7 @@ import CanoSDK
 
 /// `owner_chain`: who owns the object (Pod → ReplicaSet → Deployment, Job → CronJob) and
 /// the top workload's rollout status: is a new version rolling out, are replicas missing.
-struct OwnerChainEnricher: Enricher {
+struct OwnerChainEnricher: KubeEnricher {
     let api: KubeAPI
     let name = "owner_chain"
     var displayName: String { "owner chain" }

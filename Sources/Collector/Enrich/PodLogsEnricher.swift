@@ -11,7 +11,7 @@ import CanoSDK
 ///
 /// The byte limit is asked of the API server (limitBytes) and enforced again here, so a
 /// server or proxy that ignores it still cannot push 50 MB into an Issue.
-struct PodLogsEnricher: Enricher {
+struct PodLogsEnricher: KubeEnricher {
     let api: KubeAPI
     let name = "pod_logs"
     var displayName: String { "pod logs" }

@@ -3,7 +3,7 @@ import CanoSDK
 /// `container_status`: one row per container: state, last termination (reason, exit
 /// code, time), restarts, image; plus the pod's phase and reason (Evicted pods have no
 /// container statuses, only a reason and message).
-struct ContainerStatusEnricher: Enricher {
+struct ContainerStatusEnricher: KubeEnricher {
     let api: KubeAPI
     let name = "container_status"
     var displayName: String { "container status" }
@@ -60,7 +60,7 @@ struct ContainerStatusEnricher: Enricher {
 
 /// `resources`: requests and limits per container; for an OOM kill, the memory limit
 /// that was hit (the one the kubelet applied, from the status when it reports it).
-struct ResourcesEnricher: Enricher {
+struct ResourcesEnricher: KubeEnricher {
     let api: KubeAPI
     let name = "resources"
 

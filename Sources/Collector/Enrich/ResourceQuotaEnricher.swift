@@ -2,7 +2,7 @@ import CanoSDK
 
 /// `resource_quota`: the namespace's ResourceQuotas, used against hard, so a quota
 /// violation shows which limit is exhausted.
-struct ResourceQuotaEnricher: Enricher {
+struct ResourceQuotaEnricher: KubeEnricher {
     let api: KubeAPI
     let name = "resource_quota"
     var displayName: String { "resource quota" }
