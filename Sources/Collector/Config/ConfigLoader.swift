@@ -139,10 +139,7 @@ public enum ConfigLoader {
             switch key {
             case "name": name = r.string(value)
             case "type": type = r.string(value)
-            case "config":
-                config = r.json(value)
-                if config == .null { config = .object([:]) }
-                if config.objectValue == nil { r.problem(value, "config must be a mapping") }
+            case "config": config = r.pluginConfig(value)
             case "delivery": policy = delivery(value, r)
             default: break
             }

@@ -179,6 +179,14 @@ final class YAMLReader {
         }
     }
 
+    /// A plugin's `config:` block as a JSON object (absent or null means `{}`).
+    func pluginConfig(_ at: Located) -> JSONValue {
+        let config = json(at)
+        if config == .null { return .object([:]) }
+        if config.objectValue == nil { problem(at, "config must be a mapping") }
+        return config
+    }
+
     func isNull(_ node: Node) -> Bool {
         guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
         return ["", "~", "null", "Null", "NULL"].contains(scalar.string)

@@ -135,10 +135,7 @@ enum EnrichmentConfigParser {
             switch key {
             case "name": name = r.string(value)
             case "type": type = r.string(value)
-            case "config":
-                config = r.json(value)
-                if config == .null { config = .object([:]) }
-                if config.objectValue == nil { r.problem(value, "config must be a mapping") }
+            case "config": config = r.pluginConfig(value)
             default: break
             }
         }
