@@ -4,6 +4,6 @@
 #   curl -sS -XPOST localhost:9099/api/alerts -H 'Content-Type: application/json' -d @examples/alert.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-swift build
+scripts/install-deps.sh >&2
+swift build >&2   # keep stdout for the Issues
 exec .build/debug/cano-collector run --config examples/local.yaml "$@"
