@@ -49,20 +49,7 @@ final class Rig: @unchecked Sendable {
             server.cluster.setLog(namespace: "bench", pod: Self.enrichedPod, (0..<200).map {
                 "2026-11-26T10:00:\(String(format: "%02d", $0 % 60))Z ERROR worker: payment batch \($0) failed: connection refused (db-primary:5432), retrying"
             }.joined(separator: "\n"))
-            let kubeconfig = """
-                apiVersion: v1
-                kind: Config
-                current-context: fake
-                clusters:
-                - name: fake
-                  cluster: {server: "\(server.url)", certificate-authority-data: \(Data(server.certificates.caPEM.utf8).base64EncodedString())}
-                contexts:
-                - name: fake
-                  context: {cluster: fake, user: bot, namespace: bench}
-                users:
-                - name: bot
-                  user: {token: \(token)}
-                """
+            let kubeconfig = server.kubeconfig(token: token, namespace: "bench")
             try kubeconfig.write(to: directory.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
             enrichment = """
                 kubernetes: {enabled: true, kubeconfig: "\(directory.appendingPathComponent("kubeconfig").path)", leader_election: {enabled: false}}

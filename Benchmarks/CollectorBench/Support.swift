@@ -98,6 +98,25 @@ struct LoadResult: Sendable {
     var statuses: [Int: Int] = [:]
     var transportErrors = 0
     var elapsed: Duration = .zero
+
+    /// POSTs one JSON body and counts the outcome.
+    mutating func post(_ client: HTTPClient, url: String, body: [UInt8]) {
+        requests += 1
+        do {
+            let r = try client.send(HTTPRequest(method: "POST", url: url, headers: [HTTPHeader(name: "Content-Type", value: "application/json")],
+                                                body: body, timeout: .seconds(30)))
+            statuses[r.status, default: 0] += 1
+            if r.status == 200 { ok += 1 }
+        } catch { transportErrors += 1 }
+    }
+
+    /// Adds one sender's counts to the total.
+    mutating func add(_ other: LoadResult) {
+        requests += other.requests
+        ok += other.ok
+        transportErrors += other.transportErrors
+        statuses.merge(other.statuses, uniquingKeysWith: +)
+    }
 }
 
 /// Sends pre-built bodies as fast as `senders` keep-alive connections allow (closed loop),
@@ -117,18 +136,9 @@ func closedLoop(url: String, bodies: [[UInt8]], senders: Int, timeLimit: Duratio
                 return taken
             }
             guard i < bodies.count else { break }
-            own.requests += 1
-            do {
-                let r = try client.send(HTTPRequest(method: "POST", url: url, headers: [HTTPHeader(name: "Content-Type", value: "application/json")],
-                                                    body: bodies[i], timeout: .seconds(30)))
-                own.statuses[r.status, default: 0] += 1
-                if r.status == 200 { own.ok += 1 }
-            } catch { own.transportErrors += 1 }
+            own.post(client, url: url, body: bodies[i])
         }
-        result.withLock { r in
-            r.requests += own.requests; r.ok += own.ok; r.transportErrors += own.transportErrors
-            r.statuses.merge(own.statuses, uniquingKeysWith: +)
-        }
+        result.withLock { $0.add(own) }
     }
     var r = result.withLock { $0 }
     r.elapsed = .now - start
@@ -155,18 +165,9 @@ func openLoop(url: String, count: Int, rate: Double, senders: Int, body: @escapi
             }
             guard i < count else { break }
             sleepThread(until: start + interval * i)
-            own.requests += 1
-            do {
-                let r = try client.send(HTTPRequest(method: "POST", url: url, headers: [HTTPHeader(name: "Content-Type", value: "application/json")],
-                                                    body: body(i, nowNanos()), timeout: .seconds(30)))
-                own.statuses[r.status, default: 0] += 1
-                if r.status == 200 { own.ok += 1 }
-            } catch { own.transportErrors += 1 }
+            own.post(client, url: url, body: body(i, nowNanos()))
         }
-        result.withLock { r in
-            r.requests += own.requests; r.ok += own.ok; r.transportErrors += own.transportErrors
-            r.statuses.merge(own.statuses, uniquingKeysWith: +)
-        }
+        result.withLock { $0.add(own) }
     }
     var r = result.withLock { $0 }
     r.elapsed = .now - start

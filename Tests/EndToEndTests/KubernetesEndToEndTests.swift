@@ -13,22 +13,7 @@ import Testing
         defer { Task { await server.shutdown() } }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cano-kube-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let kubeconfig = """
-            apiVersion: v1
-            kind: Config
-            current-context: fake
-            clusters:
-            - name: fake
-              cluster:
-                server: \(server.url)
-                certificate-authority-data: \(Data(server.certificates.caPEM.utf8).base64EncodedString())
-            contexts:
-            - name: fake
-              context: {cluster: fake, user: bot, namespace: cano}
-            users:
-            - name: bot
-              user: {token: \(token)}
-            """
+        let kubeconfig = server.kubeconfig(token: token)
         try kubeconfig.write(to: dir.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
         let issuesFile = dir.appendingPathComponent("issues.jsonl").path
         let collector = try CollectorProcess(configYAML: """

@@ -28,6 +28,25 @@ public final class FakeKubeAPIServer: Sendable {
     /// "https://127.0.0.1:PORT".
     public var url: String { "https://127.0.0.1:\(port)" }
 
+    /// A kubeconfig that reaches this server with `token`, trusting its test CA: how a
+    /// collector run as a separate process is pointed at it.
+    public func kubeconfig(token: String, namespace: String = "cano") -> String {
+        """
+        apiVersion: v1
+        kind: Config
+        current-context: fake
+        clusters:
+        - name: fake
+          cluster: {server: "\(url)", certificate-authority-data: \(Data(certificates.caPEM.utf8).base64EncodedString())}
+        contexts:
+        - name: fake
+          context: {cluster: fake, user: bot, namespace: \(namespace)}
+        users:
+        - name: bot
+          user: {token: \(token)}
+        """
+    }
+
     private init(cluster: FakeCluster, certificates: TestCertificates, port: Int, task: Task<Void, any Error>, group: ServiceGroup) {
         self.cluster = cluster
         self.certificates = certificates
