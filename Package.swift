@@ -6,6 +6,7 @@
 //   PluginABI   the C header: the only contract between host and plugins
 //   CCurl       libcurl shim (curl_easy_setopt is variadic; Swift can't call it directly)
 //   CSQLite     SQLite shim (SQLITE_TRANSIENT is a macro Swift can't import)
+//   CCrashGuard fatal-signal handlers: which delivery was in the plugin call that crashed
 //   CanoSDK     what plugin authors use: Issue model, plugin export helper, HTTP client
 //   Collector   the host pipeline: intake -> issue -> route -> deliver -> plugins
 //   Host        the `cano-collector` executable (CLI only; everything else is in Collector)
@@ -43,6 +44,8 @@ let package = Package(
         .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CSQLite", path: "Sources/CSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(name: "CZlib", path: "Sources/CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // Fatal-signal handlers that record which delivery was in the crashing plugin call.
+        .target(name: "CCrashGuard", path: "Sources/CCrashGuard"),
         .target(
             name: "CanoSDK",
             dependencies: ["PluginABI", "CCurl"],
@@ -51,7 +54,7 @@ let package = Package(
         .target(
             name: "Collector",
             dependencies: [
-                "CanoSDK", "PluginABI", "CSQLite", "CZlib",
+                "CanoSDK", "PluginABI", "CSQLite", "CZlib", "CCrashGuard",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -64,7 +64,7 @@ final class Rig: @unchecked Sendable {
         } else {
             kube = nil
         }
-        collector = try CollectorProcess(configYAML: """
+        collector = try await CollectorProcess(configYAML: """
             cluster: bench
             data_dir: {{data_dir}}
             server: {host: 127.0.0.1, port: {{port}}}
@@ -116,7 +116,7 @@ final class Rig: @unchecked Sendable {
                 : AlertBodies.crashLoop("\(tag)-\(i)", namespace: "bench", extra: [("bench_dest", dest)],
                                         description: "bench-sent-ns=\(stamp)", startsAt: startsAt)])
         }
-        // Refusals (503 on backpressure) are reported by the caller; what was accepted must
+        // Refusals (a 503: the store unavailable) are reported by the caller; what was accepted must
         // arrive. The bound grows with the run: a slow destination drains a backlog.
         guard load.ok > 0 else { throw BenchFailure("\(dest) at \(rate)/s: intake accepted nothing (statuses \(load.statuses), transport errors \(load.transportErrors))") }
         let bound = Duration.seconds(60 + count / 100)

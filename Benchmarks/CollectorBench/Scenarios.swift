@@ -12,7 +12,7 @@ import TestSupport
 /// Alertmanager's `POST /api/v2/alerts`, with the same alerts, in the same run.
 func ingestScenario(_ scale: Scale) async throws -> Section {
     var section = Section(name: "ingest", title: "1. Ingest: alerts/s accepted over HTTP, cano-collector vs Alertmanager")
-    let collector = try CollectorProcess(configYAML: """
+    let collector = try await CollectorProcess(configYAML: """
         cluster: bench
         data_dir: {{data_dir}}
         server: {host: 127.0.0.1, port: {{port}}}

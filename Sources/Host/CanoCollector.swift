@@ -1,4 +1,5 @@
 import ArgumentParser
+import CanoSDK
 import Collector
 import KubeSources
 import Logging
@@ -11,7 +12,7 @@ struct CanoCollector: AsyncParsableCommand {
         commandName: "cano-collector",
         abstract: "A Kubernetes-native alert and event agent.",
         discussion: "Receives Alertmanager webhooks and watches the Kubernetes API, turns signals into Issues, and delivers them through destination plugins.",
-        subcommands: [RunCommand.self, ValidateCommand.self, PluginsCommand.self, DeliveriesCommand.self],
+        subcommands: [RunCommand.self, ValidateCommand.self, PluginsCommand.self, DeliveriesCommand.self, PluginHostCommand.registered()],
         defaultSubcommand: nil)
 }
 
@@ -38,7 +39,8 @@ struct RunCommand: AsyncParsableCommand {
         do {
             config = try ConfigLoader.load(path: options.config)
         } catch {
-            logger.critical("invalid configuration", metadata: ["problems": .string(error.description)])
+            // The log handler scrubs too; scrubbing here keeps this line safe under any handler.
+            logger.critical("invalid configuration", metadata: ["problems": .string(SecretScrubber.shared.scrub(error.description))])
             throw ExitCode(2)
         }
         let kubernetes = config.kubernetes
@@ -66,20 +68,88 @@ struct KubernetesService: Service {
     }
 }
 
-/// `cano-collector validate`: every config error, with its location.
-struct ValidateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "validate", abstract: "Check a configuration file and report every error with its location.")
+/// `cano-collector validate`: every config error, with its location, then a dry run of
+/// every destination: the plugins are loaded and each destination's `create` is called,
+/// then `destroy` (plugins must not deliver in create: docs/plugin-abi.md). Each failure
+/// is reported by destination name.
+struct ValidateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a configuration file and report every error with its location; load the plugins and create (then destroy) every destination.")
 
     @OptionGroup var options: ConfigOptions
 
-    func run() throws {
+    func run() async throws {
+        let config: CollectorConfig
         do {
-            let config = try ConfigLoader.load(path: options.config)
-            print("\(options.config): OK (\(config.destinations.count) destinations, \(config.routes.count) routes)")
+            config = try ConfigLoader.load(path: options.config)
         } catch {
-            print(error.description)
+            // The loader registered the file's secrets before failing; none is printed.
+            print(SecretScrubber.shared.scrub(error.description))
             throw ExitCode(1)
         }
+        // Plugin create blocks (and may do I/O): on a thread of its own.
+        let problems = await BlockingThread.run(name: "cano-validate") { Self.dryRun(config) }
+        guard problems.isEmpty else {
+            let header = problems.count == 1 ? "\(options.config): 1 problem" : "\(options.config): \(problems.count) problems"
+            print(SecretScrubber.shared.scrub(([header] + problems.map { "  \(options.config): \($0)" }).joined(separator: "\n")))
+            throw ExitCode(1)
+        }
+        print("\(options.config): OK (\(config.destinations.count) destinations, \(config.routes.count) routes)")
+    }
+
+    /// Loads the plugins and creates, then destroys, every destination; returns one line
+    /// per problem (refused plugin files, destinations that cannot be created).
+    static func dryRun(_ config: CollectorConfig) -> [String] {
+        var problems: [String] = []
+        let catalog: PluginCatalog
+        do {
+            catalog = try PluginCatalog.scan(config.plugins)
+        } catch {
+            return ["plugins: \(error)"]
+        }
+        for refusal in catalog.refused {
+            problems.append("plugins: \(refusal)")
+        }
+        let quiet = Logger(label: "cano-collector.validate", factory: { _ in SwiftLogNoOpLogHandler() })
+        let metrics = Metrics()
+        let factory = DestinationFactory(catalog: catalog, services: PluginServices(logger: quiet, store: InMemoryKeyValueStore(), metrics: metrics))
+        let supervisor = DestinationSupervisor(factory: factory, configs: config.destinations, readiness: Readiness(), metrics: metrics, logger: quiet)
+        let known = Array(DestinationFactory.builtInTypes) + catalog.loaded.filter { $0.kind == .destination }.map(\.name)
+        for (i, destination) in config.destinations.enumerated() {
+            switch supervisor.create(destination) {
+            case .success(let created):
+                (created as? any ShutdownableDestination)?.shutdown()
+            case .failure(let error):
+                var line = "destinations[\(i)] destination \"\(destination.name)\" (type \(destination.type)): \(error.reason)"
+                if error.code == .unknownType, let close = closest(to: destination.type, in: known) {
+                    line += "; did you mean \(close)?"
+                }
+                problems.append(line)
+            }
+        }
+        return problems
+    }
+
+    /// The candidate within edit distance 2 of `word`, if any (the closest).
+    static func closest(to word: String, in candidates: [String]) -> String? {
+        func distance(_ a: String, _ b: String) -> Int {
+            let a = Array(a), b = Array(b)
+            guard !a.isEmpty else { return b.count }
+            var row = Array(0...b.count)
+            for i in 1...a.count {
+                var previous = row[0]
+                row[0] = i
+                for j in stride(from: 1, through: b.count, by: 1) {
+                    let current = row[j]
+                    row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                    previous = current
+                }
+            }
+            return row[b.count]
+        }
+        let scored = candidates.map { ($0, distance($0.lowercased(), word.lowercased())) }.filter { $0.1 <= 2 }
+        return scored.min { $0.1 < $1.1 }?.0
     }
 }
 

@@ -37,7 +37,7 @@ struct PluginsCommand: AsyncParsableCommand {
                 do {
                     search = try ConfigLoader.load(path: config).plugins
                 } catch {
-                    print("error: \(error)")
+                    print("error: " + SecretScrubber.shared.scrub(error.description))
                     throw ExitCode(2)
                 }
             }
@@ -73,7 +73,10 @@ struct PluginsCommand: AsyncParsableCommand {
                 Prints PASS/FAIL per check with advice and exits 1 if any check failed. The checks \
                 run in a child process: a plugin that crashes or ignores its deadline is a FAIL. \
                 In --config-json, {{capture_url}} is replaced by the capture server's URL, e.g. \
-                --config-json '{"url":"{{capture_url}}"}' for the webhook plugin.
+                --config-json '{"url":"{{capture_url}}"}' for the webhook plugin; with it, the plugin's \
+                outcome mapping is exercised too (202, 429 with Retry-After, 500, 400, a hang, a reset). \
+                ${VAR} and key_file: PATH are resolved as `run` resolves a destination's config \
+                (relative paths from the working directory).
                 """)
 
         @Argument(help: "The plugin file (.so).")
@@ -82,10 +85,14 @@ struct PluginsCommand: AsyncParsableCommand {
         @Option(name: .customLong("config-json"), help: "The instance config as a JSON object.")
         var configJSON = "{}"
 
-        @Option(help: "Seconds each plugin call may take.")
+        @Option(help: ArgumentHelp(
+            "Seconds each plugin call may take: its deadline (ctx->deadline_unix_ms).",
+            discussion: "Per call, not in total: a step (load, create or one call) still running --timeout + 5 s "
+                + "after the step before it is stopped and reported as a hang."))
         var timeout: Double = 10
 
-        /// Seconds allowed, beyond the plugin calls' deadlines, for loading and start-up.
+        /// Seconds allowed, beyond one call's deadline, for a step (loading, create, the
+        /// capture server's answer) before the step is called a hang.
         static let startupAllowance = 5.0
 
         @Flag(help: "Show the plugin's own log lines (JSON, on stderr).")
@@ -136,25 +143,48 @@ struct PluginsCommand: AsyncParsableCommand {
                 environment["SWIFT_BACKTRACE"] = "enable=no"
                 child.environment = environment
             }
+            // The child's report is relayed line by line as it comes (a crash must leave the
+            // lines before it on screen) and kept, so the verdict is read from the report
+            // itself: a plugin that calls exit(0) must not turn a run into a pass.
+            let output = Pipe()
+            child.standardOutput = output
+            let relay = ReportRelay(output.fileHandleForReading)
             let exited = DispatchSemaphore(value: 0)
             child.terminationHandler = { _ in exited.signal() }
             try child.run()
-            // Four plugin calls, each bounded by --timeout, plus start-up: a plugin that
-            // ignores its deadline (or blocks in create) is stopped and reported.
-            let budget = 4 * max(0.001, timeout) + Self.startupAllowance
-            if exited.wait(timeout: .now() + budget) == .timedOut {
+            relay.start()
+            // A watchdog per step, as --timeout promises: each verdict the child prints
+            // restarts it, so only a step (create, one call) that outlives its own
+            // --timeout + allowance is stopped, however many calls the check makes.
+            let budget = max(0.001, timeout) + Self.startupAllowance
+            var progress = relay.progress
+            while exited.wait(timeout: .now() + budget) == .timedOut {
+                let now = relay.progress
+                if now != progress {
+                    progress = now
+                    continue
+                }
                 kill(child.processIdentifier, SIGKILL)
                 exited.wait()
+                relay.finish()
                 print(ConformanceReport.Check(
-                    "hang", .fail, "the plugin did not return within \(Int(budget.rounded(.up))) s (4 calls x --timeout \(timeout) s, plus start-up) "
+                    "hang", .fail, "the plugin did not return within \(Int(budget.rounded(.up))) s (--timeout \(timeout) s per call, plus \(Int(Self.startupAllowance)) s) "
                         + "in the step after the last line above; the check was stopped",
                     advice: "return CANO_STATUS_RETRY by ctx->deadline_unix_ms; never block without a timeout").text, terminator: "")
                 print("result: FAIL")
                 throw ExitCode(1)
             }
+            let report = relay.finish()
             switch child.terminationReason {
             case .exit:
                 if child.terminationStatus != 0 { throw ExitCode(child.terminationStatus) }
+                guard report.hasSuffix("result: PASS\n"), !report.hasPrefix("FAIL "), !report.contains("\nFAIL ") else {
+                    print(ConformanceReport.Check(
+                        "exit", .fail, "the check process ended (exit status 0) without a passing report, in the step after the last line above",
+                        advice: "a plugin must never call exit() or _exit(): report failures as results").text, terminator: "")
+                    print("result: FAIL")
+                    throw ExitCode(1)
+                }
             case .uncaughtSignal:
                 let signal = child.terminationStatus
                 let name = strsignal(signal).map { String(cString: $0) } ?? "signal \(signal)"
@@ -167,6 +197,49 @@ struct PluginsCommand: AsyncParsableCommand {
             @unknown default:
                 throw ExitCode(1)
             }
+        }
+    }
+}
+
+/// Copies a child's stdout to ours as it arrives and keeps it, for the verdict at the end.
+private final class ReportRelay: @unchecked Sendable {
+    private let handle: FileHandle
+    private let done = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var text = ""
+    private var finished: String?
+    private var chunks = 0
+
+    /// How many chunks were relayed so far: it changes whenever the child reports a step.
+    var progress: Int { lock.withLock { chunks } }
+
+    init(_ handle: FileHandle) { self.handle = handle }
+
+    /// Starts relaying on a background thread until end of file.
+    func start() {
+        Thread.detachNewThread { [self] in
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                FileHandle.standardOutput.write(chunk)
+                lock.withLock {
+                    text += String(decoding: chunk, as: UTF8.self)
+                    chunks += 1
+                }
+            }
+            done.signal()
+        }
+    }
+
+    /// Waits for end of file (the child and anything it forked have closed stdout) and
+    /// returns everything relayed. Idempotent.
+    @discardableResult
+    func finish() -> String {
+        if let finished = lock.withLock({ finished }) { return finished }
+        done.wait()
+        return lock.withLock {
+            finished = text
+            return text
         }
     }
 }

@@ -82,4 +82,79 @@ import Foundation
         #expect(a != AlertMapper.fingerprint(of: ["a": "12"]))
         #expect(a.count == 16)
     }
+
+    // MARK: The Issue says what the alert says
+
+    /// The first alert of a real body (description + summary), its annotations replaced.
+    func capturedAlert(annotations: [String: String]) throws -> AlertmanagerAlert {
+        let webhook = try IssueCoding.decode(AlertmanagerWebhook.self, from: Fixtures.data("alertmanager/am-0.25-captured/firing-3-of-5-truncated.json"))
+        guard case .alert(var raw) = webhook.alerts[0] else { throw Failure("the fixture's alert does not decode") }
+        raw.annotations = annotations
+        return raw
+    }
+    struct Failure: Error { var message: String; init(_ m: String) { message = m } }
+
+    static let summary = "Pod has been in a non-ready state for more than 15 minutes."
+
+    /// Blank (empty or whitespace-only) annotations count as absent: description, then
+    /// message, then summary.
+    @Test(arguments: [
+        (["description": "", "summary": summary], summary),
+        (["description": " ", "message": "", "summary": summary], summary),
+        (["description": "\n\t ", "summary": summary], summary),
+        (["message": " ", "summary": summary], summary),
+        (["description": "", "message": "m"], "m"),
+        (["description": " \n", "message": "m", "summary": summary], "m"),
+        (["description": "d", "message": " ", "summary": summary], "d"),
+    ] as [([String: String], String)])
+    func blankAnnotationsFallBack(_ annotations: [String: String], _ expected: String) throws {
+        let issue = try mapper.map(capturedAlert(annotations: annotations), externalURL: nil)
+        #expect(issue.description == expected)
+        #expect(issue.subject.annotations == annotations, "the annotations themselves are kept as sent")
+    }
+
+    @Test func allBlankAnnotationsGiveNoDescriptionAndABlankRunbookNoLink() throws {
+        let issue = try mapper.map(capturedAlert(annotations: ["description": "", "message": " ", "summary": "\t", "runbook_url": "  "]), externalURL: "http://vm:19093")
+        #expect(issue.description == nil)
+        #expect(!issue.links.contains { $0.title == "Runbook" })
+        var unnamed = try capturedAlert(annotations: [:])
+        unnamed.labels["alertname"] = " "
+        #expect(try mapper.map(unnamed, externalURL: nil).title == "Alert")
+    }
+
+    /// The real body Alertmanager 0.25 sent with `max_alerts: 3` for a group of 5.
+    @Test func truncatedWebhookSaysOnEachIssueThatAlertsWereLeftOut() throws {
+        let webhook = try IssueCoding.decode(AlertmanagerWebhook.self, from: Fixtures.data("alertmanager/am-0.25-captured/firing-3-of-5-truncated.json"))
+        #expect(webhook.truncatedAlerts == 2)
+        let group = AlertMapper.Group(truncatedAlerts: webhook.truncatedAlerts ?? 0, labels: webhook.groupLabels?.labels ?? [:])
+        for case .alert(let raw) in webhook.alerts {
+            let issue = try mapper.map(raw, externalURL: webhook.externalURL, group: group)
+            let notes = issue.enrichments.filter { $0.type == AlertMapper.truncationEnrichmentType }
+            try #require(notes.count == 1)
+            guard case .markdown(let text) = notes[0].blocks.first else { Issue.record("no markdown block: \(notes[0].blocks)"); continue }
+            #expect(text.hasPrefix("Alertmanager left out 2 more alerts of this group from this notification"))
+            #expect(text.contains("`max_alerts`"))
+            #expect(notes[0].blocks.dropFirst().first == .links([Link(
+                title: "Alertmanager group",
+                url: "http://vm:19093/#/alerts?filter=%7Balertname%3D%22KubePodNotReady%22%2Cnamespace%3D%22batch%22%7D")]))
+            // It crosses the plugin boundary like any enrichment.
+            let decoded = try IssueCoding.decode(CanoSDK.Issue.self, from: IssueCoding.encode(issue))
+            #expect(decoded.enrichments == issue.enrichments)
+        }
+    }
+
+    @Test func truncationNoteVariants() throws {
+        let raw = try capturedAlert(annotations: [:])
+        // Not truncated (0, or the field absent as before Alertmanager 0.24): no note.
+        #expect(try mapper.map(raw, externalURL: "http://vm:19093", group: .init(truncatedAlerts: 0)).enrichments.isEmpty)
+        #expect(try mapper.map(raw, externalURL: "http://vm:19093").enrichments.isEmpty)
+        // One alert, no externalURL: singular, and no link.
+        let one = try mapper.map(raw, externalURL: nil, group: .init(truncatedAlerts: 1, labels: ["alertname": "KubePodNotReady"]))
+        #expect(one.enrichments.map(\.blocks.count) == [1])
+        guard case .markdown(let text) = one.enrichments.first?.blocks.first else { Issue.record("no note"); return }
+        #expect(text.hasPrefix("Alertmanager left out 1 more alert of this group"))
+        // A route grouping by nothing: the alert list; quotes and backslashes in values escaped.
+        #expect(AlertLinks.alertsURL(base: "http://am/", labels: [:]) == "http://am/#/alerts")
+        #expect(AlertLinks.alertsURL(base: "http://am", labels: ["a": #"x"y\z"#]) == "http://am/#/alerts?filter=%7Ba%3D%22x%5C%22y%5C%5Cz%22%7D")
+    }
 }

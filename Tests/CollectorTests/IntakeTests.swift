@@ -100,12 +100,14 @@ final class RecordingSink: IssueSink {
         #expect(!logs.lines.joined().contains("pa55"))
     }
 
-    @Test func backpressureIs503AndStorageIs500() async throws {
+    @Test func anUnavailableStoreAndShutdownAre503ABugIs500() async throws {
         let data = try Fixtures.data("alertmanager/am-0.25-captured/firing-oomkilled.json")
-        let full = await intake(sink: RecordingSink(failing: SubmitError(.backpressure, "queue of \"slack\" is full"))).handle(body: data, authorization: nil)
-        #expect(full.status == 503)
-        #expect(full.headers.contains(HTTPHeader(name: "Retry-After", value: "5")))
-        let broken = await intake(sink: RecordingSink(failing: SubmitError(.storage, "disk I/O error"))).handle(body: data, authorization: nil)
+        for passing in [SubmitError(.unavailable, "database or disk is full"), SubmitError(.shuttingDown, "shutting down")] {
+            let response = await intake(sink: RecordingSink(failing: passing)).handle(body: data, authorization: nil)
+            #expect(response.status == 503)
+            #expect(response.headers.contains(HTTPHeader(name: "Retry-After", value: "5")))
+        }
+        let broken = await intake(sink: RecordingSink(failing: SubmitError(.internal, "could not encode"))).handle(body: data, authorization: nil)
         #expect(broken.status == 500)
     }
 
@@ -115,5 +117,47 @@ final class RecordingSink: IssueSink {
         #expect(metrics.counter("cano_alerts_received_total", ["outcome": "accepted"]) == 2)
         #expect(metrics.counter("cano_issues_created_total", ["source": "prometheus"]) == 2)
         #expect(metrics.render().contains(#"cano_intake_requests_total{code="200"} 1"#))
+    }
+
+    /// The real truncated body, with top-level fields replaced (nil removes one).
+    func truncatedBody(_ changes: [String: JSONValue?] = [:]) throws -> [UInt8] {
+        var object = try IssueCoding.decode(JSONValue.self, from: Fixtures.data("alertmanager/am-0.25-captured/firing-3-of-5-truncated.json")).objectValue ?? [:]
+        for (key, value) in changes { object[key] = value }
+        return try IssueCoding.encode(JSONValue.object(object))
+    }
+
+    @Test func truncatedAlertsAreSurfacedOnEveryIssueCountedAndLogged() async throws {
+        let sink = RecordingSink(), metrics = Metrics(), logs = LogCapture()
+        let response = await intake(sink: sink, logs: logs, metrics: metrics).handle(body: try truncatedBody(), authorization: nil)
+        #expect(response.status == 200)
+        #expect(sink.issues.count == 3)
+        for issue in sink.issues {
+            let note = issue.enrichments.first { $0.type == AlertMapper.truncationEnrichmentType }
+            guard case .markdown(let text)? = note?.blocks.first else { Issue.record("no truncation note on \(issue.subject.name ?? "")"); continue }
+            #expect(text.contains("left out 2 more alerts of this group"))
+            #expect(note?.blocks.last == .links([Link(title: "Alertmanager group", url: "http://vm:19093/#/alerts?filter=%7Balertname%3D%22KubePodNotReady%22%2Cnamespace%3D%22batch%22%7D")]))
+        }
+        // An enrichment like any other: the published schema accepts it, so every plugin reads it.
+        try IssueSchema.validate(sink.issues.map { try IssueCoding.encode($0) })
+        #expect(metrics.counter("cano_alerts_truncated_total") == 2)
+        #expect(metrics.render().contains("# TYPE cano_alerts_truncated_total counter"))
+        let line = logs.lines.first { $0.contains("max_alerts") }
+        #expect(line?.contains("truncated_alerts") == true)
+        #expect(line?.contains("KubePodNotReady") == true, "names the group")
+    }
+
+    @Test func noTruncationNoNoteAndMalformedGroupLabelsKeepTheAlerts() async throws {
+        for changes: [String: JSONValue?] in [["truncatedAlerts": nil], ["truncatedAlerts": .number(0)]] {
+            let sink = RecordingSink(), metrics = Metrics()
+            #expect(await intake(sink: sink, metrics: metrics).handle(body: try truncatedBody(changes), authorization: nil).status == 200)
+            #expect(sink.issues.count == 3)
+            #expect(sink.issues.allSatisfy { $0.enrichments.isEmpty })
+            #expect(metrics.counter("cano_alerts_truncated_total") == 0)
+        }
+        let sink = RecordingSink()
+        let odd = try truncatedBody(["groupLabels": .object(["alertname": .number(1)]), "truncatedAlerts": .number(5)])
+        #expect(await intake(sink: sink).handle(body: odd, authorization: nil).status == 200)
+        #expect(sink.issues.count == 3)
+        #expect(sink.issues.allSatisfy { $0.enrichments.first?.blocks.last == .links([Link(title: "Alertmanager group", url: "http://vm:19093/#/alerts")]) })
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Intake semantics: dedup, updates with references, backpressure, ordering, restarts.
+/// Intake semantics: dedup, updates with references, queue limits, ordering, restarts.
 @Suite(.serialized) struct OutboxTests {
     @Test func sameBatchResentIsDeliveredOnce() async throws {
         let server = try await ScriptedHTTPServer.start()
@@ -85,46 +85,32 @@ import TestSupport
         await server.stop()
     }
 
-    @Test func queueLimitRefusesWholeBatchAndLosesNothing() async throws {
+    @Test func aFullQueueDeadLettersTheOverflowAndAResendRevivesItOnceThereIsRoom() async throws {
         let server = try await ScriptedHTTPServer.start()
         let destination = HTTPTestDestination(name: "hook", url: server.url)
         // The engine is not started: the queue only fills.
         let pipeline = try Pipeline(destinations: [destination], policy: fastPolicy(queueLimit: 5), start: false)
-        var accepted: [String] = []
-        for i in 0..<4 {
-            _ = try await pipeline.outbox.submit([alert("q\(i)")])
-            accepted.append("q\(i)")
-        }
-        // 4 queued + 2 > 5: the whole batch is refused, nothing of it recorded.
-        await #expect(throws: SubmitError.self) { _ = try await pipeline.outbox.submit([alert("r1"), alert("r2")]) }
-        do {
-            _ = try await pipeline.outbox.submit([alert("r1"), alert("r2")])
-        } catch {
-            #expect(error.code == .backpressure)
-            #expect(error.message.contains("hook"))
-        }
-        #expect(try pipeline.records().count == 4)
-        _ = try await pipeline.outbox.submit([alert("q4")])
-        accepted.append("q4")
-        do {
-            _ = try await pipeline.outbox.submit([alert("r3")])
-            Issue.record("a full queue must refuse")
-        } catch {
-            #expect(error.code == .backpressure)
-        }
-        // Duplicates of queued alerts need no room: still accepted.
+        for i in 0..<4 { _ = try await pipeline.outbox.submit([alert("q\(i)")]) }
+        // 4 queued + 2 > 5: the batch is accepted; what does not fit is kept as a dead letter.
+        #expect(try await pipeline.outbox.submit([alert("q4"), alert("r1")]) == SubmitReceipt(queued: 1, duplicates: 0))
+        #expect(try pipeline.records(.pending).count == 5)
+        let dead = try pipeline.records(.dead)
+        #expect(dead.map(\.fingerprint) == ["r1"])
+        #expect(dead.first?.deadCause == .overflow)
+        #expect(dead.first?.lastMessage?.contains("queue full: destination hook had 5 queued deliveries (queue_limit 5)") == true)
+        // Duplicates need no room; a resend of the overflow while still full stays dead.
         #expect(try await pipeline.outbox.submit([alert("q0")]) == SubmitReceipt(queued: 0, duplicates: 1))
-        #expect(pipeline.metrics.counter("cano_intake_backpressure_total", ["destination": "hook"]) == 3)
+        #expect(try await pipeline.outbox.submit([alert("r1")]) == SubmitReceipt(queued: 0, duplicates: 1))
+        #expect(pipeline.metrics.counter("cano_queue_overflow_total", ["destination": "hook"]) == 1)
 
         try pipeline.engine.start()
         try await pipeline.waitUntilSettled()
-        // The sender retries the refused batch once there is room.
-        _ = try await pipeline.outbox.submit([alert("r1"), alert("r2"), alert("r3")])
-        accepted += ["r1", "r2", "r3"]
+        // Alertmanager's next resend revives it once there is room.
+        #expect(try await pipeline.outbox.submit([alert("r1")]) == SubmitReceipt(queued: 1, duplicates: 0))
         try await pipeline.waitUntilSettled()
         let delivered = server.delivered.compactMap { $0.issue?.fingerprint }
-        #expect(delivered.count == accepted.count)
-        #expect(Set(delivered) == Set(accepted))
+        #expect(delivered.sorted() == ["q0", "q1", "q2", "q3", "q4", "r1"])
+        #expect(try pipeline.records(.dead).isEmpty)
         await pipeline.shutdown()
         await server.stop()
     }

@@ -36,22 +36,6 @@ import Glibc
         """
     }
 
-    /// An Alertmanager v4 webhook body with one firing alert per fingerprint.
-    func webhook(_ fingerprints: [String]) -> [UInt8] {
-        let alerts = fingerprints.map { fp in
-            """
-            {"status":"firing","labels":{"alertname":"ProcessTest","fp":"\(fp)","severity":"critical","namespace":"default"},
-             "annotations":{"summary":"process test \(fp)"},"startsAt":"2026-11-26T10:00:00Z","endsAt":"0001-01-01T00:00:00Z",
-             "generatorURL":"http://prometheus/graph","fingerprint":"\(fp)"}
-            """
-        }
-        return Array("""
-            {"version":"4","groupKey":"{}:{alertname=\\"ProcessTest\\"}","truncatedAlerts":0,"status":"firing","receiver":"cano",
-             "groupLabels":{"alertname":"ProcessTest"},"commonLabels":{"alertname":"ProcessTest"},"commonAnnotations":{},
-             "externalURL":"http://alertmanager:9093","alerts":[\(alerts.joined(separator: ","))]}
-            """.utf8)
-    }
-
     func deliveredFingerprints(_ server: ScriptedHTTPServer) -> [String] {
         server.delivered.compactMap { $0.issue?.fingerprint }
     }
@@ -61,19 +45,19 @@ import Glibc
         // Slow answers keep deliveries in flight when the kill comes.
         server.setDefault(.slow(.milliseconds(300), status: 200))
         let yaml = try config(url: server.url)
-        let first = try CollectorProcess(configYAML: yaml)
+        let first = try await CollectorProcess(configYAML: yaml)
         let fingerprints = (0..<20).map { String(format: "%016x", 0xA000 + $0) }
-        let response = try first.postAlerts(webhook(fingerprints))
+        let response = try first.postAlerts(WebhookBody.firing(alertname: "ProcessTest", fingerprints: fingerprints))
         #expect(response.status == 200)
         try await waitUntil("deliveries in flight") { server.requests.count >= 3 }
         first.signal(SIGKILL)
-        try first.waitForExit()
+        try await first.waitForExit()
         // The kill came mid-way: some alerts were not delivered yet.
         let deliveredBeforeRestart = Set(deliveredFingerprints(server))
         #expect(deliveredBeforeRestart.count < fingerprints.count)
 
         server.setDefault(.status(200))
-        let second = try CollectorProcess(configYAML: yaml, directory: first.directory)
+        let second = try await CollectorProcess(configYAML: yaml, directory: first.directory)
         try await waitUntil("every accepted alert delivered", timeout: .seconds(30)) {
             Set(deliveredFingerprints(server)) == Set(fingerprints)
         }
@@ -86,7 +70,7 @@ import Glibc
             .mapValues { Set($0.compactMap { $0.header("Idempotency-Key") }) }
         #expect(keysByFingerprint.values.allSatisfy { $0.count == 1 })
         second.signal(SIGTERM)
-        try second.waitForExit()
+        try await second.waitForExit()
         await server.stop()
     }
 
@@ -94,99 +78,86 @@ import Glibc
         let server = try await ScriptedHTTPServer.start()
         server.setDefault(.slow(.milliseconds(500), status: 200))
         let yaml = try config(url: server.url, workers: 1)
-        let first = try CollectorProcess(configYAML: yaml)
+        let first = try await CollectorProcess(configYAML: yaml)
         let fingerprints = (0..<10).map { String(format: "%016x", 0xB000 + $0) }
-        #expect(try first.postAlerts(webhook(fingerprints)).status == 200)
+        #expect(try first.postAlerts(WebhookBody.firing(alertname: "ProcessTest", fingerprints: fingerprints)).status == 200)
         try await waitUntil("a delivery in flight") { server.requests.count >= 1 }
         first.signal(SIGTERM)
-        try first.waitForExit(timeout: 15)
+        try await first.waitForExit(timeout: 15)
         #expect(first.exitStatus == 0)
         let sentBeforeStop = server.requests.count
         #expect(sentBeforeStop < 10)
 
         server.setDefault(.status(200))
-        let second = try CollectorProcess(configYAML: yaml, directory: first.directory)
+        let second = try await CollectorProcess(configYAML: yaml, directory: first.directory)
         try await waitUntil("the rest delivered after restart", timeout: .seconds(30)) {
             Set(deliveredFingerprints(server)) == Set(fingerprints)
         }
         // The drained in-flight calls were recorded: nothing is sent twice.
-        #expect(deliveredFingerprints(server).count == 10)
+        #expect(deliveredFingerprints(server).count == 10, "\(deliveredFingerprints(server))\nFIRST\n\(first.log)\nSECOND\n\(second.log)")
         second.signal(SIGTERM)
-        try second.waitForExit()
+        try await second.waitForExit()
         await server.stop()
     }
 
-    @Test func restartWithAFullOutboxKeepsRefusingThenDeliversAll() async throws {
+    @Test func restartWithAFullOutboxKeepsTheOverflowAsADeadLetterThenAResendDeliversIt() async throws {
         let server = try await ScriptedHTTPServer.start()
         server.setDefault(.status(503))
         let yaml = try config(url: server.url, queueLimit: 5)
-        let first = try CollectorProcess(configYAML: yaml)
+        let first = try await CollectorProcess(configYAML: yaml)
         let accepted = (0..<5).map { String(format: "%016x", 0xC000 + $0) }
-        #expect(try first.postAlerts(webhook(accepted)).status == 200)
-        let refused = [String(format: "%016x", 0xCFFF)]
-        #expect(try first.postAlerts(webhook(refused)).status == 503)
+        #expect(try first.postAlerts(WebhookBody.firing(alertname: "ProcessTest", fingerprints: accepted)).status == 200)
+        let overflow = [String(format: "%016x", 0xCFFF)]
+        // Accepted (a 503 would make Alertmanager hold back every other destination too).
+        #expect(try first.postAlerts(WebhookBody.firing(alertname: "ProcessTest", fingerprints: overflow)).status == 200)
         first.signal(SIGKILL)
-        try first.waitForExit()
+        try await first.waitForExit()
 
-        let second = try CollectorProcess(configYAML: yaml, directory: first.directory)
-        // Still full after the restart: the outbox survived, so intake still refuses.
-        #expect(try second.postAlerts(webhook(refused)).status == 503)
+        let second = try await CollectorProcess(configYAML: yaml, directory: first.directory)
+        let dataDir = first.directory.appendingPathComponent("data").path
+        #expect(try await CollectorCLI.run(["deliveries", "list", "--failed", "--data-dir", dataDir]).output.contains("queue full"))
         server.setDefault(.status(200))
         try await waitUntil("the queued alerts delivered", timeout: .seconds(30)) {
             Set(deliveredFingerprints(server)) == Set(accepted)
         }
-        // Alertmanager retries the refused batch; now it fits.
-        try await waitUntil("the refused alert accepted on retry") { try second.postAlerts(webhook(refused)).status == 200 }
-        try await waitUntil("the refused alert delivered") { Set(deliveredFingerprints(server)) == Set(accepted + refused) }
-        #expect(deliveredFingerprints(server).count == 6)
+        // Alertmanager's resend of the still-firing alert revives its dead letter.
+        #expect(try second.postAlerts(WebhookBody.firing(alertname: "ProcessTest", fingerprints: overflow)).status == 200)
+        try await waitUntil("the overflow alert delivered") { Set(deliveredFingerprints(server)) == Set(accepted + overflow) }
+        #expect(deliveredFingerprints(server).count == 6, "\(deliveredFingerprints(server)) \(second.log)")
         second.signal(SIGTERM)
-        try second.waitForExit()
+        try await second.waitForExit()
         await server.stop()
-    }
-
-    /// Runs `cano-collector` with `arguments` to completion; returns its exit status and output.
-    func runCLI(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try BuildProducts.collector())
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     @Test func deadLettersAreListedAndRetriedFromTheCommandLine() async throws {
         let server = try await ScriptedHTTPServer.start()
         server.enqueue([.status(400)])
-        let collector = try CollectorProcess(configYAML: try config(url: server.url))
+        let collector = try await CollectorProcess(configYAML: try config(url: server.url))
         let fingerprint = "00000000000dead1"
-        #expect(try collector.postAlerts(webhook([fingerprint])).status == 200)
+        #expect(try collector.postAlerts(WebhookBody.firing(alertname: "ProcessTest", fingerprints: [fingerprint])).status == 200)
         let dataDir = collector.directory.appendingPathComponent("data").path
         try await waitUntil("the dead letter listed") {
-            try runCLI(["deliveries", "list", "--failed", "--data-dir", dataDir]).output.contains(fingerprint)
+            try await CollectorCLI.run(["deliveries", "list", "--failed", "--data-dir", dataDir]).output.contains(fingerprint)
         }
-        let listed = try runCLI(["deliveries", "list", "--failed", "--destination", "hook", "--data-dir", dataDir])
+        let listed = try await CollectorCLI.run(["deliveries", "list", "--failed", "--destination", "hook", "--data-dir", dataDir])
         #expect(listed.status == 0)
         #expect(listed.output.contains("permanent failure"))
         let metrics = try collector.get("/metrics").text
         #expect(metrics.contains("cano_dead_letters_total{destination=\"hook\"} 1"))
 
-        let retried = try runCLI(["deliveries", "retry", "--all-failed", "--data-dir", dataDir])
+        let retried = try await CollectorCLI.run(["deliveries", "retry", "--all-failed", "--data-dir", dataDir])
         #expect(retried.status == 0)
         #expect(retried.output.contains("re-queued 1"))
         // The running collector picks the re-queued delivery up from the database.
         try await waitUntil("the retried dead letter delivered", timeout: .seconds(15)) { deliveredFingerprints(server) == [fingerprint] }
         try await waitUntil("no dead letters left") {
-            try runCLI(["deliveries", "list", "--failed", "--data-dir", dataDir]).output.contains("no dead letters")
+            try await CollectorCLI.run(["deliveries", "list", "--failed", "--data-dir", dataDir]).output.contains("no dead letters")
         }
-        let unknown = try runCLI(["deliveries", "retry", "99999", "--data-dir", dataDir])
+        let unknown = try await CollectorCLI.run(["deliveries", "retry", "99999", "--data-dir", dataDir])
         #expect(unknown.status != 0)
         #expect(unknown.output.contains("not dead letters"))
         collector.signal(SIGTERM)
-        try collector.waitForExit()
+        try await collector.waitForExit()
         await server.stop()
     }
 }

@@ -112,4 +112,54 @@ struct SeededGenerator: RandomNumberGenerator {
             == .deadLetter(reason: "permanent failure: HTTP 400: bad"))
         #expect(p.decide(after: DeliveryOutcome(.delivered, message: "ok"), attempt: 7, age: .seconds(1_000_000), random: &random) == .delivered)
     }
+
+    /// Issue #19: with the default settings, 2,000 deliveries through an outage of 3 and of
+    /// 30 minutes (a simulated clock: the policy is pure) are never dead-lettered, and each
+    /// is tried again within a minute of the destination coming back.
+    @Test(arguments: [180, 1800])
+    func defaultsSurviveAnOutageAndNoticeTheRecoveryWithinAMinute(outageSeconds: Int) {
+        let policy = RetryPolicy(policy: DeliveryPolicy())
+        let outageEnd = Duration.seconds(outageSeconds)
+        var random = SeededGenerator(state: UInt64(outageSeconds))
+        var deadLetters = 0
+        var slowestRecovery = Duration.zero
+        for queuedAt in 0..<2000 {
+            // Queued spread over the outage's first minute, so every delivery lives through it.
+            var age = Duration.zero
+            let start = Duration.milliseconds(queuedAt * 30)
+            var attempt = 1
+            while start + age < outageEnd {
+                switch policy.decide(after: retry, attempt: attempt, age: age, random: &random) {
+                case .retry(let delay):
+                    age += delay
+                    attempt += 1
+                case .deadLetter, .quarantine, .delivered:
+                    deadLetters += 1
+                    age = outageEnd  // stop this one
+                }
+            }
+            slowestRecovery = max(slowestRecovery, start + age - outageEnd)
+        }
+        #expect(deadLetters == 0)
+        #expect(slowestRecovery <= .seconds(60))
+    }
+
+    @Test func aCrashedCallIsRetriedUntilTheQuarantineLimit() {
+        var p = DeliveryPolicy()
+        p.quarantineAfterCrashes = 2
+        let policy = RetryPolicy(policy: p)
+        var random = SeededGenerator(state: 7)
+        let crashed = DeliveryOutcome(.retry, message: "signal 11", crashed: true)
+        guard case .retry = policy.decide(after: crashed, attempt: 1, age: .zero, crashes: 1, random: &random) else {
+            Issue.record("one crash must be retried")
+            return
+        }
+        #expect(policy.decide(after: crashed, attempt: 2, age: .zero, crashes: 2, random: &random)
+            == .quarantine(reason: "quarantined: the plugin crashed the process on this Issue (2 times): signal 11"))
+        // A plain retry is never quarantined, whatever the count.
+        guard case .retry = policy.decide(after: retry, attempt: 3, age: .zero, crashes: 2, random: &random) else {
+            Issue.record("a retry without a crash is not a quarantine")
+            return
+        }
+    }
 }

@@ -84,6 +84,13 @@ final class GateDestination: Destination, @unchecked Sendable {
     var blockedCalls: Int { condition.withLock { inCall } }
 }
 
+/// Values appended from any thread, read by the test.
+final class Recorded<Value: Sendable>: Sendable {
+    private let storage = Mutex<[Value]>([])
+    func append(_ value: Value) { storage.withLock { $0.append(value) } }
+    var values: [Value] { storage.withLock { $0 } }
+}
+
 /// A fresh data directory under the system temp dir (TestSupport's mkdtemp helper).
 func makeTemporaryDirectory() throws -> String {
     try TemporaryDirectory(prefix: "cano-delivery").path
@@ -119,16 +126,21 @@ final class Pipeline: @unchecked Sendable {
     private(set) var engine: DeliveryEngine
     let routeTo: [String]
     let policies: [String: DeliveryPolicy]
+    /// (destination, reason) of every quarantine the engine reported.
+    let quarantined = Recorded<(String, String)>()
 
-    init(directory: String? = nil, destinations: [any Destination], routeTo: [String]? = nil, policy: DeliveryPolicy, start: Bool = true) throws {
+    /// `overrides` replace `policy` for the destinations they name.
+    init(directory: String? = nil, destinations: [any Destination], routeTo: [String]? = nil, policy: DeliveryPolicy,
+         overrides: [String: DeliveryPolicy] = [:], start: Bool = true) throws {
         self.directory = try directory ?? makeTemporaryDirectory()
         let capture = logs
         logger = Logger(label: "delivery-test") { label in JSONLogHandler(label: label, level: .debug, output: .capture(capture)) }
         self.routeTo = routeTo ?? destinations.map(\.name)
-        policies = Dictionary(uniqueKeysWithValues: self.routeTo.map { ($0, policy) })
+        policies = Dictionary(uniqueKeysWithValues: self.routeTo.map { ($0, overrides[$0] ?? policy) })
         database = try CollectorSchema.open(path: CollectorSchema.path(inDataDirectory: self.directory))
+        let quarantined = self.quarantined
         let engine = DeliveryEngine(database: database, destinations: destinations, policies: policies, metrics: metrics, logger: logger,
-                                    pollInterval: .milliseconds(200))
+                                    pollInterval: .milliseconds(200), onQuarantine: { name, reason in quarantined.append((name, reason)) })
         self.engine = engine
         outbox = Outbox(database: database, router: IssueRouter(routes: [], defaultDestinations: self.routeTo), policies: policies,
                         metrics: metrics, logger: logger, onQueued: { engine.notify() })

@@ -13,7 +13,7 @@ import Testing
         try FileManager.default.createDirectory(at: pluginDir, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: pluginDir.appendingPathComponent("libCanoWebhook.so").path,
                                                    withDestinationPath: try BuildProducts.plugin("CanoWebhook"))
-        let collector = try CollectorProcess(configYAML: """
+        let collector = try await CollectorProcess(configYAML: """
             cluster: e2e
             data_dir: {{data_dir}}
             server: {host: 127.0.0.1, port: {{port}}, auth: {bearer_token: e2e-intake-token}}
@@ -85,7 +85,7 @@ import Testing
         // Not a shared object at all: the loader must refuse it with one clear line.
         try Data("not an ELF file".utf8).write(to: pluginDir.appendingPathComponent("libbroken.so"))
         let out = dir.appendingPathComponent("issues.jsonl").path
-        let collector = try CollectorProcess(configYAML: """
+        let collector = try await CollectorProcess(configYAML: """
             data_dir: {{data_dir}}
             server: {host: 127.0.0.1, port: {{port}}}
             plugins: {directories: ["\(pluginDir.path)"]}

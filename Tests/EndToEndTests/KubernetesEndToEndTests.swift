@@ -16,7 +16,7 @@ import Testing
         let kubeconfig = server.kubeconfig(token: token)
         try kubeconfig.write(to: dir.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
         let issuesFile = dir.appendingPathComponent("issues.jsonl").path
-        let collector = try CollectorProcess(configYAML: """
+        let collector = try await CollectorProcess(configYAML: """
             cluster: kind-e2e
             data_dir: {{data_dir}}
             server: {host: 127.0.0.1, port: {{port}}}

@@ -29,7 +29,7 @@ import Testing
             default_destinations: [slack]
             """
         let environment = ["E2E_SLACK_TOKEN": Self.slackToken]
-        let first = try CollectorProcess(configYAML: yaml, environment: environment)
+        let first = try await CollectorProcess(configYAML: yaml, environment: environment)
         let am = try AlertmanagerProcess(webhookURL: "http://127.0.0.1:\(first.port)/api/alerts", bearerToken: "e2e-intake-token")
         defer { am.stop() }
         let labels: [String: JSONValue] = [
@@ -53,8 +53,8 @@ import Testing
 
         // Restart the collector on the same data directory and port, then resolve.
         first.signal(SIGTERM)
-        try first.waitForExit(timeout: 15)
-        let second = try CollectorProcess(configYAML: yaml, directory: first.directory, port: first.port, environment: environment)
+        try await first.waitForExit(timeout: 15)
+        let second = try await CollectorProcess(configYAML: yaml, directory: first.directory, port: first.port, environment: environment)
         defer { second.stop() }
         try am.post(alerts: [[
             "labels": .object(labels),

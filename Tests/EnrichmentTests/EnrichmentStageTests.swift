@@ -103,12 +103,12 @@ struct StaticEnricher: Enricher {
 
     @Test func theSenderIsAcknowledgedOnlyAfterTheNextSinkCommitted() async throws {
         struct RefusingSink: IssueSink {
-            func submit(_ issues: [Issue]) async throws(SubmitError) -> SubmitReceipt { throw SubmitError(.backpressure, "queue full") }
+            func submit(_ issues: [Issue]) async throws(SubmitError) -> SubmitReceipt { throw SubmitError(.unavailable, "disk full") }
         }
         let stage = try EnrichmentStage(config: config([EnricherStep("ok-one")]),
                                         enrichers: { var r = EnricherRegistry(); r.register(StaticEnricher(name: "ok-one")); return r }(),
                                         next: RefusingSink(), metrics: Metrics(), logger: .init(label: "t"))
-        await #expect(throws: SubmitError(.backpressure, "queue full")) {
+        await #expect(throws: SubmitError(.unavailable, "disk full")) {
             _ = try await stage.submit([Issues.kubernetes("OOMKilled", name: "p", namespace: "n")])
         }
     }

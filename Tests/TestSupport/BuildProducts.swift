@@ -25,6 +25,16 @@ public enum BuildProducts {
     /// The collector binary.
     public static func collector() throws -> String { try path("cano-collector") }
 
+    /// The environment to run the collector binary with: this process's, plus `extra`, with
+    /// the Swift runtime's crash backtracer off unless asked for. Tests crash plugins on
+    /// purpose, and each backtrace costs seconds of CPU that starve the tests beside it.
+    public static func collectorEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        if environment["SWIFT_BACKTRACE"] == nil { environment["SWIFT_BACKTRACE"] = "enable=no" }
+        for (key, value) in extra { environment[key] = value }
+        return environment
+    }
+
     /// A plugin library by product name, e.g. `plugin("CanoWebhook")` → `libCanoWebhook.so`.
     public static func plugin(_ product: String) throws -> String { try path("lib\(product).so") }
 }

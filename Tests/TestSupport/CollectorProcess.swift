@@ -17,8 +17,10 @@ public final class CollectorProcess: @unchecked Sendable {
     /// collector; waits for `/readyz` unless `waitReady` is false. `logLevel` is `debug` for
     /// tests (their failure messages show the log); benchmarks pass `info` so per-delivery
     /// log lines don't weigh on what they measure.
+    /// Async because the wait runs on a thread of its own: blocking Swift's cooperative pool
+    /// would stall every in-process double and test beside this one.
     public init(configYAML: String, directory: URL? = nil, port: Int? = nil, waitReady: Bool = true, environment: [String: String] = [:],
-                logLevel: String = "debug") throws {
+                logLevel: String = "debug") async throws {
         self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("cano-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         self.port = try port ?? freeLoopbackPort()
@@ -34,25 +36,27 @@ public final class CollectorProcess: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: try BuildProducts.collector())
         process.arguments = ["run", "--config", configPath, "--log-level", logLevel]
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
+        process.environment = BuildProducts.collectorEnvironment(environment)
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
-        if waitReady { try waitUntilReady() }
+        if waitReady { try await waitUntilReady() }
     }
 
     /// Polls `/readyz` until 200, failing early if the process exits.
-    public func waitUntilReady(timeout: TimeInterval = 30) throws {
-        let client = HTTPClient()
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if let r = try? client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/readyz", timeout: .seconds(1))), r.status == 200 { return }
-            guard process.isRunning else { break }
-            usleep(20_000)  // bounded start-up poll
+    public func waitUntilReady(timeout: TimeInterval = 30) async throws {
+        let (port, process) = (self.port, self.process)
+        let ready = await BlockingThread.run(name: "test-wait-ready") { () -> Bool in
+            let client = HTTPClient()
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline {
+                if let r = try? client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/readyz", timeout: .seconds(1))), r.status == 200 { return true }
+                guard process.isRunning else { break }
+                usleep(20_000)  // bounded start-up poll
+            }
+            return false
         }
-        throw TestTimeout(what: "cano-collector to become ready; its output:\n\(log)")
+        guard ready else { throw TestTimeout(what: "cano-collector to become ready; its output:\n\(log)") }
     }
 
     /// Posts a webhook body to `/api/alerts`.
@@ -73,15 +77,25 @@ public final class CollectorProcess: @unchecked Sendable {
     /// The process id (benchmarks read its RSS and CPU time from /proc).
     public var pid: Int32 { process.processIdentifier }
     public var exitStatus: Int32 { process.terminationStatus }
+    /// The signal that ended the process, or nil if it exited (or still runs).
+    public var terminatingSignal: Int32? {
+        !process.isRunning && process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil
+    }
 
     /// Sends a signal (SIGTERM for a graceful stop, SIGKILL for a crash).
     public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
     /// Waits for the process to exit.
-    public func waitForExit(timeout: TimeInterval = 30) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        guard !process.isRunning else { throw TestTimeout(what: "cano-collector to exit; its output:\n\(log)") }
+    /// The wait runs on a thread of its own: blocking Swift's cooperative pool would stall
+    /// the in-process doubles the collector may be talking to.
+    public func waitForExit(timeout: TimeInterval = 30) async throws {
+        let process = self.process
+        let exited = await BlockingThread.run(name: "test-wait-exit") { () -> Bool in
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { usleep(10_000) }  // bounded poll of a child's exit
+            return !process.isRunning
+        }
+        guard exited else { throw TestTimeout(what: "cano-collector to exit; its output:\n\(log)") }
     }
 
     public func stop() {

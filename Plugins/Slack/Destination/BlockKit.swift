@@ -7,13 +7,20 @@ struct SlackBlock: Sendable, Equatable {
     var isTable = false
     /// Characters of text it carries, for the per-message budget.
     var weight: Int
+    /// A title that means nothing without the block after it: the planner never ends a
+    /// message right after it (a heading left behind when its table moves on).
+    var keepWithNext = false
+    /// The enrichment heading (mrkdwn) this block sits under, so a message that starts
+    /// mid-enrichment can repeat it; nil for the lead.
+    var heading: String?
 }
 
 /// Builders for the Block Kit blocks we send. Each one enforces its block's limits, so
 /// whatever the renderer produces is valid by construction.
 enum BlockKit {
-    static func plain(_ text: String) -> JSONValue {
-        .object(["type": .string("plain_text"), "text": .string(text), "emoji": .bool(true)])
+    /// A plain_text object. `emoji: false` for data, where `:name:` must stay as typed.
+    static func plain(_ text: String, emoji: Bool = true) -> JSONValue {
+        .object(["type": .string("plain_text"), "text": .string(text), "emoji": .bool(emoji)])
     }
 
     static func mrkdwn(_ text: String) -> JSONValue {
@@ -49,36 +56,89 @@ enum BlockKit {
             weight: fitted.reduce(0) { $0 + SlackLimits.length($1) })
     }
 
-    /// A context line; elements past the tenth are joined into the last one.
-    static func context(_ items: [String]) -> SlackBlock {
-        var elements = Array(items.filter { !$0.isEmpty })
-        if elements.count > SlackLimits.contextElements {
-            let tail = elements[(SlackLimits.contextElements - 1)...].joined(separator: " · ")
-            elements = Array(elements.prefix(SlackLimits.contextElements - 1)) + [tail]
+    /// One element of a context line: mrkdwn we wrote, or data shown exactly as it is.
+    enum ContextItem: Sendable, Equatable {
+        case mrkdwn(String)
+        case plain(String)
+
+        var text: String {
+            switch self {
+            case .mrkdwn(let t), .plain(let t): t
+            }
         }
-        if elements.isEmpty { elements = [" "] }
-        let fitted = elements.map { SlackLimits.truncate($0, to: SlackLimits.sectionText) }
-        return SlackBlock(
-            json: .object(["type": .string("context"), "elements": .array(fitted.map(mrkdwn))]),
-            weight: fitted.reduce(0) { $0 + SlackLimits.length($1) })
+    }
+
+    /// A context line of mrkdwn elements.
+    static func context(_ items: [String]) -> SlackBlock {
+        context(items: items.map(ContextItem.mrkdwn))
+    }
+
+    /// A context line; elements past the tenth are joined into the last one.
+    static func context(items: [ContextItem]) -> SlackBlock {
+        var elements = items.filter { !$0.text.isEmpty }
+        if elements.count > SlackLimits.contextElements {
+            // Joined as mrkdwn, so plain data in the tail is escaped to stay as typed.
+            let tail = elements[(SlackLimits.contextElements - 1)...].map { item in
+                switch item {
+                case .mrkdwn(let t): t
+                case .plain(let t): Mrkdwn.escape(t)
+                }
+            }.joined(separator: " · ")
+            elements = Array(elements.prefix(SlackLimits.contextElements - 1)) + [.mrkdwn(tail)]
+        }
+        if elements.isEmpty { elements = [.mrkdwn(" ")] }
+        var weight = 0
+        let json: [JSONValue] = elements.map { item in
+            switch item {
+            case .mrkdwn(let t):
+                let fitted = SlackLimits.truncate(t, to: SlackLimits.sectionText)
+                weight += SlackLimits.length(fitted)
+                return mrkdwn(fitted)
+            case .plain(let t):
+                let fitted = SlackLimits.truncate(t, to: SlackLimits.sectionText, mrkdwn: false)
+                weight += SlackLimits.length(fitted)
+                return plain(fitted, emoji: false)
+            }
+        }
+        return SlackBlock(json: .object(["type": .string("context"), "elements": .array(json)]), weight: weight)
     }
 
     static func divider() -> SlackBlock {
         SlackBlock(json: .object(["type": .string("divider")]), weight: 0)
     }
 
-    /// Buttons, 25 to an actions block. A URL Slack would refuse on a button (not http(s),
-    /// or too long) becomes a mrkdwn link instead, so no link is lost.
+    /// How much of a non-http(s) link is shown as text: enough to recognise it, and a
+    /// bounded echo, so one huge value never spreads over several sections.
+    static let textLinkLimit = 500
+
+    /// Buttons, 25 to an actions block.
+    ///
+    /// A link Slack can't put on a button never turns into text split across sections:
+    /// - not http(s): one text line, capped at ``textLinkLimit``;
+    /// - longer than Slack's 3,000-character button URL (a generatorURL with a long
+    ///   PromQL, a silence link for many labels): the button opens the same page without
+    ///   its query and fragment, and a note says the full link was too long.
     static func buttons(_ links: [Link]) -> [SlackBlock] {
         var blocks: [SlackBlock] = []
         var buttons: [JSONValue] = []
         var weight = 0
         var textLinks: [String] = []
+        var notes: [String] = []
         for link in links {
-            let url = link.url
-            guard url.hasPrefix("https://") || url.hasPrefix("http://"), SlackLimits.length(url) <= SlackLimits.buttonURL else {
-                textLinks.append("• \(Mrkdwn.escape(link.title)): \(Mrkdwn.escape(url))")
+            var url = link.url
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                textLinks.append("• \(Mrkdwn.escape(link.title)): \(Mrkdwn.escape(BoundedEcho.cap(url, limit: textLinkLimit)))")
                 continue
+            }
+            if SlackLimits.length(url) > SlackLimits.buttonURL {
+                let name = Mrkdwn.escape(link.title.isEmpty ? "Link" : link.title)
+                let total = SlackLimits.length(url)
+                guard let page = Mrkdwn.shortened(url, limit: SlackLimits.buttonURL) else {
+                    notes.append("⚠️ *\(name)*: the link is \(total) characters, more than the \(SlackLimits.buttonURL) Slack allows; it is not shown")
+                    continue
+                }
+                notes.append("⚠️ *\(name)*: the full link is \(total) characters, more than the \(SlackLimits.buttonURL) Slack allows; the button opens the page without its query")
+                url = page
             }
             var title = link.title.isEmpty ? "Open" : link.title
             if SlackLimits.length(title) > SlackLimits.buttonText {
@@ -101,6 +161,7 @@ enum BlockKit {
             blocks.append(SlackBlock(json: .object(["type": .string("actions"), "elements": .array(buttons)]), weight: weight))
         }
         if !textLinks.isEmpty { blocks += sections(textLinks.joined(separator: "\n")) }
+        if !notes.isEmpty { blocks.append(context(notes)) }
         return blocks
     }
 

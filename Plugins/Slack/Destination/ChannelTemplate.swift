@@ -96,12 +96,41 @@ extension Substring {
 struct ChannelRouting: Sendable {
     let config: SlackConfig
 
+    /// A channel an Issue asks for itself, through the annotation or the label.
+    struct Override: Sendable, Equatable {
+        /// Where it came from, for the message that says it was not found:
+        /// `annotation slack/channel` or `label slack_channel`.
+        var source: String
+        /// The value as written (a template).
+        var value: String
+    }
+
     /// The channel reference to post to (an ID or a name, maybe with `#`).
     func channel(for issue: Issue) throws(ChannelTemplate.Failure) -> String {
-        let override = config.channelAnnotation.flatMap { issue.subject.annotations[$0] }
-            ?? config.channelLabel.flatMap { issue.subject.labels[$0] }
-        let template = try override.flatMap { o throws(ChannelTemplate.Failure) in o.isEmpty ? nil : try ChannelTemplate(o) } ?? config.channel
-        return try template.expand(for: issue).trimmingSpacesAndHash()
+        if let override = override(for: issue) { return try expand(override, for: issue) }
+        return try defaultChannel(for: issue)
+    }
+
+    /// The annotation override, else the label override; nil when neither is set.
+    func override(for issue: Issue) -> Override? {
+        if let key = config.channelAnnotation, let value = issue.subject.annotations[key], !value.isEmpty {
+            return Override(source: "annotation \(key)", value: value)
+        }
+        if let key = config.channelLabel, let value = issue.subject.labels[key], !value.isEmpty {
+            return Override(source: "label \(key)", value: value)
+        }
+        return nil
+    }
+
+    /// The override's channel reference; throws when it is not a valid template or the
+    /// Issue lacks one of its variables.
+    func expand(_ override: Override, for issue: Issue) throws(ChannelTemplate.Failure) -> String {
+        try ChannelTemplate(override.value).expand(for: issue).trimmingSpacesAndHash()
+    }
+
+    /// The destination's own channel for this Issue: where an override that fails goes.
+    func defaultChannel(for issue: Issue) throws(ChannelTemplate.Failure) -> String {
+        try config.channel.expand(for: issue).trimmingSpacesAndHash()
     }
 }
 

@@ -1,7 +1,8 @@
 /// Splits a rendered Issue into messages that each respect Slack's per-message limits:
 /// at most 50 blocks, one table, and a bounded amount of text. The first message carries
 /// the lead (header, context, description, links) and as much of the body as fits; the
-/// rest follows as thread replies. Nothing is dropped.
+/// rest follows as thread replies. Nothing is dropped, and a heading never ends a message
+/// apart from the block it heads.
 struct MessagePlanner: Sendable {
     var blockLimit = SlackLimits.blocksPerMessage
     var textBudget = SlackLimits.messageTextBudget
@@ -24,13 +25,31 @@ struct MessagePlanner: Sendable {
             weight = 0
             hasTable = false
         }
-        for block in rendered.lead + rendered.body {
-            let cap = capacity()
-            let full = current.count >= cap.blocks || (weight + block.weight > cap.text && !current.isEmpty) || (block.isTable && hasTable)
-            if full { close() }
+        func add(_ block: SlackBlock) {
             current.append(block)
             weight += block.weight
             hasTable = hasTable || block.isTable
+        }
+        for block in rendered.lead + rendered.body {
+            let cap = capacity()
+            let full = current.count >= cap.blocks || (weight + block.weight > cap.text && !current.isEmpty) || (block.isTable && hasTable)
+            if full {
+                // A heading goes with what it heads: move trailing headings along, unless
+                // they are all the message holds (then the block can't fit with them anyway).
+                var carried: [SlackBlock] = []
+                while let last = current.last, last.keepWithNext, current.count > 1 {
+                    current.removeLast()
+                    carried.insert(last, at: 0)
+                    weight -= last.weight
+                }
+                close()
+                if carried.isEmpty, let heading = block.heading {
+                    // The message starts inside an enrichment: repeat its heading.
+                    add(BlockKit.section(heading + " (continued)"))
+                }
+                carried.forEach(add)
+            }
+            add(block)
         }
         if !current.isEmpty || chunks.isEmpty { close() }
         if chunks.count > 1 || !rendered.files.isEmpty {

@@ -20,10 +20,23 @@ struct RenderedIssue: Sendable, Equatable {
     var body: [SlackBlock]
     /// Files to upload into the thread (file blocks, and tables/JSON too big to show inline).
     var files: [FileUpload]
-    /// The notification and accessibility text (≤ 4000 characters).
+    /// The notification and accessibility text (≤ 4000 characters) of the first message.
     var fallback: String
+    /// What the fallback says after the status: the title and where (mrkdwn-escaped).
+    var subjectLine: String
     /// The attachment colour bar.
     var color: String
+
+    /// The `text` of a repeat firing posted into the thread. It must not read like the
+    /// root's "Firing · HIGH: …", or every reminder notifies as a new alert.
+    var repeatFallback: String {
+        SlackLimits.truncate("Still firing: \(subjectLine)", to: SlackLimits.fallbackText)
+    }
+
+    /// The `text` of the thread reply that carries part `part` of `total` of this message.
+    func continuationFallback(part: Int, of total: Int) -> String {
+        SlackLimits.truncate("Continued (\(part)/\(total)): \(subjectLine)", to: SlackLimits.fallbackText)
+    }
 }
 
 /// Turns an Issue into Block Kit. Pure: same Issue, same output, which is what lets a
@@ -35,6 +48,14 @@ struct MessageRenderer: Sendable {
     static let inlineMarkdownLimit = 4 * 2900
     /// Rows of an oversized table shown inline before the full file.
     static let tablePreviewRows = 15
+    /// Upload names are capped (before the extension) so a long alert name or pod name
+    /// can't make an unwieldy one.
+    static let fileNameLimit = 80
+    /// Each part of an upload name (alert, subject, block) is capped on its own, so a long
+    /// alert name can't crowd out the block's name.
+    static let fileNamePartLimit = 40
+    /// The enricher type whose tables already show the alert's labels.
+    static let labelsEnrichmentType = "alert_labels"
 
     /// The colour bar: HIGH red, LOW orange, INFO blue, DEBUG grey; resolved green.
     static func color(_ severity: Severity, _ status: IssueStatus) -> String {
@@ -76,10 +97,12 @@ struct MessageRenderer: Sendable {
     }
 
     /// Renders the whole Issue. `now` stands in for a resolved Issue without `endsAt`.
-    func render(_ issue: Issue, now: Date) -> RenderedIssue {
+    /// `notices` are shown, as plain text, right under the header (a routing fallback).
+    func render(_ issue: Issue, now: Date, notices: [String] = []) -> RenderedIssue {
         var lead: [SlackBlock] = []
         lead.append(BlockKit.header("\(Self.emoji(issue.severity, issue.status)) \(Self.statusLine(issue)) — \(issue.title)"))
-        lead.append(BlockKit.context(contextItems(issue)))
+        if !notices.isEmpty { lead.append(BlockKit.context(items: notices.map { .plain("⚠️ " + $0) })) }
+        lead.append(BlockKit.context(items: contextItems(issue)))
         if issue.status == .resolved {
             let end = issue.endsAt ?? now
             lead.append(BlockKit.fields([
@@ -89,54 +112,127 @@ struct MessageRenderer: Sendable {
             ]))
         }
         var files: [FileUpload] = []
+        var names = FileNamer(issue)
         if let description = issue.description, !description.isEmpty {
-            lead += markdownBlocks(description, fileName: "description.md", title: "Description", files: &files)
+            lead += markdownBlocks(description, fileName: names.base("description") + ".md", title: "Description", files: &files)
         }
-        if !issue.links.isEmpty { lead += BlockKit.buttons(issue.links) }
+        let links = AlertmanagerLink.rewrite(issue.links, labels: issue.subject.labels)
+        if !links.isEmpty { lead += BlockKit.buttons(links) }
 
         var body: [SlackBlock] = []
-        for (index, enrichment) in issue.enrichments.enumerated() {
+        var enrichments = issue.enrichments
+        // A resolve replaces the firing message in place, and resolved Issues are usually
+        // not enriched: without this the update would wipe the labels the reader saw.
+        if issue.status == .resolved, !issue.subject.labels.isEmpty,
+           !enrichments.contains(where: { $0.type == Self.labelsEnrichmentType }) {
+            let rows = issue.subject.labels.sorted { $0.key < $1.key }.map { [$0.key, $0.value] }
+            enrichments.insert(Enrichment(type: "labels", title: "Labels", blocks: [.table(Block.Table(headers: ["Label", "Value"], rows: rows))]), at: 0)
+        }
+        for enrichment in enrichments {
             let title = enrichment.title ?? enrichment.type
-            body.append(BlockKit.section("*\(Mrkdwn.escape(title))*"))
-            for (blockIndex, block) in enrichment.blocks.enumerated() {
-                let base = Self.fileBase(title, index: index, block: blockIndex)
-                body += render(block, base: base, title: title, files: &files)
+            let heading = "*\(Mrkdwn.escape(title))*"
+            var titleBlock = BlockKit.section(heading)
+            titleBlock.keepWithNext = !enrichment.blocks.isEmpty
+            body.append(titleBlock)
+            let tables = enrichment.blocks.count { if case .table = $0 { true } else { false } }
+            for block in enrichment.blocks {
+                var blockName = title
+                if case .table(let table) = block, tables > 1, let first = table.headers.first { blockName += "-" + first }
+                for var rendered in render(block, base: names.base(blockName), title: title, files: &files) {
+                    rendered.heading = heading
+                    body.append(rendered)
+                }
             }
         }
-        return RenderedIssue(lead: lead, body: body, files: files, fallback: fallback(issue), color: Self.color(issue.severity, issue.status))
+        let subject = subjectLine(issue)
+        return RenderedIssue(lead: lead, body: body, files: files, fallback: fallback(issue), subjectLine: subject, color: Self.color(issue.severity, issue.status))
     }
 
     /// The `text` field: what notifications and screen readers show.
     func fallback(_ issue: Issue) -> String {
+        SlackLimits.truncate("\(Self.statusLine(issue)): \(subjectLine(issue))", to: SlackLimits.fallbackText)
+    }
+
+    /// "title (cluster / namespace / Kind name)", escaped; a namespace subject is named once.
+    func subjectLine(_ issue: Issue) -> String {
         var where_: [String] = []
         if let cluster = issue.cluster { where_.append(cluster) }
         if let namespace = issue.subject.namespace { where_.append(namespace) }
-        if let kind = issue.subject.kind, let name = issue.subject.name { where_.append("\(kind) \(name)") }
+        if let kind = issue.subject.kind, let name = issue.subject.name, !Self.isNamespaceItself(issue.subject) {
+            where_.append("\(kind) \(name)")
+        }
         let suffix = where_.isEmpty ? "" : " (\(where_.joined(separator: " / ")))"
-        let text = Mrkdwn.escape("\(Self.statusLine(issue)): \(issue.title)\(suffix)")
-        return SlackLimits.truncate(text, to: SlackLimits.fallbackText)
+        return Mrkdwn.escape("\(issue.title)\(suffix)")
     }
 
-    func contextItems(_ issue: Issue) -> [String] {
-        var items: [String] = []
+    /// A subject that is the namespace it sits in (kind Namespace, name = namespace).
+    static func isNamespaceItself(_ subject: Subject) -> Bool {
+        subject.kind == "Namespace" && subject.name != nil && subject.name == subject.namespace
+    }
+
+    /// The context line. Values are data (label values): shown verbatim, so one with
+    /// mrkdwn formatting characters goes out as plain text rather than turn into
+    /// bold or strike. A resolved message shows the start time in its fields instead.
+    func contextItems(_ issue: Issue) -> [BlockKit.ContextItem] {
+        var items: [BlockKit.ContextItem] = []
         func add(_ label: String, _ value: String?) {
             guard let value, !value.isEmpty else { return }
-            items.append("*\(label):* \(Mrkdwn.escape(value))")
+            items.append(Mrkdwn.isInert(value) ? .mrkdwn("*\(label):* \(Mrkdwn.escape(value))") : .plain("\(label): \(value)"))
         }
         add("Cluster", issue.cluster)
         add("Namespace", issue.subject.namespace)
-        if let name = issue.subject.name { add(issue.subject.kind ?? "Subject", name) } else { add("Kind", issue.subject.kind) }
+        if Self.isNamespaceItself(issue.subject) {
+            // Already named by the Namespace item.
+        } else if let name = issue.subject.name {
+            add(issue.subject.kind ?? "Subject", name)
+        } else {
+            add("Kind", issue.subject.kind)
+        }
         add("Container", issue.subject.container)
         add("Node", issue.subject.node)
         add("Source", issue.source.rawValue)
-        items.append("*Started:* \(Self.slackDate(issue.startsAt))")
+        if issue.status != .resolved { items.append(.mrkdwn("*Started:* \(Self.slackDate(issue.startsAt))")) }
         return items
     }
 
-    static func fileBase(_ title: String, index: Int, block: Int) -> String {
-        let slug = title.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
-        let trimmed = String(slug).split(separator: "-").joined(separator: "-")
-        return (trimmed.isEmpty ? "enrichment" : String(trimmed.prefix(40))) + "-\(index + 1)-\(block + 1)"
+    /// Upload names a reader can recognise in the thread and in a download folder:
+    /// `<alert>-<subject>-<block>.<ext>`, e.g. `kubepodoomkilled-worker-7f9-resources.csv`.
+    /// Parts are lower-case ASCII letters, digits and `-` (safe on any file system), each
+    /// capped, the whole capped at ``MessageRenderer/fileNameLimit``; a repeat gets `-2`, `-3`.
+    struct FileNamer {
+        let prefix: [String]
+        var used: Set<String> = []
+
+        init(_ issue: Issue) {
+            prefix = [issue.title, issue.subject.name ?? ""].map { FileNamer.slug($0) }.filter { !$0.isEmpty }
+        }
+
+        /// A fresh base name (no extension) for a block called `block`.
+        mutating func base(_ block: String) -> String {
+            var parts = prefix
+            let blockSlug = Self.slug(block)
+            parts.append(blockSlug.isEmpty ? "block" : blockSlug)
+            var name = String(parts.joined(separator: "-").prefix(MessageRenderer.fileNameLimit))
+            while name.hasSuffix("-") { name.removeLast() }
+            var candidate = name
+            var n = 2
+            while used.contains(candidate) {
+                candidate = "\(name)-\(n)"
+                n += 1
+            }
+            used.insert(candidate)
+            return candidate
+        }
+
+        static func slug(_ text: String) -> String {
+            let mapped = text.lowercased().map { c -> Character in
+                c.isASCII && (c.isLetter || c.isNumber) ? c : "-"
+            }
+            let joined = String(mapped).split(separator: "-").joined(separator: "-")
+            var capped = String(joined.prefix(MessageRenderer.fileNamePartLimit))
+            while capped.hasSuffix("-") { capped.removeLast() }
+            return capped
+        }
     }
 
     func render(_ block: Block, base: String, title: String, files: inout [FileUpload]) -> [SlackBlock] {

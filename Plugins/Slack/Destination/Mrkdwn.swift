@@ -20,10 +20,54 @@ public enum Mrkdwn {
         return out
     }
 
+    /// Undoes ``escape(_:)``: input that is already Slack text (a `<url|label>` someone
+    /// wrote in an annotation) must not be escaped twice into `&amp;amp;`.
+    static func unescape(_ text: String) -> String {
+        guard text.contains("&") else { return text }
+        return text.replacing("&lt;", with: "<").replacing("&gt;", with: ">").replacing("&amp;", with: "&")
+    }
+
+    /// The longest URL put inline in mrkdwn text, leaving room in its section for the text
+    /// around it.
+    public static let inlineLinkLimit = 2000
+
+    /// A URL too long for where it goes, cut to the page it opens: everything before the
+    /// first `?` or `#`. Nil when even that is longer than `limit`. Cutting inside the query
+    /// would open a wrong page, and splitting the URL would open none.
+    public static func shortened(_ url: String, limit: Int) -> String? {
+        let page = url.firstIndex(where: { $0 == "?" || $0 == "#" }).map { String(url[..<$0]) } ?? url
+        return SlackLimits.length(page) <= limit ? page : nil
+    }
+
+    /// The characters mrkdwn turns into bold, italic, strike and code.
+    static let formattingCharacters: Set<Character> = ["*", "_", "~", "`"]
+
+    /// True when `text` shows as itself once escaped: it has none of the formatting
+    /// characters. Slack has no way to escape those, so data (label values) that has them
+    /// must go into a `plain_text` object instead, where Slack shows every character as is.
+    public static func isInert(_ text: String) -> Bool {
+        !text.contains(where: formattingCharacters.contains)
+    }
+
     /// A `<url|label>` link; characters that would end the link early are percent-encoded.
+    /// Already-escaped input (`&amp;`) is taken as the text it stands for, so wrapping a
+    /// well-formed Slack link again keeps it as it was.
+    ///
+    /// A URL longer than ``inlineLinkLimit`` could not stay whole in a 3,000-character
+    /// section (the section would be split through it): the link goes to the same page
+    /// without its query, with a note, as ``shortened(_:limit:)`` describes.
     public static func link(_ url: String, _ label: String? = nil) -> String {
+        let plainURL = unescape(url)
+        if SlackLimits.length(plainURL) > inlineLinkLimit {
+            let total = SlackLimits.length(plainURL)
+            let shown = label.flatMap { $0.isEmpty ? nil : escape(unescape($0)) } ?? "link"
+            guard let page = shortened(plainURL, limit: inlineLinkLimit) else {
+                return "\(shown) _(link of \(total) characters not shown: too long for Slack)_"
+            }
+            return link(page, label) + " _(the full link is \(total) characters, too long for Slack; this one opens the page without its query)_"
+        }
         var u = ""
-        for c in url {
+        for c in plainURL {
             switch c {
             case "&": u += "&amp;"
             case "<": u += "%3C"
@@ -34,7 +78,7 @@ public enum Mrkdwn {
             }
         }
         guard let label, !label.isEmpty else { return "<\(u)>" }
-        return "<\(u)|\(escape(label))>"
+        return "<\(u)|\(escape(unescape(label)))>"
     }
 
     /// Converts CommonMark (headings, lists, emphasis, code, links, fences) to mrkdwn.
@@ -103,6 +147,21 @@ public enum Mrkdwn {
             }
             return nil
         }
+        // A link's end is searched further than other spans (a generatorURL runs to
+        // thousands of characters, and must be recognised to be shortened rather than
+        // shown as text) but stops at a character the link can't contain, so text with
+        // many unmatched openers stays linear.
+        let linkReach = 8192
+        func findLinkEnd(_ closer: Character, from start: Int, stops: Set<Character>) -> Int? {
+            var j = start
+            let end = min(chars.count, start + linkReach)
+            while j < end {
+                if chars[j] == closer { return j }
+                if stops.contains(chars[j]) { return nil }
+                j += 1
+            }
+            return nil
+        }
         func isWordChar(_ k: Int) -> Bool { k >= 0 && k < chars.count && (chars[k].isLetter || chars[k].isNumber) }
 
         while i < chars.count {
@@ -112,7 +171,7 @@ public enum Mrkdwn {
                 i = close + 1
                 continue
             }
-            if c == "[", let mid = find(["]", "("], from: i + 1), let close = find([")"], from: mid + 2) {
+            if c == "[", let mid = find(["]", "("], from: i + 1), let close = findLinkEnd(")", from: mid + 2, stops: [" ", "\n"]) {
                 let label = String(chars[(i + 1)..<mid])
                 let url = String(chars[(mid + 2)..<close])
                 if !url.isEmpty, !url.contains(" ") {
@@ -121,10 +180,15 @@ public enum Mrkdwn {
                     continue
                 }
             }
-            if c == "<", let close = find([">"], from: i + 1) {
+            if c == "<", let close = findLinkEnd(">", from: i + 1, stops: ["<", "\n"]) {
+                // `<url>` (CommonMark autolink) or `<url|label>` (Slack's own link, common in
+                // annotations written for Slack): both stay links, the label with them.
                 let inner = String(chars[(i + 1)..<close])
-                if inner.hasPrefix("http://") || inner.hasPrefix("https://") || inner.hasPrefix("mailto:"), !inner.contains(" ") {
-                    out += link(inner)
+                let bar = inner.firstIndex(of: "|")
+                let target = bar.map { String(inner[..<$0]) } ?? inner
+                let label = bar.map { String(inner[inner.index(after: $0)...]) }
+                if target.hasPrefix("http://") || target.hasPrefix("https://") || target.hasPrefix("mailto:"), !target.contains(" ") {
+                    out += link(target, label)
                     i = close + 1
                     continue
                 }

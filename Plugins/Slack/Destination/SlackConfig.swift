@@ -108,6 +108,12 @@ public struct SlackConfig: Sendable, Equatable {
             caFile: try string("ca_file"))
     }
 
+    /// What must never appear in a result, an error or a log line: the token and any
+    /// credentials in `api_url` (userinfo, keyed query), prepared for ``SecretSafe``.
+    var secrets: [[UInt8]] {
+        SecretSafe.prepared([token] + SecretSafe.secrets(inURL: apiURL))
+    }
+
     /// The minimum gap between two messages to one channel, or nil when pacing is off.
     var paceInterval: Duration? {
         pacePerChannel > 0 ? .milliseconds(Int64((1000 / pacePerChannel).rounded(.up))) : nil

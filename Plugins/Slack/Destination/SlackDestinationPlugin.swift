@@ -10,14 +10,19 @@ public final class SlackDestinationPlugin: DestinationPlugin {
     public static let version = "1.0.0"
 
     let notifier: SlackNotifier
+    /// The token and `api_url` credentials: no result leaves the plugin holding them.
+    private let secrets: [[UInt8]]
 
     /// Validates the config; makes no network calls.
     public init(config: PluginConfig, host: HostServices) throws(PluginError) {
-        notifier = SlackNotifier(config: try SlackConfig.parse(config.json), environment: SlackEnvironment(host: host))
+        let parsed = try SlackConfig.parse(config.json)
+        notifier = SlackNotifier(config: parsed, environment: SlackEnvironment(host: host))
+        secrets = parsed.secrets
     }
 
-    /// Delivers one Issue (blocks; runs on a host delivery thread).
+    /// Delivers one Issue (blocks; runs on a host delivery thread). The web API layer
+    /// already cleans remote text; this is the last check before the host sees a message.
     public func deliver(_ request: DeliveryRequest) -> DeliveryResult {
-        notifier.deliver(request)
+        notifier.deliver(request).redacting(secrets: secrets)
     }
 }

@@ -33,8 +33,8 @@ public final class SlackNotifier: Sendable {
 
     /// One step of a delivery plan.
     enum Step {
-        /// chat.postMessage: the thread's root, or a reply in it.
-        case post([SlackBlock], root: Bool)
+        /// chat.postMessage: the thread's root, or a reply in it, with its own fallback text.
+        case post([SlackBlock], root: Bool, text: String)
         /// chat.update of the root.
         case update([SlackBlock])
         /// The three-step upload into the thread.
@@ -56,18 +56,29 @@ public final class SlackNotifier: Sendable {
             : request.idempotencyKey
         do {
             var progress = try threads.progress(key) ?? start(request)
-            let rendered = renderer.render(issue, now: environment.clock.now())
+            var route = try routeIfPosting(&progress, issue, deadline: request.deadline)
+            var rendered = renderer.render(issue, now: environment.clock.now(), notices: progress.notices ?? [])
             var steps = plan(progress.mode, rendered, issue)
             do {
-                try run(&steps, &progress, rendered: rendered, issue: issue, key: key, deadline: request.deadline)
+                try run(&steps, &progress, rendered: rendered, issue: issue, route: route, key: key, deadline: request.deadline)
             } catch let stop as Stop {
                 throw stop
+            } catch let error as SlackAPIError where Self.channelErrors.contains(error.slackError ?? "") && progress.done == 0 && route?.override != nil {
+                // The Issue's own channel exists by name but can't take the post (bot not
+                // invited, archived, an ID that doesn't exist): the default channel can.
+                route = try defaultRoute(issue, failed: route?.override, reason: error.slackError ?? "", deadline: request.deadline)
+                progress.notices = route?.notices
+                rendered = renderer.render(issue, now: environment.clock.now(), notices: progress.notices ?? [])
+                steps = plan(progress.mode, rendered, issue)
+                try run(&steps, &progress, rendered: rendered, issue: issue, route: route, key: key, deadline: request.deadline)
             } catch let error as SlackAPIError where error.slackError == "message_not_found" && progress.mode == .resolve && progress.done == 0 {
                 // The root was deleted in Slack: say it's resolved in a new message instead.
                 environment.log(.warning, "Slack root message is gone; posting the resolution as a new message", ["fingerprint": issue.fingerprint])
                 progress = DeliveryProgress(mode: .newResolved, done: 0, channel: progress.channel, ts: nil)
+                route = try routeIfPosting(&progress, issue, deadline: request.deadline)
+                rendered = renderer.render(issue, now: environment.clock.now(), notices: progress.notices ?? [])
                 steps = plan(.newResolved, rendered, issue)
-                try run(&steps, &progress, rendered: rendered, issue: issue, key: key, deadline: request.deadline)
+                try run(&steps, &progress, rendered: rendered, issue: issue, route: route, key: key, deadline: request.deadline)
             }
             threads.clearProgress(key)
             guard let handle = progress.handle else { return .permanent(message: "Slack delivery finished without a message handle") }
@@ -122,13 +133,16 @@ public final class SlackNotifier: Sendable {
     /// The calls for a mode. Deterministic for one Issue, so a retry can skip `done` steps.
     func plan(_ mode: DeliveryMode, _ rendered: RenderedIssue, _ issue: Issue) -> [Step] {
         let chunks = planner.chunk(rendered)
-        let replies = chunks.dropFirst().map { Step.post($0, root: false) }
+        // Replies get their own text: a reply notifying "Firing · HIGH: …" reads as a new alert.
+        let replies = chunks.enumerated().dropFirst().map { index, blocks in
+            Step.post(blocks, root: false, text: rendered.continuationFallback(part: index + 1, of: chunks.count))
+        }
         let uploads = rendered.files.map(Step.upload)
         switch mode {
         case .new, .newResolved:
-            return [.post(chunks[0], root: true)] + replies + uploads
+            return [.post(chunks[0], root: true, text: rendered.fallback)] + replies + uploads
         case .reply:
-            return [.post(chunks[0], root: false)] + replies + uploads
+            return [.post(chunks[0], root: false, text: rendered.repeatFallback)] + replies + uploads
         case .resolve:
             let end = issue.endsAt ?? environment.clock.now()
             let note = "✅ Resolved \(MessageRenderer.slackDate(end)) after \(MessageRenderer.duration(from: issue.startsAt, to: end))"
@@ -138,10 +152,10 @@ public final class SlackNotifier: Sendable {
 
     // MARK: - Carrying it out
 
-    private func run(_ steps: inout [Step], _ progress: inout DeliveryProgress, rendered: RenderedIssue, issue: Issue, key: String, deadline: Date) throws {
+    private func run(_ steps: inout [Step], _ progress: inout DeliveryProgress, rendered: RenderedIssue, issue: Issue, route: Route?, key: String, deadline: Date) throws {
         while progress.done < steps.count {
             do {
-                try perform(steps[progress.done], &progress, rendered: rendered, issue: issue, deadline: deadline)
+                try perform(steps[progress.done], &progress, rendered: rendered, issue: issue, route: route, deadline: deadline)
             } catch let error as SlackAPIError where error.retryable {
                 saveProgress(progress, key: key)
                 throw error
@@ -161,20 +175,21 @@ public final class SlackNotifier: Sendable {
         }
     }
 
-    private func perform(_ step: Step, _ progress: inout DeliveryProgress, rendered: RenderedIssue, issue: Issue, deadline: Date) throws {
+    private func perform(_ step: Step, _ progress: inout DeliveryProgress, rendered: RenderedIssue, issue: Issue, route: Route?, deadline: Date) throws {
         switch step {
-        case .post(let blocks, let root):
+        case .post(let blocks, let root, let text):
             let channel: String
             if root {
-                channel = try routeChannel(issue, deadline: deadline)
+                guard let route else { throw Stop(result: .permanent(message: "Slack root message without a channel")) }
+                channel = route.channel
             } else {
                 guard let c = progress.channel else { throw Stop(result: .permanent(message: "Slack thread reply without a thread")) }
                 channel = c
             }
             var body: [String: JSONValue] = [
                 "channel": .string(channel),
-                "text": .string(rendered.fallback),
-                "attachments": attachment(blocks, rendered),
+                "text": .string(text),
+                "attachments": attachment(blocks, rendered, text: text),
                 "unfurl_links": .bool(false),
                 "unfurl_media": .bool(false),
             ]
@@ -199,7 +214,7 @@ public final class SlackNotifier: Sendable {
                 "channel": .string(handle.channel),
                 "ts": .string(handle.ts),
                 "text": .string(rendered.fallback),
-                "attachments": attachment(blocks, rendered),
+                "attachments": attachment(blocks, rendered, text: rendered.fallback),
             ]
             _ = try withChannelName(handle.channel) { () throws(SlackAPIError) in try api.call("chat.update", json: .object(body), deadline: deadline) }
             environment.count("messages_updated", 1)
@@ -215,10 +230,10 @@ public final class SlackNotifier: Sendable {
     }
 
     /// The colour bar holding the blocks; its `fallback` repeats the text for old clients.
-    private func attachment(_ blocks: [SlackBlock], _ rendered: RenderedIssue) -> JSONValue {
+    private func attachment(_ blocks: [SlackBlock], _ rendered: RenderedIssue, text: String) -> JSONValue {
         .array([.object([
             "color": .string(rendered.color),
-            "fallback": .string(rendered.fallback),
+            "fallback": .string(text),
             "blocks": .array(blocks.map(\.json)),
         ])])
     }
@@ -273,23 +288,73 @@ public final class SlackNotifier: Sendable {
             return try body()
         } catch {
             var error = error
-            if let code = error.slackError, ["channel_not_found", "not_in_channel", "is_archived", "invalid_channel"].contains(code) {
+            if let code = error.slackError, Self.channelErrors.contains(code) {
                 error.message += " (channel \(channel.looksLikeChannelID ? channel : "#" + channel))"
             }
             throw error
         }
     }
 
-    /// The channel ID for a new root message.
-    private func routeChannel(_ issue: Issue, deadline: Date) throws -> String {
+    /// Slack codes that mean "this channel can't take the message".
+    static let channelErrors: Set<String> = ["channel_not_found", "not_in_channel", "is_archived", "invalid_channel"]
+
+    /// Where a new root message goes, and why it isn't where the Issue asked.
+    struct Route {
+        /// The channel ID (or the reference, when it is one) to post to.
+        var channel: String
+        /// Set when the Issue's own channel (annotation/label) is used.
+        var override: ChannelRouting.Override?
+        /// Shown in the message: the Issue's channel was not usable, and which it was.
+        var notices: [String]
+    }
+
+    /// The route when this attempt still has to post the root; nil otherwise. Its notices
+    /// are kept in `progress`, so retries render the same message.
+    private func routeIfPosting(_ progress: inout DeliveryProgress, _ issue: Issue, deadline: Date) throws -> Route? {
+        guard progress.done == 0, progress.mode == .new || progress.mode == .newResolved else { return nil }
+        let route = try routeChannel(issue, deadline: deadline)
+        progress.notices = route.notices.isEmpty ? nil : route.notices
+        return route
+    }
+
+    /// The Issue's channel override when it resolves, else the default channel with a
+    /// notice naming the override. A wrong channel label must not dead-letter the alert:
+    /// the alert still reaches people, and the message says what to fix.
+    private func routeChannel(_ issue: Issue, deadline: Date) throws -> Route {
+        let routing = ChannelRouting(config: config)
+        guard let override = routing.override(for: issue) else { return try defaultRoute(issue, failed: nil, reason: "", deadline: deadline) }
         let reference: String
         do {
-            reference = try ChannelRouting(config: config).channel(for: issue)
+            reference = try routing.expand(override, for: issue)
+        } catch {
+            return try defaultRoute(issue, failed: override, reason: error.message, deadline: deadline)
+        }
+        guard !reference.isEmpty else { return try defaultRoute(issue, failed: override, reason: "it is empty", deadline: deadline) }
+        do {
+            return Route(channel: try directory.resolve(reference, api: api, now: environment.clock.now(), deadline: deadline), override: override, notices: [])
+        } catch where error.slackError == "channel_not_found" {
+            return try defaultRoute(issue, failed: override, reason: "channel_not_found", deadline: deadline)
+        }
+    }
+
+    /// The destination's default channel; `failed` is the override it stands in for.
+    private func defaultRoute(_ issue: Issue, failed: ChannelRouting.Override?, reason: String, deadline: Date) throws -> Route {
+        let reference: String
+        do {
+            reference = try ChannelRouting(config: config).defaultChannel(for: issue)
         } catch {
             throw Stop(result: .permanent(message: "Slack channel routing: \(error.message)"))
         }
         guard !reference.isEmpty else { throw Stop(result: .permanent(message: "Slack channel routing produced an empty channel name")) }
-        return try directory.resolve(reference, api: api, now: environment.clock.now(), deadline: deadline)
+        let channel = try directory.resolve(reference, api: api, now: environment.clock.now(), deadline: deadline)
+        guard let failed else { return Route(channel: channel, override: nil, notices: []) }
+        let named = failed.value.hasPrefix("#") || failed.value.looksLikeChannelID || failed.value.contains("{{") ? failed.value : "#" + failed.value
+        let why = reason == "channel_not_found" ? "was not found" : reason.isEmpty ? "could not be used" : "could not be used (\(reason))"
+        environment.log(.warning, "Slack channel from the Issue is unusable; posting to the default channel", [
+            "fingerprint": issue.fingerprint, "channel": failed.value, "source": failed.source, "reason": reason,
+        ])
+        let notice = "The routed channel \(named) (from \(failed.source)) \(why); posted to the default channel instead."
+        return Route(channel: channel, override: nil, notices: [notice])
     }
 
     private func result(for error: SlackAPIError, fingerprint: String) -> DeliveryResult {

@@ -69,6 +69,9 @@ struct DeliveryProgress: Codable, Equatable {
     /// The thread, once known.
     var channel: String?
     var ts: String?
+    /// Notices shown in the root (a routed channel that was not found). Kept with the
+    /// progress so a retry renders, and so splits, the message exactly as the first try did.
+    var notices: [String]?
     var handle: ThreadHandle? {
         guard let channel, let ts else { return nil }
         return ThreadHandle(channel: channel, ts: ts)

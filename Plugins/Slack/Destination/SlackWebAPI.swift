@@ -13,6 +13,8 @@ import CanoSDK
 final class SlackWebAPI: Sendable {
     let baseURL: String
     private let token: String
+    /// The token and `api_url` credentials, removed from any remote text put in an error.
+    private let secrets: [[UInt8]]
     let timeout: Duration
     let tls: TLSOptions?
     let client: HTTPClient
@@ -21,6 +23,7 @@ final class SlackWebAPI: Sendable {
     init(config: SlackConfig, clock: any SlackClock, client: HTTPClient = HTTPClient()) {
         baseURL = config.apiURL
         token = config.token
+        secrets = config.secrets
         timeout = config.timeout
         tls = config.caFile.map { TLSOptions(caFile: $0) }
         self.client = client
@@ -74,17 +77,19 @@ final class SlackWebAPI: Sendable {
             throw SlackAPIError(.badResponse, method: method, message: "Slack \(method): HTTP 200 without Slack's JSON envelope", retryable: true)
         }
         if ok { return envelope }
-        let code = envelope["error"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "unknown_error"
+        let rawCode = envelope["error"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "unknown_error"
+        // Everything below quotes the server; a proxy in front of Slack may echo the token.
+        let code = remote(rawCode, limit: 120)
         var detail = ""
         if let errors = envelope["errors"]?.arrayValue ?? envelope["response_metadata"]?["messages"]?.arrayValue {
             let texts = errors.compactMap { $0.stringValue ?? $0["error"]?.stringValue }
-            if !texts.isEmpty { detail = " (" + SlackLimits.truncate(texts.joined(separator: "; "), to: 600, mrkdwn: false) + ")" }
+            if !texts.isEmpty { detail = " (" + remote(texts.joined(separator: "; "), limit: 600) + ")" }
         }
-        if code == "ratelimited" || code == "rate_limited" {
+        if rawCode == "ratelimited" || rawCode == "rate_limited" {
             let wait = response.retryAfter ?? SlackAPIError.defaultRateLimitWait
             throw SlackAPIError(.rateLimited, method: method, slackError: code, message: "Slack \(method): \(code); retry in \(wait.seconds)", retryable: true, retryAfter: wait)
         }
-        let retryable = SlackAPIError.retryableSlackErrors.contains(code)
+        let retryable = SlackAPIError.retryableSlackErrors.contains(rawCode)
         throw SlackAPIError(.slack, method: method, slackError: code, message: "Slack \(method) failed: \(code)\(detail)", retryable: retryable, retryAfter: retryable ? response.retryAfter : nil)
     }
 
@@ -93,7 +98,7 @@ final class SlackWebAPI: Sendable {
             return try client.send(request)
         } catch {
             // HTTPClientError names the origin at most: no path, query or header values.
-            throw SlackAPIError(.transport, method: method, message: "Slack \(method): \(error.description)", retryable: true)
+            throw SlackAPIError(.transport, method: method, message: "Slack \(method): " + remote(error.description, limit: 600), retryable: true)
         }
     }
 
@@ -108,6 +113,12 @@ final class SlackWebAPI: Sendable {
         // mean a wrong api_url or a proxy refusing us, which retrying won't fix.
         let retryable = status >= 500 || status == 408 || status == 0
         return SlackAPIError(.httpStatus, method: method, message: "Slack \(method): HTTP \(status)", retryable: retryable, retryAfter: retryable ? response.retryAfter : nil)
+    }
+
+    /// Text that came from the other end (or from libcurl about it), fit for an error:
+    /// secrets removed first (a cut could leave half a token), then capped.
+    private func remote(_ text: String, limit: Int) -> String {
+        BoundedEcho.cap(SecretSafe.redact(text, prepared: secrets), limit: limit)
     }
 
     /// The HTTP timeout: the configured one, cut to what is left before the deadline.

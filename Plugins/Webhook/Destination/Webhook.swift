@@ -18,6 +18,8 @@ public final class Webhook: DestinationPlugin {
     public static let version = "1.0.0"
 
     private let config: WebhookConfig
+    /// ``WebhookConfig/secrets``, prepared once: every result is cleaned of them.
+    private let secrets: [[UInt8]]
     private let host: HostServices
     /// One client: the host serialises calls on an instance (no CANO_FLAG_REENTRANT), so
     /// one libcurl handle and its kept-alive connection serve every delivery.
@@ -26,6 +28,7 @@ public final class Webhook: DestinationPlugin {
     /// Validates the config (see ``WebhookConfig``); no network I/O.
     public init(config: PluginConfig, host: HostServices) throws(PluginError) {
         self.config = try WebhookConfig(config.json)
+        self.secrets = self.config.secrets
         self.host = host
     }
 
@@ -52,10 +55,11 @@ public final class Webhook: DestinationPlugin {
             timeout: min(config.timeout, remaining), maxResponseBytes: 64 * 1024, tls: config.tls)
         let result: DeliveryResult
         do {
-            result = Self.classify(try client.send(httpRequest), origin: config.origin)
+            result = Self.classify(try client.send(httpRequest), origin: config.origin).redacting(secrets: secrets)
         } catch {
             // HTTPClientError names the origin only; every transport failure may clear up.
-            result = .retry(message: "\(error)")
+            // Redacted and capped all the same: libcurl's text is not ours to vouch for.
+            result = .retry(message: BoundedEcho.cap(SecretSafe.redact("\(error)", prepared: secrets), limit: 600))
         }
         switch result {
         case .delivered: host.log(.debug, "webhook delivered", fields: ["origin": config.origin])

@@ -32,6 +32,20 @@ struct WebhookConfig: Sendable {
     /// "scheme://host:port": all that logs and messages show of the URL.
     var origin: String { RedactedURL.origin(of: url) }
 
+    /// What no result or log line may contain: the HMAC key, the URL's credentials
+    /// (userinfo, keyed query values) and the values of secret-named headers
+    /// (`Authorization`, `X-Api-Key`...; ``SecretSafe/isSecretKey(_:)``), for ``SecretSafe``.
+    var secrets: [[UInt8]] {
+        var values = SecretSafe.secrets(inURL: url)
+        if let hmacSecret { values.append(String(decoding: hmacSecret, as: UTF8.self)) }
+        for header in headers where SecretSafe.isSecretKey(header.name) {
+            values.append(header.value)
+            // "Bearer xyz": the credential alone leaks as easily as the whole value.
+            if let space = header.value.lastIndex(of: " ") { values.append(String(header.value[header.value.index(after: space)...])) }
+        }
+        return SecretSafe.prepared(values)
+    }
+
     init(_ json: JSONValue) throws(PluginError) {
         guard case .object(let object) = json else { throw PluginError("config must be an object") }
         if let unknown = object.keys.sorted().first(where: { !Self.knownKeys.contains($0) }) {

@@ -24,6 +24,8 @@ public struct CollectorApp: Sendable {
     /// Read-only cluster access for the enrichers (the Kubernetes client's reader), or nil.
     public let kube: (any KubeReader)?
     private let onListening: @Sendable (Int) async -> Void
+    /// The wait between attempts to create a destination that failed (1 s doubling to 5 min).
+    public var destinationBackoff = DestinationSupervisor.Backoff()
     private let makeSources: @Sendable (any IssueSink) -> [any Service]
 
     /// - Parameters:
@@ -52,29 +54,32 @@ public struct CollectorApp: Sendable {
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
         let database = try CollectorSchema.open(path: config.databasePath)
         defer { database.close() }
+        let crashReport = try CrashGuard.install(markerPath: CrashGuard.markerPath(inDataDirectory: config.dataDirectory))
 
         let catalog = try PluginCatalog.scan(config.plugins)
         catalog.report(to: logger, metrics: metrics)
         let pluginServices = PluginServices(logger: logger, store: SQLiteKeyValueStore(database: database), metrics: metrics)
-        let destinations = DestinationFactory(catalog: catalog, services: pluginServices).make(config.destinations)
-        metrics.describe("cano_destination_ready", type: "gauge", help: "1 when the destination was created, 0 when it could not be (its deliveries wait).")
-        for failure in destinations.failures {
-            metrics.set("cano_destination_ready", ["destination": failure.destination], to: 0)
-        }
-        for name in destinations.ready.keys { metrics.set("cano_destination_ready", ["destination": name], to: 1) }
+        // Destinations that cannot be created now are retried in the background; their
+        // deliveries are queued meanwhile and flow once created (or outlive max_age).
+        let readiness = self.readiness
+        let supervisor = DestinationSupervisor(
+            factory: DestinationFactory(catalog: catalog, services: pluginServices), configs: config.destinations,
+            readiness: readiness, metrics: metrics, logger: logger, backoff: destinationBackoff)
+        let initial = await supervisor.createAll()
 
         let policies = Dictionary(uniqueKeysWithValues: config.destinations.map { ($0.name, $0.delivery) })
-        let engine = DeliveryEngine(database: database, destinations: Array(destinations.ready.values), policies: policies, metrics: metrics, logger: logger)
+        let engine = DeliveryEngine(database: database, destinations: Array(initial.values), policies: policies, metrics: metrics,
+                                    logger: logger, onQuarantine: { readiness.markSuspect($0, reason: $1) })
         let outbox = Outbox(
             database: database, router: IssueRouter(routes: config.routes, defaultDestinations: config.defaultDestinations),
             policies: policies, metrics: metrics, logger: logger, onQueued: { engine.notify() })
-        try engine.start()
+        try engine.start(crashReport: crashReport)
+        supervisor.start(engine: engine)
 
         // Enrichment runs in front of the outbox: senders are acknowledged after the commit.
         let sink = try EnrichmentStage.make(config: config.enrichment, kube: kube, catalog: catalog, services: pluginServices,
                                             next: outbox, metrics: metrics, logger: logger)
         let intake = AlertmanagerIntake(config: config, sink: sink, metrics: metrics, logger: logger)
-        let readiness = self.readiness
         let onListening = self.onListening
         let http = HTTPServer.makeApplication(
             config: config.server, intake: intake, readiness: readiness, metrics: metrics, logger: logger,
@@ -86,6 +91,7 @@ public struct CollectorApp: Sendable {
         let grace = config.server.shutdownGrace
         let services: [any Service] = [
             DrainOnShutdown(name: "delivery") {
+                _ = await BlockingThread.run(name: "cano-stop-create") { supervisor.stop(deadline: Date().addingTimeInterval(DeliveryEngine.seconds(grace))) }
                 let result = await engine.drain(deadline: .now + grace)
                 logger.info("deliveries drained", metadata: ["completed": .stringConvertible(result.completed), "in_flight": .stringConvertible(result.inFlight)])
             },
@@ -95,15 +101,23 @@ public struct CollectorApp: Sendable {
         ]
         logger.info("cano-collector starting", metadata: [
             "listen": .string("\(config.server.host):\(config.server.port)"),
-            "destinations_ready": .stringConvertible(destinations.ready.count),
-            "destinations_failed": .stringConvertible(destinations.failures.count),
+            "destinations_ready": .stringConvertible(initial.count),
+            "destinations_failed": .stringConvertible(supervisor.failedDestinations.count),
         ])
         // Services stop in reverse order: readiness first, then HTTP intake, then the
         // cluster watchers, then delivery drains.
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await outbox.close()
-        for destination in destinations.ready.values { (destination as? PluginDestination)?.shutdown() }
+        for destination in supervisor.readyDestinations.values {
+            guard let shutdownable = destination as? any ShutdownableDestination, !shutdownable.shutdown() else { continue }
+            var metadata: Logger.Metadata = ["destination": .string(destination.name)]
+            if let plugin = destination as? PluginDestination {
+                metadata["plugin"] = .string(plugin.instance.plugin.name)
+                metadata["plugin_path"] = .string(plugin.instance.plugin.path)
+            }
+            logger.error("plugin stuck in a call at shutdown; exiting without destroying it (its delivery stays queued)", metadata: metadata)
+        }
         logger.info("cano-collector stopped")
     }
 }

@@ -79,32 +79,52 @@ public struct DestinationConfig: Sendable, Equatable {
     /// Handed to the plugin's create() as JSON, after `${ENV}` and `*_file` resolution.
     public var config: JSONValue
     public var delivery: DeliveryPolicy
+    /// Where the plugin's code runs; nil: the default for its plugin (see
+    /// `DestinationFactory.defaultIsolation(for:)`). The built-in `file` ignores it.
+    public var isolation: PluginIsolation?
 
-    public init(name: String, type: String, config: JSONValue = .object([:]), delivery: DeliveryPolicy = DeliveryPolicy()) {
+    public init(name: String, type: String, config: JSONValue = .object([:]), delivery: DeliveryPolicy = DeliveryPolicy(),
+                isolation: PluginIsolation? = nil) {
         self.name = name
         self.type = type
         self.config = config
         self.delivery = delivery
+        self.isolation = isolation
     }
+}
+
+/// Where a destination plugin runs (`isolation:` in a destination's config).
+public enum PluginIsolation: String, Sendable, Equatable, CaseIterable {
+    /// Loaded into the collector: fastest, but a crash or hang of the plugin is the collector's.
+    case inProcess = "in_process"
+    /// In a `plugin-host` child process: a crash or hang kills only the child, which is
+    /// restarted with backoff (docs/plugins.md, "Isolation").
+    case process
 }
 
 /// How the engine treats one destination's queue. Retry timing is decided in one place,
 /// `RetryPolicy`, from these values.
 public struct DeliveryPolicy: Sendable, Equatable {
-    /// After this many failed attempts a delivery is dead-lettered.
-    public var maxAttempts = 12
-    /// A delivery older than this is dead-lettered instead of retried.
-    public var maxAge: Duration = .seconds(6 * 3600)
+    /// After this many failed attempts a delivery is dead-lettered; nil (the default): no
+    /// limit, retries are bounded by `maxAge` alone, so an outage of hours loses nothing.
+    public var maxAttempts: Int?
+    /// A delivery older than this is dead-lettered instead of retried. Slack and PagerDuty
+    /// outages last hours, so the default is half a day.
+    public var maxAge: Duration = .seconds(12 * 3600)
     /// First retry delay; doubles per attempt, with full jitter.
     public var initialBackoff: Duration = .seconds(1)
-    /// Backoff cap.
-    public var maxBackoff: Duration = .seconds(300)
-    /// Past this many queued deliveries, intake answers 503 (Alertmanager retries).
+    /// Backoff cap: a destination that comes back is noticed within this long.
+    public var maxBackoff: Duration = .seconds(60)
+    /// Past this many queued deliveries, further deliveries for this destination only are
+    /// dead-lettered on arrival (reason "queue full"); other destinations are not affected.
     public var queueLimit = 10_000
     /// Delivery threads for this destination.
     public var workers = 2
     /// Per-call deadline handed to the plugin.
     public var timeout: Duration = .seconds(15)
+    /// A delivery that was in a plugin call during this many unclean exits of the collector
+    /// (or crashes of its isolated plugin process) is quarantined as a dead letter.
+    public var quarantineAfterCrashes = 2
     public init() {}
 }
 

@@ -48,6 +48,8 @@ public enum ConfigLoader {
             reader.problem(path: "", "the file is empty")
         }
         validate(config, reader)
+        // Registered before any problem is reported, so the errors themselves are scrubbed.
+        SecretScrubber.shared.register(reader.secretValues + SecretScrubber.secrets(in: config))
         guard reader.problems.isEmpty else { throw ConfigError(file: file, problems: reader.problems) }
         return config
     }
@@ -135,12 +137,22 @@ public enum ConfigLoader {
         var type: String?
         var config = JSONValue.object([:])
         var policy = DeliveryPolicy()
-        for (key, value) in r.mapping(at, allowed: ["name", "type", "config", "delivery"]) {
+        var isolation: PluginIsolation?
+        var isolationAt: YAMLReader.Located?
+        for (key, value) in r.mapping(at, allowed: ["name", "type", "config", "delivery", "isolation"]) {
             switch key {
             case "name": name = r.string(value)
             case "type": type = r.string(value)
             case "config": config = r.pluginConfig(value)
             case "delivery": policy = delivery(value, r)
+            case "isolation":
+                guard let text = r.string(value) else { break }
+                if let parsed = PluginIsolation(rawValue: text) {
+                    isolation = parsed
+                    isolationAt = value
+                } else {
+                    r.problem(value, "isolation must be one of \(PluginIsolation.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(text.prefix(64))\"")
+                }
             default: break
             }
         }
@@ -152,21 +164,27 @@ public enum ConfigLoader {
             r.problem(at, "destination \"\(name)\" needs a type (a plugin name such as webhook or slack, or file)")
             return nil
         }
-        return DestinationConfig(name: name, type: type, config: config, delivery: policy)
+        if type == FileDestination.typeName, isolation == .process, let isolationAt {
+            // Refused rather than ignored: the operator expects containment `file` cannot give.
+            r.problem(isolationAt, "destination \"\(name)\": the built-in file destination runs in the collector; isolation: process is for plugins")
+        }
+        return DestinationConfig(name: name, type: type, config: config, delivery: policy, isolation: isolation)
     }
 
     private static func delivery(_ at: YAMLReader.Located, _ r: YAMLReader) -> DeliveryPolicy {
         var p = DeliveryPolicy()
-        let keys: Set<String> = ["max_attempts", "max_age", "initial_backoff", "max_backoff", "queue_limit", "workers", "timeout"]
+        let keys: Set<String> = ["max_attempts", "max_age", "initial_backoff", "max_backoff", "queue_limit", "workers", "timeout",
+                                 "quarantine_after_crashes"]
         for (key, value) in r.mapping(at, allowed: keys) {
             switch key {
-            case "max_attempts": if let v = r.int(value, range: 1...1000) { p.maxAttempts = v }
+            case "max_attempts": if let v = r.int(value, range: 1...1_000_000) { p.maxAttempts = v }
             case "max_age": if let v = r.duration(value) { p.maxAge = v }
             case "initial_backoff": if let v = r.duration(value) { p.initialBackoff = v }
             case "max_backoff": if let v = r.duration(value) { p.maxBackoff = v }
             case "queue_limit": if let v = r.int(value, range: 1...10_000_000) { p.queueLimit = v }
             case "workers": if let v = r.int(value, range: 1...64) { p.workers = v }
             case "timeout": if let v = r.duration(value) { p.timeout = v }
+            case "quarantine_after_crashes": if let v = r.int(value, range: 1...100) { p.quarantineAfterCrashes = v }
             default: break
             }
         }
@@ -176,15 +194,20 @@ public enum ConfigLoader {
 
     private static func route(_ at: YAMLReader.Located, _ r: YAMLReader) -> RouteConfig? {
         var route = RouteConfig(matchers: [], destinations: [])
-        for (key, value) in r.mapping(at, allowed: ["name", "matchers", "destinations", "continue"]) {
+        var matchers: [Matcher] = []
+        // Alertmanager's three spellings of a route's conditions; all must hold.
+        for (key, value) in r.mapping(at, allowed: ["name", "matchers", "match", "match_re", "destinations", "continue"]) {
             switch key {
             case "name": route.name = r.string(value)
-            case "matchers": route.matchers = r.matchers(value)
+            case "matchers": matchers += r.matchers(value)
+            case "match": matchers += r.matchMap(value, op: .equal)
+            case "match_re": matchers += r.matchMap(value, op: .matchesRegex)
             case "destinations": route.destinations = r.strings(value)
             case "continue": if let v = r.bool(value) { route.continue = v }
             default: break
             }
         }
+        route.matchers = matchers
         if route.destinations.isEmpty { r.problem(at, "a route needs at least one destination") }
         return route
     }
@@ -280,23 +303,32 @@ public enum ConfigLoader {
             r.problem(path: "destinations", "no destinations are configured; add one (type: file with path: \"-\" prints Issues to stdout)")
         }
         for (i, route) in config.routes.enumerated() {
-            for d in route.destinations where !names.contains(d) {
-                r.problem(path: "routes[\(i)].destinations", "unknown destination \"\(d)\"")
+            for (j, d) in route.destinations.enumerated() where !names.contains(d) {
+                r.problem(path: "routes[\(i)].destinations", locatedAt: "routes[\(i)].destinations[\(j)]", "unknown destination \"\(d)\"")
             }
         }
-        for d in config.defaultDestinations where !names.contains(d) {
-            r.problem(path: "default_destinations", "unknown destination \"\(d)\"")
+        for (j, d) in config.defaultDestinations.enumerated() where !names.contains(d) {
+            r.problem(path: "default_destinations", locatedAt: "default_destinations[\(j)]", "unknown destination \"\(d)\"")
         }
         if config.routes.isEmpty && config.defaultDestinations.isEmpty && !config.destinations.isEmpty {
             r.problem(path: "default_destinations", "no routes and no default_destinations: no Issue would be delivered")
         }
     }
 
-    private static func yamlProblem(_ error: YamlError) -> ConfigError.Problem {
+    /// The problem and its line:column only. Yams' own descriptions quote the document
+    /// (a duplicate key prints the whole enclosing mapping under "Context:", inline tokens
+    /// included; scanner errors print the offending line), so they are never used.
+    static func yamlProblem(_ error: YamlError) -> ConfigError.Problem {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
             return .init(location: "\(mark.line):\(mark.column)", path: "", message: "not valid YAML: \(problem)")
-        default:
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.sorted().map { "\"\(BoundedEcho.cap($0, limit: 64))\"" }.joined(separator: ", ")
+            return .init(location: "\(context.mark.line):\(context.mark.column)", path: "",
+                         message: "not valid YAML: the mapping here repeats the key(s) \(keys)")
+        case .reader(let problem, let offset, _, _):
+            return .init(location: "", path: "", message: "not valid YAML: \(problem)" + (offset.map { " at byte offset \($0)" } ?? ""))
+        case .no, .memory, .writer, .emitter, .representer, .dataCouldNotBeDecoded:
             return .init(location: "", path: "", message: "not valid YAML: \(error)")
         }
     }

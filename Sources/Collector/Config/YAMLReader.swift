@@ -11,8 +11,12 @@ import Yams
 /// It applies the two file-wide rules of the config format in one place:
 /// - `${VAR}` (and `${VAR:-default}`) in scalar values are replaced from the environment;
 ///   `$$` is a literal `$`. An unset variable without a default is a problem.
-/// - a key `name_file: PATH` stands for `name:` with the file's content (one trailing
-///   newline removed), so secrets can come from mounted Secret files.
+/// - a key `name_file: PATH` stands for `name:` with the file's content, so secrets can
+///   come from mounted Secret files. In a destination's `config:` a file that cannot be
+///   read yet is not an error: it becomes a placeholder that the destination's create
+///   resolves (and retries), so a Secret mounted after the start still works.
+/// - file contents and `${VAR}` values lose trailing whitespace and newlines
+///   (``secret(_:)``), for every plugin and the intake's auth alike.
 final class YAMLReader {
     /// A node with the key path that led to it.
     struct Located {
@@ -22,6 +26,11 @@ final class YAMLReader {
     }
 
     private(set) var problems: [ConfigError.Problem] = []
+    /// Resolved values that only the reader sees as secret: every `*_file` content (by
+    /// convention a mounted Secret) and every `${VAR}` value whose variable name looks
+    /// secret (``SecretSafe/isSecretKey(_:)``). ``ConfigLoader`` registers them with
+    /// ``SecretScrubber`` before any error is reported.
+    private(set) var secretValues: [String] = []
     private let environment: [String: String]
     private let readFile: (String) throws -> String
 
@@ -35,8 +44,17 @@ final class YAMLReader {
     }
 
     func problem(path: String, _ message: String) {
-        problems.append(.init(location: "", path: path, message: message))
+        problem(path: path, locatedAt: path, message)
     }
+
+    /// A problem named by `path`, placed at the line:column recorded for `locatedAt`.
+    func problem(path: String, locatedAt: String, _ message: String) {
+        problems.append(.init(location: locations[locatedAt] ?? locations[path] ?? "", path: path, message: message))
+    }
+
+    /// line:column of every mapping value and list element read so far, by key path, so
+    /// that cross-checks made after reading (ConfigLoader's validate) can say where.
+    private(set) var locations: [String: String] = [:]
 
     /// The members of a mapping, in file order, with `*_file` keys resolved. Keys not in
     /// `allowed` are problems (unknown keys are errors); `nil` allows any key.
@@ -62,17 +80,27 @@ final class YAMLReader {
                 }
                 guard let path = string(value) else { continue }
                 do {
-                    var content = try readFile(path)
-                    if content.hasSuffix("\n") { content.removeLast() }
+                    let content = Self.secret(try readFile(path))
+                    secretValues.append(content)
                     value = Located(node: .scalar(.init(content, .implicit, .doubleQuoted, valueNode.mark)), path: join(at.path, key))
                 } catch {
-                    problem(value, "cannot read file \"\(path)\" for \"\(key)\": \(error)")
-                    continue
+                    guard at.path.hasPrefix("destinations["), at.path.contains("].config") else {
+                        problem(value, "cannot read file \"\(path)\" for \"\(key)\": \(error)")
+                        continue
+                    }
+                    // A destination's secret file that is not there yet (a Secret mounted
+                    // late) is not a config error: the destination is created once the file
+                    // can be read (DestinationSupervisor resolves the marker, retrying).
+                    let resolved = (error as? CocoaError)?.filePath ?? path
+                    deferredFiles += 1
+                    value = Located(node: .mapping(.init([(Node(Self.unreadFileMarker), .scalar(.init(resolved, .implicit, .doubleQuoted, valueNode.mark)))])),
+                                    path: join(at.path, key))
                 }
             } else if let allowed, !allowed.contains(rawKey) {
                 problem(Located(node: keyNode, path: value.path), "unknown key \"\(rawKey)\"\(suggestion(for: rawKey, in: allowed))")
                 continue
             }
+            locations[value.path] = Located(node: valueNode, path: value.path).location
             guard seen.insert(key).inserted else {
                 problem(value, "\"\(key)\" is given more than once (directly and as \(key)_file?)")
                 continue
@@ -88,7 +116,11 @@ final class YAMLReader {
             if !isNull(at.node) { problem(at, "expected a list") }
             return []
         }
-        return sequence.enumerated().map { Located(node: $0.element, path: "\(at.path)[\($0.offset)]") }
+        return sequence.enumerated().map {
+            let element = Located(node: $0.element, path: "\(at.path)[\($0.offset)]")
+            locations[element.path] = element.location
+            return element
+        }
     }
 
     /// A scalar as a string, with `${VAR}` substituted.
@@ -134,12 +166,41 @@ final class YAMLReader {
         return s
     }
 
-    /// A list of route matchers (`severity="HIGH"`...), each checked where it is written.
+    /// A `matchers:` list as Alertmanager reads it: each line holds one matcher or several,
+    /// comma-separated (``Matcher/parseList(_:)``). YAML unescapes the line first (in a
+    /// double-quoted scalar), then the matcher grammar unescapes the quoted value: the two
+    /// layers of alertmanager.yml. A bad line is a problem at its line:column.
     func matchers(_ at: Located) -> [Matcher] {
-        sequence(at).compactMap { item -> Matcher? in
-            guard let text = string(item) else { return nil }
-            do throws(MatcherError) { return try Matcher.parse(text) } catch {
+        sequence(at).flatMap { item -> [Matcher] in
+            guard let text = string(item) else { return [] }
+            do throws(MatcherError) { return try Matcher.parseList(text) } catch {
                 problem(item, error.description)
+                return []
+            }
+        }
+    }
+
+    /// A route's legacy `match:` (`op` is `=`) or `match_re:` (`=~`) map. As in Alertmanager
+    /// the values are used as YAML gives them, without matcher unescaping, and the keys must
+    /// be label names (`[a-zA-Z_][a-zA-Z0-9_]*`); `labels.` and a label name is also allowed.
+    /// Not read through ``mapping(_:allowed:)``: a label may well be named `config_file`.
+    func matchMap(_ at: Located, op: Matcher.Operator) -> [Matcher] {
+        guard case .mapping(let mapping) = at.node else {
+            if !isNull(at.node) { problem(at, "expected a mapping of label names to values") }
+            return []
+        }
+        return mapping.compactMap { keyNode, valueNode -> Matcher? in
+            let key = keyNode.scalar?.string ?? ""
+            let value = Located(node: valueNode, path: join(at.path, key))
+            let label = key.hasPrefix("labels.") ? String(key.dropFirst("labels.".count)) : key
+            guard let first = label.unicodeScalars.first, first != ":", MatcherGrammar.isNameStart(first),
+                  label.unicodeScalars.allSatisfy({ $0 != ":" && (MatcherGrammar.isNameStart($0) || ("0"..."9").contains($0)) }) else {
+                problem(value, "invalid label name \"\(key)\"")
+                return nil
+            }
+            guard let text = string(value) else { return nil }
+            do throws(MatcherError) { return try Matcher(key, op, text) } catch {
+                problem(value, error.description)
                 return nil
             }
         }
@@ -190,6 +251,68 @@ final class YAMLReader {
     func isNull(_ node: Node) -> Bool {
         guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
         return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+
+    /// The one place where a secret read from a `*_file` or a `${VAR}` is cleaned: trailing
+    /// whitespace and line ends (`\n`, `\r\n`, spaces, tabs) are removed. A Secret created
+    /// from a file (`kubectl create secret --from-file`, `echo token > f`) ends in a newline
+    /// that no service accepts as part of a token; no config value needs trailing blanks.
+    static func secret(_ raw: String) -> String {
+        var end = raw.unicodeScalars.endIndex
+        while end > raw.unicodeScalars.startIndex {
+            let before = raw.unicodeScalars.index(before: end)
+            guard raw.unicodeScalars[before].properties.isWhitespace else { break }
+            end = before
+        }
+        return String(raw.unicodeScalars[..<end])
+    }
+
+    /// The key of the placeholder object that stands for a destination's `*_file` value
+    /// whose file could not be read at load time: `{"$cano_unread_file_path": "/path"}` (not ending in `_file`, which would be read again).
+    /// ``resolveUnreadFiles(in:)`` replaces it with the file's content, or fails.
+    static let unreadFileMarker = "$cano_unread_file_path"
+
+    /// How many destination `*_file` values were left unread (the file was missing).
+    private(set) var deferredFiles = 0
+
+    /// `config` with every unread-file placeholder replaced by the file's content (cleaned
+    /// by ``secret(_:)``), plus the contents read (to register as secrets). Throws a
+    /// message naming the key and the file when one still cannot be read.
+    static func resolveUnreadFiles(
+        in config: JSONValue, readFile: (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) }
+    ) throws -> (config: JSONValue, secrets: [String]) {
+        var secrets: [String] = []
+        func walk(_ value: JSONValue, key: String) throws -> JSONValue {
+            switch value {
+            case .object(let members):
+                if members.count == 1, case .string(let path)? = members[unreadFileMarker] {
+                    do {
+                        let content = secret(try readFile(path))
+                        secrets.append(content)
+                        return .string(content)
+                    } catch {
+                        throw UnreadFileError(key: key, path: path, underlying: "\(error)")
+                    }
+                }
+                var out: [String: JSONValue] = [:]
+                for (k, v) in members { out[k] = try walk(v, key: k) }
+                return .object(out)
+            case .array(let items):
+                return .array(try items.map { try walk($0, key: key) })
+            default:
+                return value
+            }
+        }
+        let resolved = try walk(config, key: "")
+        return (resolved, secrets)
+    }
+
+    /// A destination's `*_file` that still cannot be read.
+    struct UnreadFileError: Error, CustomStringConvertible {
+        let key: String
+        let path: String
+        let underlying: String
+        var description: String { "cannot read file \"\(path)\" for \"\(key)\": \(underlying)" }
     }
 
     static func parseDuration(_ text: String) -> Duration? {
@@ -245,7 +368,9 @@ final class YAMLReader {
                     if let r = inner.firstRange(of: ":-") { return (String(inner[..<r.lowerBound]), String(inner[r.upperBound...])) }
                     return (inner, nil)
                 }()
-                if let value = environment[name] ?? fallback {
+                if let raw = environment[name] ?? fallback {
+                    let value = Self.secret(raw)
+                    if SecretSafe.isSecretKey(name) { secretValues.append(value) }
                     out += value
                 } else {
                     problem(at, "environment variable \(name) is not set (use ${\(name):-default} for a default)")

@@ -1,3 +1,4 @@
+import CanoSDK
 import Foundation
 import Logging
 
@@ -13,9 +14,16 @@ import Logging
 ///   `pollInterval` (to pick up dead letters re-queued by the CLI). A delivery in flight at
 ///   a crash is still pending in the database and is tried again after the restart
 ///   (at-least-once; the idempotency key lets the destination absorb the repeat).
+/// - Crash containment: each attempt is recorded durably before the plugin is called. The
+///   next start after an unclean exit counts a crash on every delivery still marked in a
+///   call and quarantines it (a dead letter) at `quarantine_after_crashes`, so a plugin
+///   that segfaults on one Issue cannot crash-loop the collector; `onQuarantine` is told.
+/// - Shutdown: `drain` returns by its deadline even when a plugin never returns; such calls
+///   are abandoned, and their deliveries stay queued (not counted as crashes).
 /// - Retry timing and dead-lettering are decided by ``RetryPolicy`` only.
-/// - Destinations named in routes but not given here (their plugin failed to load) keep
-///   their queue; its deliveries wait for a start with the destination ready.
+/// - Destinations named in routes but not given here (their plugin could not be created)
+///   keep their queue without workers until ``attach(_:)`` gives them the destination;
+///   meanwhile `expireWithoutDestination` dead-letters what outlives `max_age`.
 public final class DeliveryEngine: @unchecked Sendable {
     // @unchecked: mutable state lives in `DestinationQueue`s (guarded by their conditions)
     // and in the feeder fields guarded by `feederCondition`.
@@ -35,6 +43,7 @@ public final class DeliveryEngine: @unchecked Sendable {
     private let logger: Logger
     private let pollInterval: Duration
     private let retention: Duration
+    private let onQuarantine: @Sendable (_ destination: String, _ reason: String) -> Void
 
     private let queuesLock = NSLock()
     private var queues: [String: DestinationQueue] = [:]
@@ -54,9 +63,12 @@ public final class DeliveryEngine: @unchecked Sendable {
     ///   - retention: delivered rows (the dedup record) are pruned this long after the
     ///     same alert was last seen; keep it longer than Alertmanager's repeat_interval.
     ///   - pollInterval: how often the database is re-read without a `notify()`.
+    ///   - onQuarantine: told (on any thread) when a delivery of a destination is quarantined
+    ///     for crashing its plugin; the app marks the destination suspect in `/readyz`.
     public init(
         database: Database, destinations: [any Destination], policies: [String: DeliveryPolicy], metrics: Metrics, logger: Logger,
-        retention: Duration = .seconds(7 * 24 * 3600), pollInterval: Duration = .seconds(2)
+        retention: Duration = .seconds(7 * 24 * 3600), pollInterval: Duration = .seconds(2),
+        onQuarantine: @escaping @Sendable (_ destination: String, _ reason: String) -> Void = { _, _ in }
     ) {
         self.store = DeliveryStore(database: database)
         self.destinations = Dictionary(destinations.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -65,6 +77,14 @@ public final class DeliveryEngine: @unchecked Sendable {
         self.logger = logger
         self.retention = retention
         self.pollInterval = pollInterval
+        self.onQuarantine = { destination, reason in
+            metrics.set("cano_destination_suspect", ["destination": destination], to: 1)
+            onQuarantine(destination, reason)
+        }
+        metrics.describe("cano_deliveries_in_flight", type: "gauge", help: "Deliveries now in a destination call, by destination (a stuck plugin keeps it up).")
+        metrics.describe("cano_destination_suspect", type: "gauge", help: "1 when a delivery of the destination was quarantined because its plugin crashed on it.")
+        metrics.describe("cano_deliveries_quarantined_total", type: "counter", help: "Deliveries quarantined as dead letters because they crashed their plugin, by destination.")
+        metrics.describe("cano_plugin_crashes_total", type: "counter", help: "Plugin calls that crashed the collector or an isolated plugin process, by destination.")
         metrics.describe("cano_deliveries_total", type: "counter", help: "Delivery attempts by destination and result (delivered, retry, permanent).")
         metrics.describe("cano_delivery_retries_total", type: "counter", help: "Retries scheduled, by destination.")
         metrics.describe("cano_dead_letters_total", type: "counter", help: "Deliveries dead-lettered, by destination.")
@@ -75,13 +95,16 @@ public final class DeliveryEngine: @unchecked Sendable {
     }
 
     /// Loads the pending deliveries and starts the delivery threads. Call once.
-    public func start() throws(DatabaseError) {
+    /// - Parameter crashReport: what ``CrashGuard`` recorded of the last run's crash, if
+    ///   anything: which deliveries to blame for it (see ``DeliveryStore``'s recovery).
+    public func start(crashReport: CrashGuard.Report? = nil) throws(DatabaseError) {
         feederCondition.lock()
         guard !started else { feederCondition.unlock(); return }
         started = true
         feederRunning = true
         feederCondition.unlock()
         for (name, _) in destinations { _ = queue(for: name) }
+        try recoverInterrupted(crashReport)
         try load()
         queuesLock.lock()
         let all = Array(queues.values)
@@ -90,9 +113,48 @@ public final class DeliveryEngine: @unchecked Sendable {
         for name in destinations.keys.sorted() {
             logger.info("delivery queue started", metadata: ["destination": .string(name), "pending": .stringConvertible(all.first { $0.name == name }?.depth ?? 0)])
         }
-        let feeder = Thread { [self] in feederLoop() }
-        feeder.name = "cano-delivery-feeder"
-        feeder.start()
+        BlockingThread.start(name: "cano-feeder") { [self] in feederLoop() }
+    }
+
+    /// Counts a crash on every delivery the last run left in a plugin call, and quarantines
+    /// those that reached their limit. Before `load()`, so a poison Issue is never called again.
+    private func recoverInterrupted(_ crashReport: CrashGuard.Report?) throws(DatabaseError) {
+        if let crashReport {
+            logger.error("the last run ended with a fatal signal", metadata: [
+                "signals": .string(crashReport.signals.map(String.init).joined(separator: ",")),
+                "in_plugin_call_for_deliveries": .string(crashReport.deliveryIDs.sorted().map(String.init).joined(separator: ",")),
+            ])
+        }
+        let found: [InterruptedDelivery]
+        do {
+            found = try store.recoverInterrupted(blamed: crashReport?.deliveryIDs, quarantineAfter: { [policies] in (policies[$0] ?? DeliveryPolicy()).quarantineAfterCrashes },
+                                                 now: unixMillis())
+        } catch let error as DatabaseError {
+            throw error
+        } catch {
+            throw DatabaseError(.step, operation: "recover interrupted deliveries", message: "\(error)")
+        }
+        for d in found {
+            let meta: Logger.Metadata = [
+                "destination": .string(d.destination), "delivery_id": .stringConvertible(d.id), "fingerprint": .string(d.fingerprint),
+                "crashes": .stringConvertible(d.crashes),
+            ]
+            guard d.blamed else {
+                logger.info("a delivery in flight when another call crashed the collector is retried; no crash is counted on it", metadata: meta)
+                continue
+            }
+            metrics.increment("cano_plugin_crashes_total", ["destination": d.destination])
+            if d.quarantined {
+                metrics.increment("cano_dead_letters_total", ["destination": d.destination])
+                metrics.increment("cano_deliveries_quarantined_total", ["destination": d.destination])
+                logger.error("delivery quarantined: the collector stopped uncleanly during its plugin call too often; its destination is suspect",
+                             metadata: meta)
+                onQuarantine(d.destination, RetryPolicy.quarantineReason(crashes: d.crashes))
+            } else {
+                logger.warning("the collector stopped uncleanly while this delivery was in a plugin call; counted as a crash, retrying",
+                               metadata: meta)
+            }
+        }
     }
 
     /// New work was committed: load it now rather than at the next poll. Cheap; call it
@@ -111,7 +173,7 @@ public final class DeliveryEngine: @unchecked Sendable {
         let all = stopTakingWork()
         let wallDeadline = Date().addingTimeInterval(Self.seconds(deadline - ContinuousClock.now))
         return await withCheckedContinuation { continuation in
-            let waiter = Thread { [self] in
+            BlockingThread.start(name: "cano-drain") { [self] in
                 var completed = true
                 for queue in all where !queue.waitForWorkers(until: wallDeadline) { completed = false }
                 feederCondition.lock()
@@ -120,15 +182,59 @@ public final class DeliveryEngine: @unchecked Sendable {
                 }
                 feederCondition.unlock()
                 let inFlight = all.reduce(0) { $0 + $1.inFlightCount }
-                if inFlight > 0 {
-                    logger.warning("drain deadline reached with deliveries in flight; they will be retried after restart",
-                                   metadata: ["in_flight": .stringConvertible(inFlight)])
+                for queue in all {
+                    let stuck = queue.inFlightIDs
+                    guard !stuck.isEmpty else { continue }
+                    // Abandoned, not crashed: the calls stay pending for the next start.
+                    do { try store.clearInFlight(ids: stuck) } catch {
+                        logger.error("could not clear in-flight marks", metadata: ["error": .string("\(error)")])
+                    }
+                    logger.error("destination still in a plugin call at the drain deadline; abandoning the call, the delivery stays queued",
+                                 metadata: ["destination": .string(queue.name), "in_flight": .stringConvertible(stuck.count)])
                 }
                 continuation.resume(returning: DrainResult(completed: completed && inFlight == 0, inFlight: inFlight))
             }
-            waiter.name = "cano-delivery-drain"
-            waiter.start()
         }
+    }
+
+    /// Hands the engine a destination it did not have at ``start()`` (its plugin could not
+    /// be created then, and `DestinationSupervisor` created it later): the destination's
+    /// queue — created if no delivery arrived yet — gets it, and its workers start, so the
+    /// deliveries that waited are attempted at once, in order. Returns false (and changes
+    /// nothing) when the queue already has a destination. Any thread; cheap.
+    @discardableResult
+    public func attach(_ destination: any Destination) -> Bool {
+        let q = queue(for: destination.name)
+        guard q.attach(destination) else { return false }
+        feederCondition.lock()
+        let running = started
+        feederCondition.unlock()
+        if running { startWorkers(q) }
+        return true
+    }
+
+    /// For a destination that has no instance (never created): dead-letters its deliveries
+    /// queued longer than its `max_age` ago, with `reason` as the message, and returns how
+    /// many. The age bound ``RetryPolicy`` applies at each attempt, for a queue no worker
+    /// attempts. Blocking (SQLite): call it from a dedicated thread.
+    func expireWithoutDestination(_ name: String, reason: String) -> Int {
+        let q = queue(for: name)
+        let maxAgeMillis = Int64(Self.seconds(q.policy.maxAge) * 1000)
+        let now = unixMillis()
+        let expired = q.removeExpired(queuedBefore: now - maxAgeMillis)
+        for d in expired {
+            do {
+                try store.recordDead(id: d.id, attempts: d.attempts, crashes: d.crashes, cause: .failed, message: reason, now: now)
+                metrics.increment("cano_dead_letters_total", ["destination": name])
+                logger.error("delivery dead-lettered", metadata: [
+                    "destination": .string(name), "delivery_id": .stringConvertible(d.id), "fingerprint": .string(d.fingerprint),
+                    "reason": .string(reason),
+                ])
+            } catch {
+                logger.error("could not record a dead letter", metadata: ["delivery_id": .stringConvertible(d.id), "error": .string("\(error)")])
+            }
+        }
+        return expired.count
     }
 
     /// Dead letters, newest first (optionally for one destination).
@@ -191,12 +297,11 @@ public final class DeliveryEngine: @unchecked Sendable {
     private func startWorkers(_ queue: DestinationQueue) {
         guard let destination = queue.destination, queue.markWorkersStarted() else { return }
         let log = logger.with(destination: queue.name)
-        for index in 0..<max(1, queue.policy.workers) {
-            let worker = DeliveryWorker(queue: queue, destination: destination, store: store, metrics: metrics, logger: log)
-            let thread = Thread { worker.run() }
-            thread.name = "cano-deliver-\(queue.name)-\(index)"
+        for _ in 0..<max(1, queue.policy.workers) {
+            let worker = DeliveryWorker(queue: queue, destination: destination, store: store, metrics: metrics, logger: log,
+                                        onQuarantine: onQuarantine)
             queue.workerStarted()
-            thread.start()
+            BlockingThread.start(name: "cano-deliver-\(queue.name)") { worker.run() }
         }
     }
 

@@ -1,14 +1,16 @@
 import Foundation
 import Logging
 
-/// One delivery thread's loop: take the next due delivery of its destination, call the
-/// destination, record what `RetryPolicy` decides.
+/// One delivery thread's loop: take the next due delivery of its destination, record the
+/// attempt durably, call the destination, record what `RetryPolicy` decides.
 struct DeliveryWorker: Sendable {
     let queue: DestinationQueue
     let destination: any Destination
     let store: DeliveryStore
     let metrics: Metrics
     let logger: Logger
+    /// Called when a delivery is quarantined because it crashed its (isolated) plugin.
+    let onQuarantine: @Sendable (_ destination: String, _ reason: String) -> Void
 
     func run() {
         defer { queue.workerExited() }
@@ -34,6 +36,15 @@ struct DeliveryWorker: Sendable {
             return
         }
         let attempt = delivery.attempts + 1
+        do {
+            // Durable before the call: if the plugin takes the process down, the next start
+            // counts this crash against this delivery (and quarantines a poison Issue).
+            try store.recordAttemptStart(id: delivery.id, attempts: attempt, now: unixMillis())
+        } catch {
+            logger.error("could not record a delivery attempt", metadata: ["delivery_id": .stringConvertible(delivery.id), "error": .string("\(error)")])
+            backOffAfterStoreError(delivery)
+            return
+        }
         let context = DeliveryContext(
             attempt: attempt,
             deadlineUnixMillis: unixMillis() + Int64(DeliveryEngine.seconds(queue.policy.timeout) * 1000),
@@ -41,17 +52,21 @@ struct DeliveryWorker: Sendable {
             idempotencyKey: delivery.idempotencyKey,
             reference: loaded.reference)
         let started = ContinuousClock.now
-        let outcome = destination.deliver(issueJSON: loaded.payload, context: context)
+        let outcome = CrashGuard.calling(deliveryID: delivery.id) { destination.deliver(issueJSON: loaded.payload, context: context) }
         metrics.observe("cano_delivery_duration_seconds", labels, DeliveryEngine.seconds(ContinuousClock.now - started))
         metrics.increment("cano_deliveries_total", ["destination": queue.name, "result": outcome.status.rawValue])
 
         let now = unixMillis()
         var random = SystemRandomNumberGenerator()
-        let decision = retry.decide(after: outcome, attempt: attempt, age: .milliseconds(now - delivery.queuedMillis), random: &random)
+        let crashes = delivery.crashes + (outcome.crashed ? 1 : 0)
+        let decision = retry.decide(after: outcome, attempt: attempt, age: .milliseconds(now - delivery.queuedMillis), crashes: crashes, random: &random)
         let meta: Logger.Metadata = [
             "delivery_id": .stringConvertible(delivery.id), "fingerprint": .string(delivery.fingerprint),
             "attempt": .stringConvertible(attempt),
         ]
+        if outcome.crashed {
+            metrics.increment("cano_plugin_crashes_total", labels)
+        }
         do {
             switch decision {
             case .delivered:
@@ -65,9 +80,11 @@ struct DeliveryWorker: Sendable {
             case .retry(let delay):
                 var next = delivery
                 next.attempts = attempt
+                next.crashes = crashes
                 // Rounded up, so a retry-after is never undercut by rounding.
                 next.nextAttemptMillis = Int64(((Date().timeIntervalSince1970 + DeliveryEngine.seconds(delay)) * 1000).rounded(.up))
-                try store.recordRetry(id: delivery.id, attempts: attempt, nextAttemptMillis: next.nextAttemptMillis, message: outcome.message, now: now)
+                try store.recordRetry(id: delivery.id, attempts: attempt, crashes: crashes, nextAttemptMillis: next.nextAttemptMillis,
+                                      message: outcome.message, now: now)
                 metrics.increment("cano_delivery_retries_total", labels)
                 var m = meta
                 m["retry_in_ms"] = .stringConvertible(next.nextAttemptMillis - now)
@@ -75,11 +92,20 @@ struct DeliveryWorker: Sendable {
                 logger.warning("delivery failed; will retry", metadata: m)
                 queue.reschedule(next)
             case .deadLetter(let reason):
-                try store.recordDead(id: delivery.id, attempts: attempt, message: reason, now: now)
+                try store.recordDead(id: delivery.id, attempts: attempt, crashes: crashes, cause: .failed, message: reason, now: now)
                 metrics.increment("cano_dead_letters_total", labels)
                 var m = meta
                 m["reason"] = .string(reason)
                 logger.error("delivery dead-lettered", metadata: m)
+                queue.finish(delivery)
+            case .quarantine(let reason):
+                try store.recordDead(id: delivery.id, attempts: attempt, crashes: crashes, cause: .quarantined, message: reason, now: now)
+                metrics.increment("cano_dead_letters_total", labels)
+                metrics.increment("cano_deliveries_quarantined_total", labels)
+                var m = meta
+                m["reason"] = .string(reason)
+                logger.error("delivery quarantined: it crashed its plugin repeatedly", metadata: m)
+                onQuarantine(queue.name, reason)
                 queue.finish(delivery)
             }
         } catch {

@@ -46,11 +46,16 @@ public struct DeliveryOutcome: Sendable, Equatable {
     public var message: String
     /// With `.delivered`: stored for the fingerprint and given back on later deliveries.
     public var reference: [UInt8]?
+    /// The destination's code crashed (or hung and was killed) during this call. Only a
+    /// process-isolated plugin can report it (an in-process crash ends the collector); the
+    /// engine counts it like a crash of the process, towards quarantining the delivery.
+    public var crashed: Bool
 
-    public init(_ status: Status, message: String, retryAfter: Duration? = nil, reference: [UInt8]? = nil) {
+    public init(_ status: Status, message: String, retryAfter: Duration? = nil, reference: [UInt8]? = nil, crashed: Bool = false) {
         self.status = status
         self.message = message
         self.retryAfter = retryAfter
         self.reference = reference
+        self.crashed = crashed
     }
 }

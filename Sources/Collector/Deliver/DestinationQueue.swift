@@ -15,7 +15,9 @@ final class DestinationQueue: @unchecked Sendable {
 
     let name: String
     let policy: DeliveryPolicy
-    let destination: (any Destination)?
+    /// Set at creation, or once later by ``attach(_:)`` (guarded by `condition`).
+    private var attached: (any Destination)?
+    var destination: (any Destination)? { condition.withLock { attached } }
     private let metrics: Metrics
     private let condition = NSCondition()
     private var byFingerprint: [String: [PendingDelivery]] = [:]
@@ -29,13 +31,47 @@ final class DestinationQueue: @unchecked Sendable {
     init(name: String, policy: DeliveryPolicy, destination: (any Destination)?, metrics: Metrics) {
         self.name = name
         self.policy = policy
-        self.destination = destination
+        self.attached = destination
         self.metrics = metrics
+    }
+
+    /// Gives the queue its destination when it had none (created after the start). False
+    /// when it already had one.
+    func attach(_ destination: any Destination) -> Bool {
+        condition.withLock {
+            guard attached == nil else { return false }
+            attached = destination
+            return true
+        }
+    }
+
+    /// For a queue without a destination only: removes (in memory) and returns every
+    /// delivery queued at or before `queuedBefore` (Unix ms), so the caller dead-letters it.
+    /// The next delivery of each fingerprint becomes its head. Nothing while a destination
+    /// is attached: then ``RetryPolicy`` bounds the age at each attempt.
+    func removeExpired(queuedBefore: Int64) -> [PendingDelivery] {
+        condition.lock()
+        guard attached == nil else { condition.unlock(); return [] }
+        var removed: [PendingDelivery] = []
+        for (fingerprint, list) in byFingerprint {
+            let keep = list.filter { $0.queuedMillis > queuedBefore || inFlight.contains($0.id) }
+            guard keep.count != list.count else { continue }
+            removed += list.filter { $0.queuedMillis <= queuedBefore && !inFlight.contains($0.id) }
+            byFingerprint[fingerprint] = keep.isEmpty ? nil : keep
+            if let head = keep.first { heap.push(Due(at: head.nextAttemptMillis, id: head.id, fingerprint: head.fingerprint)) }
+        }
+        for d in removed { known.remove(d.id) }
+        let depth = known.count
+        condition.unlock()
+        if !removed.isEmpty { metrics.set("cano_queue_depth", ["destination": name], to: Double(depth)) }
+        return removed
     }
 
     /// Pending deliveries held (including those in flight).
     var depth: Int { condition.withLock { known.count } }
     var inFlightCount: Int { condition.withLock { inFlight.count } }
+    /// The deliveries now in a destination call.
+    var inFlightIDs: [Int64] { condition.withLock { Array(inFlight) } }
     var workersStarted: Bool { condition.withLock { workersLaunched } }
 
     /// True the first time: the caller starts the threads.
@@ -88,6 +124,7 @@ final class DestinationQueue: @unchecked Sendable {
             }
             heap.popMin()
             inFlight.insert(head.id)
+            metrics.set("cano_deliveries_in_flight", ["destination": name], to: Double(inFlight.count))
             return head
         }
         return nil
@@ -98,6 +135,7 @@ final class DestinationQueue: @unchecked Sendable {
     func finish(_ delivery: PendingDelivery) {
         condition.lock()
         inFlight.remove(delivery.id)
+        metrics.set("cano_deliveries_in_flight", ["destination": name], to: Double(inFlight.count))
         known.remove(delivery.id)
         if var list = byFingerprint[delivery.fingerprint] {
             list.removeAll { $0.id == delivery.id }
@@ -118,6 +156,7 @@ final class DestinationQueue: @unchecked Sendable {
     func reschedule(_ delivery: PendingDelivery) {
         condition.lock()
         inFlight.remove(delivery.id)
+        metrics.set("cano_deliveries_in_flight", ["destination": name], to: Double(inFlight.count))
         if var list = byFingerprint[delivery.fingerprint], let index = list.firstIndex(where: { $0.id == delivery.id }) {
             list[index] = delivery
             byFingerprint[delivery.fingerprint] = list

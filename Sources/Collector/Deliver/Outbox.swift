@@ -6,10 +6,13 @@ import Logging
 /// the resulting deliveries in SQLite before `submit` returns.
 ///
 /// Group commit: every `submit` hands its batch to one writer thread, which takes all
-/// batches waiting at that moment and records them in ONE transaction (one fsync), each
-/// inside its own savepoint so that a batch refused for backpressure leaves no trace while
-/// the others commit. Callers are resumed only after the commit. SQLite I/O never runs on
-/// Swift's cooperative pool: callers suspend on a continuation.
+/// batches waiting at that moment and records them in ONE transaction (one fsync). Callers
+/// are resumed only after the commit. SQLite I/O never runs on Swift's cooperative pool:
+/// callers suspend on a continuation.
+///
+/// Blast radius: a destination over its `queue_limit` never refuses a batch (that would
+/// stop every other destination too); its new deliveries are recorded as dead letters
+/// (cause `overflow`). `submit` fails only when the database does, which passes.
 public final class Outbox: IssueSink, @unchecked Sendable {
     // @unchecked: mutable state is guarded by `condition`; the rest is immutable.
 
@@ -46,11 +49,10 @@ public final class Outbox: IssueSink, @unchecked Sendable {
         self.onQueued = onQueued
         metrics.describe("cano_deliveries_queued_total", type: "counter", help: "Deliveries recorded in the outbox, by destination.")
         metrics.describe("cano_deliveries_duplicate_total", type: "counter", help: "Deliveries not queued because the same alert was already queued or delivered.")
-        metrics.describe("cano_intake_backpressure_total", type: "counter", help: "Batches refused because a destination queue was full.")
+        metrics.describe("cano_queue_overflow_total", type: "counter", help: "Deliveries dead-lettered on arrival because their destination's queue was full, by destination.")
+        metrics.describe("cano_dead_letters_revived_total", type: "counter", help: "Dead letters queued again because the same alert was sent again, by destination.")
         metrics.describe("cano_issues_unrouted_total", type: "counter", help: "Issues that matched no route and no default destination.")
-        let thread = Thread { [self] in writerLoop() }
-        thread.name = "cano-outbox-writer"
-        thread.start()
+        BlockingThread.start(name: "cano-outbox") { [self] in writerLoop() }
     }
 
     /// Records `issues` durably, or throws and records nothing of them.
@@ -70,7 +72,7 @@ public final class Outbox: IssueSink, @unchecked Sendable {
             do {
                 payload = try IssueCoding.encode(issue)
             } catch {
-                throw SubmitError(.storage, "could not encode Issue \(issue.fingerprint) as JSON: \(error)")
+                throw SubmitError(.internal, "could not encode Issue \(issue.fingerprint) as JSON: \(error)")
             }
             let startsAt = unixMillis(issue.startsAt)
             perIssue.append(destinations.map { destination in
@@ -133,66 +135,76 @@ public final class Outbox: IssueSink, @unchecked Sendable {
     }
 
     private func commit(_ batch: [Request]) {
-        var results: [Result<SubmitReceipt, SubmitError>?] = Array(repeating: nil, count: batch.count)
+        var results: [SubmitReceipt] = []
         var queuedBy: [String: Int] = [:]
         var duplicatesBy: [String: Int] = [:]
-        var refusedBy: [String: Int] = [:]
+        var overflowBy: [String: Int] = [:]
+        var revivedBy: [String: Int] = [:]
         do {
             try database.write("record submitted Issues") { c in
                 let now = unixMillis()
                 var depth: [String: Int] = [:]
-                for (index, request) in batch.enumerated() {
-                    var tentativeDepth = depth
-                    var queued: [String: Int] = [:]
-                    var duplicates: [String: Int] = [:]
-                    do {
-                        try c.savepoint("submit") {
-                            for deliveries in request.deliveries {
-                                for d in deliveries {
-                                    if let existing = try DeliveryStore.existing(c, d) {
-                                        duplicates[d.destination, default: 0] += 1
-                                        if existing.state == .delivered { try DeliveryStore.touch(c, id: existing.id, now: now) }
-                                        continue
-                                    }
-                                    let current = try tentativeDepth[d.destination] ?? DeliveryStore.pendingCount(c, destination: d.destination)
-                                    let limit = (policies[d.destination] ?? DeliveryPolicy()).queueLimit
-                                    if current >= limit {
-                                        refusedBy[d.destination, default: 0] += 1
-                                        throw SubmitError(.backpressure, "destination \(d.destination) has \(current) queued deliveries (limit \(limit)); retry later")
-                                    }
-                                    try DeliveryStore.insert(c, d, now: now)
-                                    tentativeDepth[d.destination] = current + 1
-                                    queued[d.destination, default: 0] += 1
+                for request in batch {
+                    var receipt = SubmitReceipt(queued: 0, duplicates: 0)
+                    for deliveries in request.deliveries {
+                        for d in deliveries {
+                            let current = try depth[d.destination] ?? DeliveryStore.pendingCount(c, destination: d.destination)
+                            let limit = (policies[d.destination] ?? DeliveryPolicy()).queueLimit
+                            if let existing = try DeliveryStore.existing(c, d) {
+                                // The revive rule (docs/delivery.md): a resend brings a dead letter back,
+                                // unless it is a quarantined poison Issue or its queue is full.
+                                if existing.state == .dead, existing.cause != .quarantined, current < limit,
+                                   try DeliveryStore.revive(c, deadID: existing.id, with: d, now: now) {
+                                    depth[d.destination] = current + 1
+                                    revivedBy[d.destination, default: 0] += 1
+                                    queuedBy[d.destination, default: 0] += 1
+                                    receipt.queued += 1
+                                    continue
                                 }
+                                duplicatesBy[d.destination, default: 0] += 1
+                                receipt.duplicates += 1
+                                if existing.state == .delivered { try DeliveryStore.touch(c, id: existing.id, now: now) }
+                                continue
                             }
+                            if current >= limit {
+                                // One destination's backlog must not refuse alerts bound for the
+                                // others (a 503 would), nor lose this one: it is kept as a dead
+                                // letter, which a resend or `deliveries retry` brings back.
+                                let message = "queue full: destination \(d.destination) had \(current) queued deliveries (queue_limit \(limit))"
+                                try DeliveryStore.insert(c, d, now: now, deadLetter: (.overflow, message))
+                                overflowBy[d.destination, default: 0] += 1
+                                continue
+                            }
+                            try DeliveryStore.insert(c, d, now: now)
+                            depth[d.destination] = current + 1
+                            queuedBy[d.destination, default: 0] += 1
+                            receipt.queued += 1
                         }
-                        depth = tentativeDepth
-                        for (k, v) in queued { queuedBy[k, default: 0] += v }
-                        for (k, v) in duplicates { duplicatesBy[k, default: 0] += v }
-                        results[index] = .success(SubmitReceipt(
-                            queued: queued.values.reduce(0, +), duplicates: duplicates.values.reduce(0, +)))
-                    } catch let error as SubmitError {
-                        results[index] = .failure(error)
                     }
+                    results.append(receipt)
                 }
             }
         } catch {
             // The whole group failed to commit: nothing of it is recorded.
             logger.error("could not record submitted Issues", metadata: ["error": .string("\(error)")])
             for request in batch {
-                request.continuation.resume(returning: .failure(SubmitError(.storage, "could not record the Issues: \(error)")))
+                request.continuation.resume(returning: .failure(SubmitError(.unavailable, "could not record the Issues: \(error)")))
             }
             return
         }
         for (destination, n) in queuedBy { metrics.increment("cano_deliveries_queued_total", ["destination": destination], by: Double(n)) }
         for (destination, n) in duplicatesBy { metrics.increment("cano_deliveries_duplicate_total", ["destination": destination], by: Double(n)) }
-        for (destination, n) in refusedBy {
-            metrics.increment("cano_intake_backpressure_total", ["destination": destination], by: Double(n))
-            logger.warning("queue full: refusing a batch so the sender retries later", metadata: ["destination": .string(destination)])
+        for (destination, n) in revivedBy { metrics.increment("cano_dead_letters_revived_total", ["destination": destination], by: Double(n)) }
+        for (destination, n) in overflowBy {
+            metrics.increment("cano_queue_overflow_total", ["destination": destination], by: Double(n))
+            metrics.increment("cano_dead_letters_total", ["destination": destination], by: Double(n))
+            logger.error("queue full: dead-lettered new deliveries for this destination only; `cano-collector deliveries retry --all-failed` re-queues them",
+                         metadata: ["destination": .string(destination), "dead_lettered": .stringConvertible(n),
+                                    "queue_limit": .stringConvertible((policies[destination] ?? DeliveryPolicy()).queueLimit)])
         }
         if !queuedBy.isEmpty { onQueued() }
-        for (request, result) in zip(batch, results) {
-            request.continuation.resume(returning: result ?? .failure(SubmitError(.storage, "batch was not processed")))
+        for (request, receipt) in zip(batch, results) {
+            request.continuation.resume(returning: .success(receipt))
         }
     }
 }

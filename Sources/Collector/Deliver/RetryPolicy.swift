@@ -6,7 +6,9 @@
 /// `[0, min(maxBackoff, initialBackoff · 2^(n-1))]`, so a burst of failures does not come
 /// back in lock step. A destination's retry-after is a floor: the wait is never shorter,
 /// even past `maxBackoff` (the service said so). A delivery whose next attempt would start
-/// past `maxAge`, or that used `maxAttempts`, is dead-lettered.
+/// past `maxAge`, or that used `maxAttempts` (when set), is dead-lettered. A call that
+/// crashed its plugin (an isolated plugin's process died or hung) is retried like any other
+/// until `quarantineAfterCrashes`: then it is a poison Issue, quarantined as a dead letter.
 public struct RetryPolicy: Sendable {
     /// What to do after one attempt.
     public enum Decision: Sendable, Equatable {
@@ -16,6 +18,9 @@ public struct RetryPolicy: Sendable {
         case retry(delay: Duration)
         /// Give up: move to the dead letters with this message.
         case deadLetter(reason: String)
+        /// A poison Issue: it crashed its plugin too often. A dead letter that an
+        /// Alertmanager resend does not revive (only an operator's `deliveries retry`).
+        case quarantine(reason: String)
     }
 
     /// The destination's limits and backoff settings.
@@ -29,14 +34,20 @@ public struct RetryPolicy: Sendable {
     /// Decides after attempt number `attempt` (1 for the first) of a delivery queued `age`
     /// ago ended with `outcome`. `random` supplies the jitter (inject a seeded generator in
     /// tests).
-    public func decide(after outcome: DeliveryOutcome, attempt: Int, age: Duration, random: inout some RandomNumberGenerator) -> Decision {
+    /// `crashes` counts the calls on this delivery that crashed its plugin, this one included.
+    public func decide(
+        after outcome: DeliveryOutcome, attempt: Int, age: Duration, crashes: Int = 0, random: inout some RandomNumberGenerator
+    ) -> Decision {
         switch outcome.status {
         case .delivered:
             return .delivered
         case .permanent:
             return .deadLetter(reason: "permanent failure: \(outcome.message)")
         case .retry:
-            if attempt >= policy.maxAttempts {
+            if outcome.crashed && crashes >= policy.quarantineAfterCrashes {
+                return .quarantine(reason: Self.quarantineReason(crashes: crashes, detail: outcome.message))
+            }
+            if let maxAttempts = policy.maxAttempts, attempt >= maxAttempts {
                 return .deadLetter(reason: "gave up after \(attempt) attempts: \(outcome.message)")
             }
             var delay = backoff(retry: attempt, random: &random)
@@ -46,6 +57,12 @@ public struct RetryPolicy: Sendable {
             }
             return .retry(delay: delay)
         }
+    }
+
+    /// The dead-letter reason of a poison Issue: the same words whether the crash ended the
+    /// collector (found at the next start) or only an isolated plugin process.
+    public static func quarantineReason(crashes: Int, detail: String? = nil) -> String {
+        "quarantined: the plugin crashed the process on this Issue (\(crashes) times)" + (detail.map { ": \($0)" } ?? "")
     }
 
     /// The jittered wait before retry number `retry` (1 for the first retry).

@@ -33,21 +33,3 @@ struct AlertLabelsEnricher: Enricher {
         return [Enrichment(type: "alert_labels", title: "Alert", blocks: blocks)]
     }
 }
-
-/// The links `AlertMapper` puts on alert Issues, by title, and the silence URL.
-public enum AlertLinks {
-    /// The alert's generatorURL.
-    public static let prometheusTitle = "Prometheus query"
-    /// The sending Alertmanager's externalURL, from the webhook body.
-    public static let alertmanagerTitle = "Alertmanager"
-
-    /// `<externalURL>/#/silences/new?filter={a="b",c="d"}`, the form Alertmanager's UI
-    /// opens prefilled with those equality matchers.
-    public static func silenceURL(base: String, labels: [String: String]) -> String {
-        let matchers = labels.sorted { $0.key < $1.key }.map { key, value in
-            "\(key)=\"\(value.replacing("\\", with: "\\\\").replacing("\"", with: "\\\""))\""
-        }
-        let root = base.hasSuffix("/") ? String(base.dropLast()) : base
-        return "\(root)/#/silences/new?filter=" + KubeAPI.escape("{" + matchers.joined(separator: ",") + "}")
-    }
-}

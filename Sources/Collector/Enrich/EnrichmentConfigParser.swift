@@ -149,10 +149,13 @@ enum EnrichmentConfigParser {
         return EnricherPluginConfig(name: name, type: type, config: config)
     }
 
+    /// An anchored trigger regex, checked by the same compilation ``Matcher`` uses (RE2's
+    /// dialect), so ``WorkflowPlan`` can evaluate it as a matcher.
     private static func regex(_ at: YAMLReader.Located, _ r: YAMLReader) -> String? {
         guard let text = r.string(at) else { return nil }
-        do { _ = try Regex("^(?:\(text))$") } catch {
-            r.problem(at, "invalid regular expression \"\(text)\": \(error)")
+        do throws(MatcherError) { _ = try Matcher.compile(text, text: text) } catch {
+            let detail = error.reason.hasPrefix("invalid regular expression: ") ? String(error.reason.dropFirst(28)) : error.reason
+            r.problem(at, "invalid regular expression \"\(text)\": \(detail)")
             return nil
         }
         return text

@@ -17,36 +17,21 @@ struct KubeAPI: Sendable {
     /// The API path of a named object, or nil for kinds this table does not know.
     static func path(kind: String, name: String, namespace: String?) -> String? {
         guard let r = resources[kind] else { return nil }
-        let ns = namespace.map { "/namespaces/\(escape($0))" } ?? ""
-        return "\(r.prefix)\(kind == "Node" ? "" : ns)/\(r.plural)/\(escape(name))"
+        let ns = namespace.map { "/namespaces/\(PercentEncoding.encode($0))" } ?? ""
+        return "\(r.prefix)\(kind == "Node" ? "" : ns)/\(r.plural)/\(PercentEncoding.encode(name))"
     }
 
     /// The collection path of a kind in a namespace, with a query.
     static func listPath(kind: String, namespace: String?, query: [(String, String)] = []) -> String? {
         guard let r = resources[kind] else { return nil }
-        let ns = namespace.map { "/namespaces/\(escape($0))" } ?? ""
+        let ns = namespace.map { "/namespaces/\(PercentEncoding.encode($0))" } ?? ""
         return "\(r.prefix)\(ns)/\(r.plural)" + queryString(query)
     }
 
     static func queryString(_ query: [(String, String)]) -> String {
-        query.isEmpty ? "" : "?" + query.map { "\($0.0)=\(escape($0.1))" }.joined(separator: "&")
+        query.isEmpty ? "" : "?" + query.map { "\($0.0)=\(PercentEncoding.encode($0.1))" }.joined(separator: "&")
     }
 
-    /// Percent-encodes everything but RFC 3986 unreserved characters.
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.append(Character(UnicodeScalar(byte)))
-            default:
-                let hex = String(byte, radix: 16, uppercase: true)
-                out += "%" + (hex.count == 1 ? "0" : "") + hex
-            }
-        }
-        return out
-    }
 
     /// GETs `path`; the body on 200.
     func get(_ path: String, what: String) throws(EnricherFailure) -> [UInt8] {

@@ -91,7 +91,7 @@ struct PodLogsEnricher: KubeEnricher {
         if previous { query.append(("previous", "true")) }
         if o.grep == nil { query.append(("tailLines", String(o.tailLines))) }
         if let since = o.since { query.append(("sinceSeconds", String(max(1, since.components.seconds)))) }
-        let path = "/api/v1/namespaces/\(KubeAPI.escape(namespace))/pods/\(KubeAPI.escape(pod))/log" + KubeAPI.queryString(query)
+        let path = "/api/v1/namespaces/\(PercentEncoding.encode(namespace))/pods/\(PercentEncoding.encode(pod))/log" + KubeAPI.queryString(query)
         let what = "\(previous ? "previous " : "")log of \(namespace)/\(pod) container \(container)"
         let body = try api.get(path, what: what)
         // Cut before decoding or filtering anything: the server may have ignored limitBytes.

@@ -5,31 +5,24 @@ import CanoSDK
 /// Every matching workflow contributes its steps, configured workflows before the
 /// built-in ones. An enricher runs at most once per Issue: the first workflow that names
 /// it decides its parameters, so a user workflow overrides a default one.
-struct WorkflowPlan: @unchecked Sendable {
-    // @unchecked: Regex is not Sendable, but these are immutable after init.
+struct WorkflowPlan: Sendable {
     private struct Compiled {
         let workflow: WorkflowConfig
-        let aggregationKey: Regex<AnyRegexOutput>?
-        let namespace: Regex<AnyRegexOutput>?
-        let matchers: [(Matcher, Regex<AnyRegexOutput>?)]
+        /// The trigger's matchers plus its `aggregation_key` and `namespace` regexes, as
+        /// matchers: one evaluator (``Matcher``) for routes and workflows.
+        let matchers: [Matcher]
     }
 
     private let workflows: [Compiled]
 
-    /// Regexes were validated when the config was loaded; one that fails to compile here
-    /// (only possible for hand-built values) makes its condition never match.
+    /// The trigger regexes were validated when the config was loaded, with the same
+    /// ``Matcher`` compilation; an invalid one here can only be hand-built, and traps.
     init(_ workflows: [WorkflowConfig]) {
-        func anchored(_ pattern: String?) -> Regex<AnyRegexOutput>? {
-            pattern.flatMap { try? Regex("^(?:\($0))$") }
-        }
         self.workflows = workflows.map { w in
-            Compiled(
-                workflow: w,
-                aggregationKey: anchored(w.trigger.aggregationKey),
-                namespace: anchored(w.trigger.namespace),
-                matchers: w.trigger.matchers.map { m in
-                    (m, m.op == .matchesRegex || m.op == .notMatchesRegex ? anchored(m.value) : nil)
-                })
+            var matchers = w.trigger.matchers
+            if let key = w.trigger.aggregationKey { matchers.append(Matcher(field: "aggregation_key", op: .matchesRegex, value: key)) }
+            if let ns = w.trigger.namespace { matchers.append(Matcher(field: "namespace", op: .matchesRegex, value: ns)) }
+            return Compiled(workflow: w, matchers: matchers)
         }
     }
 
@@ -50,24 +43,6 @@ struct WorkflowPlan: @unchecked Sendable {
         if issue.status == .resolved && !t.includeResolved { return false }
         if !t.sources.isEmpty && !t.sources.contains(issue.source.rawValue) { return false }
         if let min = t.minSeverity, issue.severity < min { return false }
-        if t.aggregationKey != nil && !whole(c.aggregationKey, issue.aggregationKey) { return false }
-        if t.namespace != nil && !whole(c.namespace, issue.subject.namespace ?? "") { return false }
-        for (m, regex) in c.matchers {
-            let actual = IssueRouter.value(of: m.field, in: issue)
-            let ok: Bool
-            switch m.op {
-            case .equal: ok = actual == m.value
-            case .notEqual: ok = actual != m.value
-            case .matchesRegex: ok = whole(regex, actual)
-            case .notMatchesRegex: ok = regex != nil && !whole(regex, actual)
-            }
-            if !ok { return false }
-        }
-        return true
-    }
-
-    private static func whole(_ regex: Regex<AnyRegexOutput>?, _ text: String) -> Bool {
-        guard let regex else { return false }
-        return (try? regex.wholeMatch(in: text)) != nil
+        return c.matchers.allSatisfy { $0.matches(issue) }
     }
 }

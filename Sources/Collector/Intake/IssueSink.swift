@@ -20,13 +20,16 @@ public struct SubmitReceipt: Sendable, Equatable {
 
 /// Why `submit` refused a batch. Nothing of a refused batch is recorded.
 public struct SubmitError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Only conditions that pass are worth a sender's retry (HTTP 503); one destination's
+    /// state is never among them (a full queue dead-letters its own overflow instead).
     public enum Code: String, Sendable {
-        /// A destination's queue is full: the sender should retry later (HTTP 503).
-        case backpressure
-        /// The collector is shutting down (HTTP 503).
+        /// The store could not record the batch: the database failed, is locked, or the
+        /// disk is full. It passes: the sender should retry later (HTTP 503).
+        case unavailable
+        /// The collector is shutting down (HTTP 503: another replica or the restart takes it).
         case shuttingDown
-        /// The database failed (HTTP 500, the sender retries).
-        case storage
+        /// An Issue could not be encoded: a bug no retry fixes (HTTP 500).
+        case `internal`
     }
     public var code: Code
     public var message: String

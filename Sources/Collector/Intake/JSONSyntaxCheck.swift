@@ -16,6 +16,16 @@ enum JSONSyntaxCheck {
         }
     }
 
+    /// "line 3, column 14" for a byte offset, as the other messages say it.
+    static func position(of offset: Int, in bytes: [UInt8]) -> String {
+        var line = 1
+        var column = 1
+        for b in bytes[..<min(offset, bytes.count)] {
+            if b == 10 { line += 1; column = 1 } else { column += 1 }
+        }
+        return "line \(line), column \(column)"
+    }
+
     private struct Failure: Error { let message: String }
 
     private struct Parser {
@@ -23,13 +33,8 @@ enum JSONSyntaxCheck {
         var index = 0
 
         func fail(_ what: String) -> Failure {
-            var line = 1
-            var column = 1
-            for b in bytes[..<min(index, bytes.count)] {
-                if b == 10 { line += 1; column = 1 } else { column += 1 }
-            }
             let found = index < bytes.count ? "'\(Character(Unicode.Scalar(bytes[index])))'" : "end of input"
-            return Failure(message: "line \(line), column \(column): \(what), found \(found)")
+            return Failure(message: "\(JSONSyntaxCheck.position(of: index, in: bytes)): \(what), found \(found)")
         }
 
         mutating func skipWhitespace() {

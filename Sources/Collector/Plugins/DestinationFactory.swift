@@ -22,11 +22,30 @@ public struct DestinationFactory: Sendable {
     public let catalog: PluginCatalog
     /// Lent to every plugin instance created.
     public let services: PluginServices
+    /// The executable that runs `plugin-host` for `isolation: process`; nil when this
+    /// process cannot host plugins in children (then plugins without an explicit
+    /// `isolation` run in process, and `isolation: process` is a setup error).
+    public var pluginHostExecutable: String?
 
-    /// A factory over a scanned catalog.
-    public init(catalog: PluginCatalog, services: PluginServices) {
+    /// Plugins shipped with the collector, built and tested with it: in process by default.
+    public static let shippedPlugins: Set<String> = ["slack", "webhook"]
+
+    /// A factory over a scanned catalog. `pluginHostExecutable` defaults to the binary
+    /// registered in `PluginHostExecutable` (the `cano-collector` binary registers itself).
+    public init(catalog: PluginCatalog, services: PluginServices, pluginHostExecutable: String? = PluginHostExecutable.path) {
         self.catalog = catalog
         self.services = services
+        self.pluginHostExecutable = pluginHostExecutable
+    }
+
+    /// Where a plugin runs when its destination does not say: shipped plugins (Slack,
+    /// webhook) in process, where they cost nothing extra; any other plugin in a child
+    /// process, because a third-party crash or hang must not take the collector down and
+    /// the isolation costs well under a millisecond per delivery (docs/benchmarks.md).
+    /// Without a plugin-host executable everything runs in process.
+    public func defaultIsolation(for plugin: LoadedPlugin) -> PluginIsolation {
+        guard pluginHostExecutable != nil, !Self.shippedPlugins.contains(plugin.name) else { return .inProcess }
+        return .process
     }
 
     /// Creates every destination it can. Each failure is logged once, naming the
@@ -73,6 +92,15 @@ public struct DestinationFactory: Sendable {
         } catch {
             throw DestinationSetupError(.invalidConfig, destination: config.name, type: config.type, reason: "config does not encode as JSON")
         }
-        return try PluginDestination(name: config.name, plugin: plugin, config: json, services: services)
+        switch config.isolation ?? defaultIsolation(for: plugin) {
+        case .inProcess:
+            return try PluginDestination(name: config.name, plugin: plugin, config: json, services: services)
+        case .process:
+            guard let executable = pluginHostExecutable else {
+                throw DestinationSetupError(.createFailed, destination: config.name, type: config.type,
+                                            reason: "isolation: process needs the cano-collector executable to host the plugin, and this process has none")
+            }
+            return try IsolatedPluginDestination(name: config.name, plugin: plugin, config: json, services: services, executable: executable)
+        }
     }
 }

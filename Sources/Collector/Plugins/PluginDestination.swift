@@ -2,7 +2,7 @@
 ///
 /// deliver() blocks in the plugin, so the engine calls it from its delivery threads only.
 /// The instance is destroyed by `shutdown()` or, failing that, when this object goes away.
-public final class PluginDestination: Destination {
+public final class PluginDestination: ShutdownableDestination {
     /// The configured destination name.
     public let name: String
     /// The instance; shared with `plugins check`, which also needs raw results.
@@ -24,7 +24,10 @@ public final class PluginDestination: Destination {
     }
 
     /// Destroys the plugin instance; later deliveries answer `.retry` ("shut down").
-    public func shutdown() {
+    /// Returns false when the plugin was stuck in a call and was abandoned instead (see
+    /// ``PluginInstance/destroy(timeout:)``).
+    @discardableResult
+    public func shutdown() -> Bool {
         instance.destroy()
     }
 }

@@ -138,13 +138,32 @@ public final class PluginInstance: @unchecked Sendable {
     }
 
     /// Calls the plugin's destroy() once; later calls return "shut down". Idempotent.
-    public func destroy() {
-        pthread_rwlock_wrlock(lock)
+    ///
+    /// Waits at most `timeout` for calls in progress to return (destroy() must never overlap
+    /// a call). A plugin stuck in a call past it is abandoned without destroy(): the process
+    /// is shutting down anyway, and waiting would hang it until the kubelet's SIGKILL.
+    /// - Returns: false when the instance was abandoned that way.
+    @discardableResult
+    public func destroy(timeout: Duration = .seconds(1)) -> Bool {
+        guard Self.writeLock(lock, timeout: timeout) else { return false }
         defer { pthread_rwlock_unlock(lock) }
-        guard !destroyed else { return }
+        guard !destroyed else { return true }
         destroyed = true
         if let instance { plugin.descriptor.destroy?(instance) }
         instance = nil
+        return true
+    }
+
+    /// `pthread_rwlock_timedwrlock` with a relative timeout (it takes a CLOCK_REALTIME deadline).
+    private static func writeLock(_ lock: UnsafeMutablePointer<pthread_rwlock_t>, timeout: Duration) -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let (seconds, attoseconds) = timeout.components
+        var nanos = Int(now.tv_nsec) + Int(attoseconds / 1_000_000_000)
+        var deadline = timespec(tv_sec: now.tv_sec + Int(seconds) + nanos / 1_000_000_000, tv_nsec: 0)
+        nanos %= 1_000_000_000
+        deadline.tv_nsec = nanos
+        return pthread_rwlock_timedwrlock(lock, &deadline) == 0
     }
 
     private static func emptyResult() -> cano_result {

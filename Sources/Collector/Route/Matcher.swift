@@ -1,77 +1,182 @@
 import CanoSDK
 
-/// One condition of a route, written like an Alertmanager matcher:
-/// `severity="HIGH"`, `namespace=~"prod-.*"`, `team!="infra"`, `alertname!~"Watchdog|InfoInhibitor"`.
+/// One compiled condition on an Issue, with Alertmanager's matcher semantics. Routes,
+/// workflow triggers and (later) silences all evaluate conditions through this type, so
+/// they cannot disagree.
+///
+/// Written like an Alertmanager matcher: `severity="HIGH"`, `namespace=~"prod-.*"`,
+/// `team!="infra"`, `alertname!~"Watchdog|InfoInhibitor"`, or in the UTF-8 form with a
+/// quoted name, `"service.name"="api"`. ``parseList(_:)`` documents the grammar.
 ///
 /// The left side names an Issue field (`severity`, `source`, `type`, `status`, `namespace`,
 /// `cluster`, `kind`, `name`, `node`, `container`, `aggregation_key`, `title`) or else a
 /// subject label. `labels.X` always means the label X, for labels named like a field.
-/// Regexes are anchored (they must match the whole value), as in Alertmanager. A missing
-/// field or label is the empty string.
-public struct Matcher: Sendable, Equatable, CustomStringConvertible {
+/// A missing field or label is the empty string, as in Alertmanager (so `team=""` matches
+/// an Issue without a `team` label, and `team!=""` requires one).
+///
+/// Regexes are compiled once, here, as Alertmanager compiles them: `^(?:value)$`, searched
+/// rather than whole-matched (so a value such as `a)|(b` behaves as it does there), with
+/// RE2's dialect enforced by ``RE2Dialect``. A matcher whose regex does not compile cannot
+/// be built, so no evaluator has to guess what such a matcher means.
+public struct Matcher: @unchecked Sendable, Equatable, CustomStringConvertible {
+    // @unchecked: Regex is not Sendable, but it is immutable after init and only read.
+
+    /// The four operators of Alertmanager's matchers.
     public enum Operator: String, Sendable, CaseIterable {
         case equal = "="
         case notEqual = "!="
         case matchesRegex = "=~"
         case notMatchesRegex = "!~"
+
+        /// `=~` and `!~`.
+        public var isRegex: Bool { self == .matchesRegex || self == .notMatchesRegex }
     }
 
-    public var field: String
-    public var op: Operator
-    public var value: String
+    /// The Issue field or label the matcher reads.
+    public let field: String
+    public let op: Operator
+    /// The value after unescaping: the literal to compare, or the regex source.
+    public let value: String
+    private let regex: Regex<AnyRegexOutput>?
 
-    public init(field: String, op: Operator, value: String) {
+    /// Builds and compiles a matcher, like Alertmanager's `labels.NewMatcher`: a regex value
+    /// that RE2 would refuse, or that does not compile, is an error.
+    public init(_ field: String, _ op: Operator, _ value: String) throws(MatcherError) {
         self.field = field
         self.op = op
         self.value = value
+        self.regex = op.isRegex ? try Self.compile(value, text: "\(field)\(op.rawValue)\(value)") : nil
     }
 
-    /// Parses `name<op>"value"` (quotes optional).
+    /// A matcher written in code, whose value is known to be valid. An invalid regex here is
+    /// a programming error and traps; configuration goes through ``parse(_:)``.
+    public init(field: String, op: Operator, value: String) {
+        do throws(MatcherError) { try self.init(field, op, value) } catch {
+            preconditionFailure(error.description)
+        }
+    }
+
+    /// Exactly one matcher; see ``parseList(_:)`` for the grammar.
     public static func parse(_ text: String) throws(MatcherError) -> Matcher {
-        let trimmed = text.trimmingSpaces
-        // Find the operator: the first of = ! ~ after a name.
-        guard let opStart = trimmed.firstIndex(where: { $0 == "=" || $0 == "!" }) else {
-            throw MatcherError(text: text, reason: "expected an operator (=, !=, =~, !~)")
+        let list = try parseList(text)
+        guard list.count == 1 else {
+            throw MatcherError(text: text, reason: list.isEmpty ? "expected a matcher" : "expected one matcher, found \(list.count)")
         }
-        let field = String(trimmed[..<opStart]).trimmingSpaces
-        guard !field.isEmpty, field.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "/" || $0 == "-" }) else {
-            throw MatcherError(text: text, reason: "expected a field or label name before the operator")
-        }
-        let rest = trimmed[opStart...]
-        let op: Operator
-        if rest.hasPrefix("=~") { op = .matchesRegex } else if rest.hasPrefix("!=") { op = .notEqual } else if rest.hasPrefix("!~") { op = .notMatchesRegex } else if rest.hasPrefix("=") { op = .equal } else {
-            throw MatcherError(text: text, reason: "expected an operator (=, !=, =~, !~)")
-        }
-        var value = String(rest.dropFirst(op.rawValue.count)).trimmingSpaces
-        if value.count >= 2, value.first == "\"", value.last == "\"" {
-            value = String(value.dropFirst().dropLast())
-        } else if value.first == "\"" || value.last == "\"" {
-            throw MatcherError(text: text, reason: "unbalanced quotes in the value")
-        }
-        let matcher = Matcher(field: field, op: op, value: value)
-        if op == .matchesRegex || op == .notMatchesRegex {
-            do { _ = try Regex("^(?:\(value))$") } catch {
-                throw MatcherError(text: text, reason: "invalid regular expression: \(error)")
-            }
-        }
-        return matcher
+        return list[0]
     }
 
-    public var description: String { "\(field)\(op.rawValue)\"\(value)\"" }
+    /// The matchers in one line of a `matchers:` list, read as Alertmanager reads it.
+    ///
+    /// A line holds one matcher or several separated by commas, optionally in braces:
+    /// `{team="db", severity!="INFO"}`. Values may be double-quoted, with the escapes `\\`,
+    /// `\"` and `\n`. Alertmanager has two grammars, and so does this function, combined as
+    /// Alertmanager ≥ 0.27 combines them by default:
+    /// - the UTF-8 grammar (`matcher/parse`): names may be quoted (`"service.name"="x"`), so
+    ///   any label name can be written; quoted strings use Go's escapes;
+    /// - the classic grammar (`pkg/labels`, Alertmanager ≤ 0.26): names are
+    ///   `[a-zA-Z_:][a-zA-Z0-9_:]*`; unquoted values run to the end of the matcher, spaces
+    ///   and backslashes included, and a `\` before any other character stays literal.
+    ///
+    /// When both accept a line, or only the classic one does, the classic reading wins
+    /// (it is what Alertmanager 0.25 and the 0.27 fallback mode use); a line only the UTF-8
+    /// grammar accepts is read with it. One deliberate difference: an unquoted value that
+    /// starts with `=`, `!` or `~` (`severity==HIGH`) is refused rather than read as the
+    /// value `=HIGH`: it is nearly always a typo for an operator, and would never match.
+    public static func parseList(_ text: String) throws(MatcherError) -> [Matcher] {
+        try MatcherGrammar.parseList(text)
+    }
+
+    /// Whether `actual` (the field's or label's value, `""` if missing) satisfies this matcher.
+    public func matches(_ actual: String) -> Bool {
+        switch op {
+        case .equal: return actual == value
+        case .notEqual: return actual != value
+        case .matchesRegex: return searches(actual)
+        case .notMatchesRegex: return !searches(actual)
+        }
+    }
+
+    /// Whether `issue` satisfies this matcher.
+    public func matches(_ issue: Issue) -> Bool {
+        matches(Self.value(of: field, in: issue))
+    }
+
+    // Alertmanager calls Go's MatchString, a search, on `^(?:value)$`; a value that closes
+    // the group itself (`a)|(b`) is therefore only half-anchored there, and here too.
+    private func searches(_ actual: String) -> Bool {
+        guard let regex else { return false }  // unreachable: regex operators always compile one
+        return (try? regex.firstMatch(in: actual)) != nil
+    }
+
+    /// The value a matcher's left side refers to: an Issue field (``issueFields``), else a
+    /// subject label; `labels.X` is always the label X. Missing is `""`.
+    public static func value(of field: String, in issue: Issue) -> String {
+        if let read = fields[field] { return read(issue) }
+        let label = field.hasPrefix("labels.") ? String(field.dropFirst("labels.".count)) : field
+        return issue.subject.labels[label] ?? ""
+    }
+
+    /// The Issue fields a matcher can name; any other name is a label.
+    public static var issueFields: Set<String> { Set(fields.keys) }
+
+    private static let fields: [String: @Sendable (Issue) -> String] = [
+        "severity": { $0.severity.rawValue },
+        "source": { $0.source.rawValue },
+        "type": { $0.type.rawValue },
+        "status": { $0.status.rawValue },
+        "namespace": { $0.subject.namespace ?? "" },
+        "cluster": { $0.cluster ?? "" },
+        "kind": { $0.subject.kind ?? "" },
+        "name": { $0.subject.name ?? "" },
+        "node": { $0.subject.node ?? "" },
+        "container": { $0.subject.container ?? "" },
+        "aggregation_key": { $0.aggregationKey },
+        "title": { $0.title },
+    ]
+
+    /// Compiles `^(?:pattern)$` with RE2's meaning (see ``RE2Dialect``).
+    static func compile(_ pattern: String, text: String) throws(MatcherError) -> Regex<AnyRegexOutput> {
+        let translated: String
+        do throws(RE2Dialect.Refusal) { translated = try RE2Dialect.translate(pattern) } catch {
+            throw MatcherError(text: text, reason: "invalid regular expression: \(error.reason)")
+        }
+        do {
+            return try Regex("^(?:\(translated))$")
+                .matchingSemantics(.unicodeScalar)  // Go matches runes, not grapheme clusters
+                .asciiOnlyCharacterClasses()        // Go's \d \w \s are ASCII
+                .wordBoundaryKind(.simple)          // Go's \b is the ASCII \w boundary
+        } catch {
+            throw MatcherError(text: text, reason: "invalid regular expression: \(error)")
+        }
+    }
+
+    /// Alertmanager's rendering: `name="value"` with `\\`, `\"` and `\n` escaped; a name that
+    /// is not a classic label name is quoted, as the UTF-8 form requires.
+    public var description: String {
+        let name = MatcherGrammar.isClassicName(field) || field.hasPrefix("labels.") ? field : "\"\(MatcherGrammar.escape(field))\""
+        return "\(name)\(op.rawValue)\"\(MatcherGrammar.escape(value))\""
+    }
+
+    public static func == (a: Matcher, b: Matcher) -> Bool {
+        a.field == b.field && a.op == b.op && a.value == b.value
+    }
 }
 
-/// A matcher that does not parse.
+/// A matcher that does not parse, or whose regex RE2 would refuse.
 public struct MatcherError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The matcher as written (after YAML unescaping).
     public var text: String
     public var reason: String
-    public var description: String { "invalid matcher '\(text)': \(reason)" }
-}
+    /// The 1-based character position of the problem within `text`, when known.
+    public var column: Int?
 
-extension StringProtocol {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first?.isWhitespace == true { s.removeFirst() }
-        while s.last?.isWhitespace == true { s.removeLast() }
-        return String(s)
+    public init(text: String, reason: String, column: Int? = nil) {
+        self.text = text
+        self.reason = reason
+        self.column = column
+    }
+
+    public var description: String {
+        "invalid matcher '\(text)': \(reason)" + (column.map { " (at character \($0))" } ?? "")
     }
 }

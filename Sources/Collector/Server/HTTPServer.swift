@@ -24,15 +24,21 @@ public enum HTTPServer {
             do {
                 body = try await request.collectBody(upTo: maxBody)
             } catch is NIOTooManyBytesError {
-                return json(.contentTooLarge, AlertmanagerIntake.Response.error(413, "request body exceeds \(maxBody) bytes").body)
+                return reply(intake.bodyTooLarge(limit: maxBody))
             }
-            let response = await intake.handle(body: Array(buffer: body), authorization: request.headers[.authorization])
-            var fields = HTTPFields()
-            for h in response.headers { if let name = HTTPField.Name(h.name) { fields[name] = h.value } }
-            return json(.init(code: response.status), response.body, extra: fields)
+            return reply(await intake.handle(
+                body: Array(buffer: body), authorization: request.headers[.authorization],
+                contentEncoding: request.headers[.contentEncoding]))
+        }
+        // Anything but POST on the intake path is a client mistake (a browser, a probe):
+        // 405 with Allow, never the router's 404 that hides the path exists.
+        for method in [HTTPRequest.Method.get, .head, .put, .patch, .delete] {
+            router.on("/api/alerts", method: method) { request, _ -> Response in
+                reply(intake.methodNotAllowed(request.method.rawValue))
+            }
         }
         router.get("/healthz") { _, _ in text(.ok, "ok\n") }
-        router.get("/readyz") { _, _ in readiness.isReady ? text(.ok, "ready\n") : text(.serviceUnavailable, "not ready\n") }
+        router.get("/readyz") { _, _ in text(readiness.isReady ? .ok : .serviceUnavailable, readiness.report) }
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
@@ -43,6 +49,13 @@ public enum HTTPServer {
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "cano-collector"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? config.port) },
             logger: logger)
+    }
+
+    /// An intake answer as an HTTP response: its status, headers and JSON body.
+    private static func reply(_ response: AlertmanagerIntake.Response) -> Response {
+        var fields = HTTPFields()
+        for h in response.headers { if let name = HTTPField.Name(h.name) { fields[name] = h.value } }
+        return json(.init(code: response.status), response.body, extra: fields)
     }
 
     private static func json(_ status: HTTPResponse.Status, _ body: [UInt8], extra: HTTPFields = [:]) -> Response {

@@ -38,6 +38,15 @@ public enum CollectorSchema {
                 PRIMARY KEY (namespace, key)
             ) WITHOUT ROWID;
             """),
+        Migration(version: 2, sql: """
+            -- Crash containment: a plugin call is recorded durably before it starts
+            -- (in_flight_ms), so after an unclean exit the next start knows which delivery was
+            -- in a call, counts it (crashes) and quarantines a poison Issue.
+            ALTER TABLE deliveries ADD COLUMN in_flight_ms INTEGER;
+            ALTER TABLE deliveries ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
+            -- Why a dead letter is dead (DeadLetterCause): a resend revives some causes, not all.
+            ALTER TABLE deliveries ADD COLUMN dead_cause TEXT;
+            """),
     ]
 
     /// Opens the collector database at `path` (creating the data directory), migrated to

@@ -266,11 +266,14 @@ public final class Database: @unchecked Sendable {
     public let path: String
     private let lock = NSLock()
     private var connection: DatabaseConnection?
+    /// The database's synchronous setting (``Options/synchronous``).
+    private let synchronous: Synchronous
 
     /// Opens (creating it and its directory if needed) the database at `path`, switches it
     /// to WAL mode and applies `migrations` newer than the stored schema version.
     public init(path: String, options: Options = Options(), migrations: [Migration]) throws(DatabaseError) {
         self.path = path
+        synchronous = options.synchronous
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
@@ -331,11 +334,20 @@ public final class Database: @unchecked Sendable {
     /// Runs `body` in one write transaction (BEGIN IMMEDIATE: it takes the write lock up
     /// front so it never fails half-way on a lock upgrade). Commits if `body` returns,
     /// rolls back if it throws; the thrown error is passed on unchanged.
+    ///
+    /// `survivesProcessCrashOnly`: this commit need not survive power loss, only a crash of
+    /// the process, so it skips the fsync (`synchronous=NORMAL` for this transaction) even
+    /// on a FULL database. For bookkeeping whose loss on power failure is harmless (the
+    /// in-flight mark of a plugin call: the plugin did not crash the machine). The next
+    /// FULL commit makes it durable with everything before it.
     @discardableResult
-    public func write<T>(_ operation: String, _ body: (DatabaseConnection) throws -> T) throws -> T {
+    public func write<T>(_ operation: String, survivesProcessCrashOnly: Bool = false, _ body: (DatabaseConnection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
         guard let connection else { throw DatabaseError(.closed, operation: operation, message: "the database is closed") }
+        let relax = survivesProcessCrashOnly && synchronous == .full
+        if relax { try connection.execute("PRAGMA synchronous=NORMAL", operation: "\(operation): relax synchronous") }
+        defer { if relax { try? connection.execute("PRAGMA synchronous=FULL", operation: "\(operation): restore synchronous") } }
         try connection.execute("BEGIN IMMEDIATE", operation: "\(operation): begin")
         let value: T
         do {

@@ -11,6 +11,19 @@ public enum DeliveryState: String, Sendable, CaseIterable {
     case dead
 }
 
+/// Why a dead letter is dead. It decides whether an Alertmanager resend of the same alert
+/// revives it (see ``DeliveryStore``'s revive rule in docs/delivery.md).
+public enum DeadLetterCause: String, Sendable, CaseIterable {
+    /// The destination refused it for good, or retries ran out (max age or attempts).
+    /// A resend revives it.
+    case failed
+    /// Its destination's queue was over `queue_limit` when it arrived. A resend revives it.
+    case overflow
+    /// It was in a plugin call during `quarantine_after_crashes` crashes: a poison Issue.
+    /// A resend does not revive it; only an operator's `deliveries retry` does.
+    case quarantined
+}
+
 /// One row of the `deliveries` table as the CLI and the dead-letter API show it.
 public struct DeliveryRecord: Sendable, Equatable {
     /// The row id (what `deliveries retry` takes).
@@ -35,6 +48,10 @@ public struct DeliveryRecord: Sendable, Equatable {
     public var updatedMillis: Int64
     /// The last outcome's message (secret-free, as destinations report it).
     public var lastMessage: String?
+    /// Unclean exits (or isolated plugin crashes) during a call on this delivery.
+    public var crashes: Int = 0
+    /// Dead letters: why.
+    public var deadCause: DeadLetterCause?
 
     /// `updatedMillis` as RFC 3339 text, for tables.
     public var updatedText: String { RFC3339.format(Date(timeIntervalSince1970: Double(updatedMillis) / 1000)) }
@@ -50,6 +67,24 @@ struct PendingDelivery: Sendable, Equatable {
     var attempts: Int
     var nextAttemptMillis: Int64
     var queuedMillis: Int64
+    /// Calls on this delivery that crashed its plugin (see ``DeadLetterCause/quarantined``).
+    var crashes: Int = 0
+}
+
+/// A delivery found in a plugin call by the first start after an unclean exit.
+public struct InterruptedDelivery: Sendable, Equatable {
+    /// The row id.
+    public var id: Int64
+    /// Its destination.
+    public var destination: String
+    /// The Issue's fingerprint.
+    public var fingerprint: String
+    /// Crashes blamed on it so far, this exit's included if it was blamed.
+    public var crashes: Int
+    /// True when it reached the destination's `quarantine_after_crashes` and is now a dead letter.
+    public var quarantined: Bool
+    /// This exit was blamed on it (nil crash report, or the handler saw it in the call).
+    public var blamed: Bool = true
 }
 
 /// A new queue entry, as the outbox records it.
@@ -84,16 +119,30 @@ public struct DeliveryStore: Sendable {
     }
 
     /// The existing row for the same alert (fingerprint, status, start) at a destination.
-    static func existing(_ c: DatabaseConnection, _ d: NewDelivery) throws(DatabaseError) -> (id: Int64, state: DeliveryState)? {
-        var found: (Int64, DeliveryState)?
+    static func existing(_ c: DatabaseConnection, _ d: NewDelivery) throws(DatabaseError) -> (id: Int64, state: DeliveryState, cause: DeadLetterCause?)? {
+        var found: (Int64, DeliveryState, DeadLetterCause?)?
         try c.query(
-            "SELECT id, state FROM deliveries WHERE destination = ? AND fingerprint = ? AND starts_at_ms = ? AND status = ? LIMIT 1",
+            "SELECT id, state, dead_cause FROM deliveries WHERE destination = ? AND fingerprint = ? AND starts_at_ms = ? AND status = ? LIMIT 1",
             [.text(d.destination), .text(d.fingerprint), .integer(d.startsAtMillis), .text(d.status)],
             operation: "dedup lookup"
         ) { row in
-            found = (row.int(0), DeliveryState(rawValue: row.text(1) ?? "") ?? .pending)
+            found = (row.int(0), DeliveryState(rawValue: row.text(1) ?? "") ?? .pending, row.text(2).flatMap(DeadLetterCause.init(rawValue:)))
         }
         return found
+    }
+
+    /// Revives the dead letter `deadID` with the resent alert `d`: queued again as a new row
+    /// (a new id, so the engine loads it like new work) with a fresh attempt budget, unless a
+    /// later delivery of the same fingerprint exists (reviving an old firing behind its
+    /// resolve would post a stale message). Returns whether it was revived.
+    static func revive(_ c: DatabaseConnection, deadID: Int64, with d: NewDelivery, now: Int64) throws(DatabaseError) -> Bool {
+        let newer = try c.scalar(
+            "SELECT count(*) FROM deliveries WHERE destination = ? AND fingerprint = ? AND id > ?",
+            [.text(d.destination), .text(d.fingerprint), .integer(deadID)], operation: "revive: look for newer deliveries")
+        guard newer == .integer(0) else { return false }
+        try c.run("DELETE FROM deliveries WHERE id = ?", [.integer(deadID)], operation: "revive: remove dead letter")
+        try insert(c, d, now: now)
+        return true
     }
 
     /// Marks a delivered row as seen again, so pruning keeps it while Alertmanager resends.
@@ -101,19 +150,30 @@ public struct DeliveryStore: Sendable {
         try c.run("UPDATE deliveries SET updated_ms = ? WHERE id = ? AND state = 'delivered'", [.integer(now), .integer(id)], operation: "touch delivered row")
     }
 
-    static func insert(_ c: DatabaseConnection, _ d: NewDelivery, now: Int64) throws(DatabaseError) {
+    /// Queues `d`, or with `deadLetter` records it straight as a dead letter (a full queue).
+    static func insert(
+        _ c: DatabaseConnection, _ d: NewDelivery, now: Int64, deadLetter: (cause: DeadLetterCause, message: String)? = nil
+    ) throws(DatabaseError) {
         try c.run(
             """
             INSERT INTO deliveries (destination, fingerprint, status, starts_at_ms, idempotency_key, payload, state,
-                                    attempts, next_attempt_ms, queued_ms, updated_ms)
-            VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+                                    attempts, next_attempt_ms, queued_ms, updated_ms, dead_cause, last_message)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
             """,
             [.text(d.destination), .text(d.fingerprint), .text(d.status), .integer(d.startsAtMillis), .text(d.idempotencyKey),
-             .blob(d.payload), .integer(now), .integer(now), .integer(now)],
+             .blob(d.payload), .text(deadLetter == nil ? DeliveryState.pending.rawValue : DeliveryState.dead.rawValue),
+             .integer(now), .integer(now), .integer(now),
+             deadLetter.map { .text($0.cause.rawValue) } ?? .null, deadLetter.map { .text($0.message) } ?? .null],
             operation: "insert delivery")
     }
 
     // MARK: Engine
+
+    /// A destination's message as it may be stored and shown (`deliveries list`, logs):
+    /// every known secret scrubbed, whatever the plugin echoed.
+    static func storable(_ message: String) -> String {
+        SecretScrubber.shared.scrub(message)
+    }
 
     /// Pending deliveries with an id above `afterID`, oldest first.
     func pending(afterID: Int64) throws(DatabaseError) -> [PendingDelivery] {
@@ -121,14 +181,15 @@ public struct DeliveryStore: Sendable {
             var result: [PendingDelivery] = []
             try c.query(
                 """
-                SELECT id, destination, fingerprint, starts_at_ms, idempotency_key, attempts, next_attempt_ms, queued_ms
+                SELECT id, destination, fingerprint, starts_at_ms, idempotency_key, attempts, next_attempt_ms, queued_ms, crashes
                 FROM deliveries WHERE id > ? AND state = 'pending' ORDER BY id
                 """,
                 [.integer(afterID)], operation: "load pending deliveries"
             ) { row in
                 result.append(PendingDelivery(
                     id: row.int(0), destination: row.text(1) ?? "", fingerprint: row.text(2) ?? "", startsAtMillis: row.int(3),
-                    idempotencyKey: row.text(4) ?? "", attempts: Int(row.int(5)), nextAttemptMillis: row.int(6), queuedMillis: row.int(7)))
+                    idempotencyKey: row.text(4) ?? "", attempts: Int(row.int(5)), nextAttemptMillis: row.int(6), queuedMillis: row.int(7),
+                    crashes: Int(row.int(8))))
             }
             return result
         }
@@ -158,30 +219,100 @@ public struct DeliveryStore: Sendable {
         }
     }
 
+    /// Records, durably and before the plugin is called, that attempt `attempts` of `id`
+    /// starts now. If the process dies in the call, the next start finds the mark
+    /// (``recoverInterrupted(quarantineAfter:now:)``); every outcome clears it.
+    /// No fsync: the mark must survive the process (a plugin crash), not a power loss.
+    func recordAttemptStart(id: Int64, attempts: Int, now: Int64) throws {
+        try database.write("record attempt start", survivesProcessCrashOnly: true) { c in
+            try c.run("UPDATE deliveries SET attempts = ?, in_flight_ms = ? WHERE id = ? AND state = 'pending'",
+                      [.integer(Int64(attempts)), .integer(now), .integer(id)], operation: "record attempt start")
+        }
+    }
+
     func recordDelivered(id: Int64, attempts: Int, reference: [UInt8]?, message: String, now: Int64) throws {
         try database.write("record delivered") { c in
             try c.run(
-                "UPDATE deliveries SET state = 'delivered', payload = NULL, attempts = ?, reference = ?, last_message = ?, updated_ms = ? WHERE id = ?",
-                [.integer(Int64(attempts)), reference.map { .blob($0) } ?? .null, .text(message), .integer(now), .integer(id)],
+                """
+                UPDATE deliveries SET state = 'delivered', payload = NULL, attempts = ?, reference = ?, last_message = ?, updated_ms = ?,
+                                      in_flight_ms = NULL
+                WHERE id = ?
+                """,
+                [.integer(Int64(attempts)), reference.map { .blob($0) } ?? .null, .text(Self.storable(message)), .integer(now), .integer(id)],
                 operation: "record delivered")
         }
     }
 
-    func recordRetry(id: Int64, attempts: Int, nextAttemptMillis: Int64, message: String, now: Int64) throws {
+    /// `crashes`: the delivery's crash count after this attempt (it changes when an isolated
+    /// plugin's process crashed in the call).
+    func recordRetry(id: Int64, attempts: Int, crashes: Int, nextAttemptMillis: Int64, message: String, now: Int64) throws {
         try database.write("record retry") { c in
             try c.run(
-                "UPDATE deliveries SET attempts = ?, next_attempt_ms = ?, last_message = ?, updated_ms = ? WHERE id = ?",
-                [.integer(Int64(attempts)), .integer(nextAttemptMillis), .text(message), .integer(now), .integer(id)],
+                "UPDATE deliveries SET attempts = ?, crashes = ?, next_attempt_ms = ?, last_message = ?, updated_ms = ?, in_flight_ms = NULL WHERE id = ?",
+                [.integer(Int64(attempts)), .integer(Int64(crashes)), .integer(nextAttemptMillis), .text(Self.storable(message)), .integer(now), .integer(id)],
                 operation: "record retry")
         }
     }
 
-    func recordDead(id: Int64, attempts: Int, message: String, now: Int64) throws {
+    func recordDead(id: Int64, attempts: Int, crashes: Int, cause: DeadLetterCause, message: String, now: Int64) throws {
         try database.write("record dead letter") { c in
             try c.run(
-                "UPDATE deliveries SET state = 'dead', attempts = ?, last_message = ?, updated_ms = ? WHERE id = ?",
-                [.integer(Int64(attempts)), .text(message), .integer(now), .integer(id)],
+                """
+                UPDATE deliveries SET state = 'dead', attempts = ?, crashes = ?, dead_cause = ?, last_message = ?, updated_ms = ?, in_flight_ms = NULL
+                WHERE id = ?
+                """,
+                [.integer(Int64(attempts)), .integer(Int64(crashes)), .text(cause.rawValue), .text(Self.storable(message)), .integer(now), .integer(id)],
                 operation: "record dead letter")
+        }
+    }
+
+    /// Clears the in-flight marks of calls abandoned at shutdown (a plugin stuck past the
+    /// grace period): a clean exit is not a crash, so they stay plain pending deliveries.
+    func clearInFlight(ids: [Int64]) throws {
+        guard !ids.isEmpty else { return }
+        try database.write("clear in-flight marks") { c in
+            for id in ids {
+                try c.run("UPDATE deliveries SET in_flight_ms = NULL WHERE id = ?", [.integer(id)], operation: "clear in-flight mark")
+            }
+        }
+    }
+
+    /// At start, before any delivery: every pending delivery still marked in flight was in a
+    /// plugin call when the process ended uncleanly (a crash, a kill -9, an OOM kill). Counts
+    /// the crash on it; at `quarantineAfter(destination)` crashes it becomes a quarantined
+    /// dead letter, so a plugin that segfaults on one Issue cannot crash-loop the collector.
+    ///
+    /// `blamed`: the deliveries the crash handler saw in the crashing call (``CrashGuard``);
+    /// the others in flight were only interrupted and count nothing. nil when no handler saw
+    /// the exit (kill -9, OOM kill): then every delivery in flight counts.
+    func recoverInterrupted(blamed: Set<Int64>?, quarantineAfter: (String) -> Int, now: Int64) throws -> [InterruptedDelivery] {
+        try database.write("recover interrupted deliveries") { c in
+            var found: [InterruptedDelivery] = []
+            try c.query(
+                "SELECT id, destination, fingerprint, crashes FROM deliveries WHERE state = 'pending' AND in_flight_ms IS NOT NULL ORDER BY id",
+                operation: "find interrupted deliveries"
+            ) { row in
+                let id = row.int(0)
+                let destination = row.text(1) ?? ""
+                let isBlamed = blamed.map { $0.contains(id) } ?? true
+                let crashes = Int(row.int(3)) + (isBlamed ? 1 : 0)
+                found.append(InterruptedDelivery(id: id, destination: destination, fingerprint: row.text(2) ?? "",
+                                                 crashes: crashes, quarantined: isBlamed && crashes >= quarantineAfter(destination),
+                                                 blamed: isBlamed))
+            }
+            for d in found {
+                if d.quarantined {
+                    try c.run(
+                        "UPDATE deliveries SET state = 'dead', dead_cause = ?, crashes = ?, last_message = ?, updated_ms = ?, in_flight_ms = NULL WHERE id = ?",
+                        [.text(DeadLetterCause.quarantined.rawValue), .integer(Int64(d.crashes)),
+                         .text(RetryPolicy.quarantineReason(crashes: d.crashes)), .integer(now), .integer(d.id)],
+                        operation: "quarantine interrupted delivery")
+                } else {
+                    try c.run("UPDATE deliveries SET crashes = ?, in_flight_ms = NULL, updated_ms = ? WHERE id = ?",
+                              [.integer(Int64(d.crashes)), .integer(now), .integer(d.id)], operation: "count crash on interrupted delivery")
+                }
+            }
+            return found
         }
     }
 
@@ -209,7 +340,8 @@ public struct DeliveryStore: Sendable {
         values.append(.integer(Int64(limit)))
         let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         let sql = """
-            SELECT id, destination, fingerprint, status, starts_at_ms, state, attempts, next_attempt_ms, queued_ms, updated_ms, last_message
+            SELECT id, destination, fingerprint, status, starts_at_ms, state, attempts, next_attempt_ms, queued_ms, updated_ms, last_message,
+                   crashes, dead_cause
             FROM deliveries \(whereClause) ORDER BY id DESC LIMIT ?
             """
         return try database.read("list deliveries") { c in
@@ -219,7 +351,7 @@ public struct DeliveryStore: Sendable {
                     id: row.int(0), destination: row.text(1) ?? "", fingerprint: row.text(2) ?? "", status: row.text(3) ?? "",
                     startsAtMillis: row.int(4), state: DeliveryState(rawValue: row.text(5) ?? "") ?? .pending,
                     attempts: Int(row.int(6)), nextAttemptMillis: row.int(7), queuedMillis: row.int(8), updatedMillis: row.int(9),
-                    lastMessage: row.text(10)))
+                    lastMessage: row.text(10), crashes: Int(row.int(11)), deadCause: row.text(12).flatMap(DeadLetterCause.init(rawValue:))))
             }
             return result
         }

@@ -14,8 +14,9 @@ import Glibc
 /// A swift-log handler that writes one JSON object per line:
 /// `{"ts":"...","level":"info","logger":"...","msg":"...", ...metadata}`.
 ///
-/// Values are written as given: callers never put secrets in messages or metadata
-/// (configuration secrets are held in `Secret`, whose description is redacted).
+/// The message and every metadata value pass through ``SecretScrubber/shared`` (a secret
+/// that reached a log call by any route is written as `<redacted>`) and are capped at
+/// ``fieldLimit`` bytes (a value echoed from a huge request cannot make a huge line).
 public struct JSONLogHandler: LogHandler {
     /// Where lines go; stderr by default. Tests capture lines with `LogCapture`.
     public enum Output: Sendable {
@@ -40,20 +41,52 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// The most bytes of one message or metadata value written; callers cap their echoes
+    /// far lower (``BoundedEcho``), this is the backstop that holds whatever they do.
+    public static let fieldLimit = 8 * 1024
+
     public func log(event: LogEvent) {
-        var fields: [String: String] = [:]
-        for (k, v) in metadata { fields[k] = "\(v)" }
-        for (k, v) in event.metadata ?? [:] { fields[k] = "\(v)" }
-        fields["ts"] = RFC3339.format(Date())
-        fields["level"] = event.level.rawValue
-        fields["logger"] = label
-        fields["msg"] = "\(event.message)"
+        var fields: [String: JSONValue] = [:]
+        for (k, v) in metadata { fields[k] = Self.json(v) }
+        for (k, v) in event.metadata ?? [:] { fields[k] = Self.json(v) }
+        fields["ts"] = .string(RFC3339.format(Date()))
+        fields["level"] = .string(event.level.rawValue)
+        fields["logger"] = .string(label)
+        fields["msg"] = .string(Self.clean("\(event.message)"))
         let line = ((try? IssueCoding.encode(fields)) ?? Array("{\"msg\":\"unencodable log line\"}".utf8)) + [10]
         switch output {
         // One write(2) per line keeps lines whole when threads log at once.
         case .standardError: line.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
         case .standardOutput: line.withUnsafeBytes { _ = write(1, $0.baseAddress, $0.count) }
         case .capture(let capture): capture.append(String(decoding: line.dropLast(), as: UTF8.self))
+        }
+    }
+}
+
+extension JSONLogHandler {
+    /// A value scrubbed of secrets and capped.
+    static func clean(_ text: String) -> String { BoundedEcho.cap(SecretScrubber.shared.scrub(text), limit: fieldLimit) }
+
+    /// A metadata value as JSON: a `.stringConvertible` integer, floating-point number or
+    /// Bool is written as a JSON number or bool (`"attempt":1`, not `"attempt":"1"`);
+    /// everything else as its (scrubbed, capped) text. Integers a JSON reader cannot hold
+    /// exactly (beyond 2^53), and non-finite numbers, stay strings.
+    static func json(_ value: Logger.MetadataValue) -> JSONValue {
+        guard case .stringConvertible(let convertible) = value else { return .string(clean("\(value)")) }
+        let text = "\(convertible)"
+        // A number that happens to equal a registered secret is still redacted.
+        guard clean(text) == text else { return .string(clean(text)) }
+        switch convertible {
+        case let flag as Bool:
+            return .bool(flag)
+        case let integer as any BinaryInteger:
+            guard let exact = Double(exactly: integer), abs(exact) <= 9_007_199_254_740_992 else { return .string(text) }
+            return .number(exact)
+        case let number as any BinaryFloatingPoint:
+            let double = Double(number)
+            return double.isFinite ? .number(double) : .string(text)
+        default:
+            return .string(clean(text))
         }
     }
 }

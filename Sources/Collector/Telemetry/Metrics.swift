@@ -89,7 +89,8 @@ public final class Metrics: Sendable {
         func labelText(_ labels: [[String]], extra: [String]? = nil) -> String {
             let all = labels + (extra.map { [$0] } ?? [])
             guard !all.isEmpty else { return "" }
-            return "{" + all.map { "\($0[0])=\"\(Self.escape($0[1]))\"" }.joined(separator: ",") + "}"
+            // Label values can come from plugins (reasons, names): scrubbed like every output.
+            return "{" + all.map { "\($0[0])=\"\(Self.escape(SecretScrubber.shared.scrub($0[1])))\"" }.joined(separator: ",") + "}"
         }
         for (key, value) in s.counters.sorted(by: { $0.key < $1.key }) {
             header(key.name, "counter")

@@ -166,7 +166,9 @@ typedef struct cano_call_context {
     int64_t deadline_unix_ms;    /**< give up (and return RETRY) by this wall-clock time */
     /**
      * Stable across retries and restarts for one (destination, fingerprint, status,
-     * startsAt): use it as a dedup key where the service has one.
+     * startsAt): use it where a service deduplicates single requests (Idempotency-Key).
+     * It changes with status, so it is NOT an incident key: key incidents (PagerDuty's
+     * dedup_key) on the Issue's fingerprint, and keep the remote id in `reference`.
      */
     cano_bytes idempotency_key;
     /**
@@ -176,7 +178,11 @@ typedef struct cano_call_context {
     cano_bytes reference;
 } cano_call_context;
 
-/** Filled in by the plugin; the host zeroes it and sets struct_size before each call. */
+/**
+ * Filled in by the plugin. Before each call the host zeroes the whole struct, then sets
+ * struct_size = sizeof(cano_result) and retry_after_ms = CANO_RETRY_AFTER_NONE (-1); so
+ * status starts at 0 (invalid: the plugin must set it) and every buffer starts empty.
+ */
 typedef struct cano_result {
     uint32_t struct_size;
     int32_t status;          /**< a cano_status */

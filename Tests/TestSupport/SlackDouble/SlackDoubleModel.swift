@@ -84,6 +84,10 @@ public enum SlackDoubleFault: Sendable, Equatable {
     case error(String)
     /// Answer only after this long (for client timeouts), then behave normally.
     case delay(Duration)
+    /// HTTP 200 `{"ok":false,...}` whose `error` and `response_metadata.messages` quote the
+    /// request's Authorization header, as some proxies and gateways do: the plugin must not
+    /// pass the token on.
+    case echoCredentials
 }
 
 /// What the double answers: status, headers and a JSON (or HTML/text) body.
@@ -166,6 +170,11 @@ final class SlackDoubleModel: Sendable {
                 return .error(code)
             case .delay(let d):
                 delay = d
+            case .echoCredentials:
+                let quoted = headers["authorization"] ?? ""
+                return .error("invalid_auth (proxy saw \(quoted))", extra: [
+                    "response_metadata": .object(["messages": .array([.string("[ERROR] rejected credential \(quoted)")])]),
+                ])
             }
         }
         var reply = dispatch(method: method, headers: headers, fields: fields, uploadBase: uploadBase, call: &call)

@@ -4,6 +4,9 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A loopback HTTP server that records every request and answers through a responder.
 ///
@@ -36,13 +39,19 @@ public final class CaptureServer: Sendable {
         public var body: [UInt8]
         /// Wait this long before answering (to provoke client timeouts).
         public var delay: Duration?
+        /// Answer nothing: reset the connection (TCP RST, through SO_LINGER 0) instead.
+        public var reset: Bool
 
         /// An answer; 200 with an empty body by default.
-        public init(status: Int = 200, headers: [(name: String, value: String)] = [], body: [UInt8] = [], delay: Duration? = nil) {
+        public init(
+            status: Int = 200, headers: [(name: String, value: String)] = [], body: [UInt8] = [], delay: Duration? = nil,
+            reset: Bool = false
+        ) {
             self.status = status
             self.headers = headers
             self.body = body
             self.delay = delay
+            self.reset = reset
         }
     }
 
@@ -88,7 +97,7 @@ public final class CaptureServer: Sendable {
         let log = RequestLog()
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let app = Application(
-            responder: CallbackResponder { (request: HummingbirdCore.Request, _: BasicRequestContext) in
+            responder: CallbackResponder { (request: HummingbirdCore.Request, context: CaptureRequestContext) in
                 var body = try await request.body.collect(upTo: maxBodyBytes + 1)
                 let bytes = body.readBytes(length: body.readableBytes) ?? []
                 let captured = Request(
@@ -100,6 +109,14 @@ public final class CaptureServer: Sendable {
                 guard bytes.count <= maxBodyBytes else { return HummingbirdCore.Response(status: .contentTooLarge) }
                 let answer = await responder(captured)
                 if let delay = answer.delay { try? await Task.sleep(for: delay) }
+                if answer.reset {
+                    // Linger 0 makes close() send RST instead of FIN: the client sees a reset.
+                    if let socket = context.channel as? any SocketOptionProvider {
+                        _ = try? await socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+                    }
+                    _ = try? await context.channel.close().get()
+                    throw CaptureServerError(message: "connection reset on purpose")
+                }
                 var fields = HTTPFields()
                 for header in answer.headers {
                     if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
@@ -139,6 +156,18 @@ public final class CaptureServer: Sendable {
     /// Shared between the request handler and the server object.
     private final class RequestLog: Sendable {
         let requests = Mutex<[Request]>([])
+    }
+}
+
+/// A request context that keeps the connection's channel, so a scripted answer can reset it.
+public struct CaptureRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The connection the request came on.
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
     }
 }
 

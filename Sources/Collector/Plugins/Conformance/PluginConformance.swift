@@ -10,9 +10,10 @@ import Logging
 public struct ConformanceReport: Sendable {
     /// One check's verdict.
     public struct Check: Sendable {
-        /// PASS, FAIL, or INFO (facts that neither pass nor fail).
+        /// PASS, FAIL, WARN (a risk that does not fail the run) or INFO (facts that
+        /// neither pass nor fail, and skipped checks).
         public enum Verdict: String, Sendable {
-            case pass = "PASS", fail = "FAIL", info = "INFO"
+            case pass = "PASS", fail = "FAIL", warn = "WARN", info = "INFO"
         }
         /// "load", "descriptor", "create", "deliver firing"...
         public var name: String
@@ -21,12 +22,13 @@ public struct ConformanceReport: Sendable {
         /// What to do about a failure.
         public var advice: String?
 
-        /// A verdict for one check.
+        /// A verdict for one check. `detail` and `advice` are scrubbed of the sample config's
+        /// secrets (a plugin's message may quote what a server echoed) and `detail` is capped.
         public init(_ name: String, _ verdict: Verdict, _ detail: String, advice: String? = nil) {
             self.name = name
             self.verdict = verdict
-            self.detail = detail
-            self.advice = advice
+            self.detail = BoundedEcho.cap(SecretScrubber.shared.scrub(detail), limit: 2048)
+            self.advice = advice.map { SecretScrubber.shared.scrub($0) }
         }
 
         /// "PASS  name: detail", plus an advice line for failures.
@@ -71,38 +73,53 @@ public enum PluginConformance {
     ///
     /// - Parameters:
     ///   - configJSON: the instance config; `{{capture_url}}` becomes the capture URL.
+    ///     `${VAR}` and `key_file: PATH` are resolved as `run` resolves a destination's
+    ///     `config:` (from `environment`, and files relative to the working directory).
     ///   - timeout: each call's deadline.
     ///   - progress: called with each check as soon as it is decided, so a caller can
     ///     print it before the next plugin call runs (and possibly crashes the process).
     public static func run(
-        path: String, configJSON: String = "{}", timeout: Duration = .seconds(10), logger: Logger,
+        path: String, configJSON: String = "{}", timeout: Duration = .seconds(10),
+        environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger,
         progress: @escaping @Sendable (ConformanceReport.Check) -> Void = { _ in }
     ) async -> ConformanceReport {
         var report = ConformanceReport(progress: progress)
         let server: CaptureServer
+        let script = ScriptedAnswer()
         do {
-            server = try await CaptureServer.start()
+            server = try await CaptureServer.start(responder: { _ in script.current })
         } catch {
             report.checks.append(.init("capture server", .fail, "could not start a loopback HTTP server: \(error)",
                                        advice: "the checker needs to bind 127.0.0.1 on an ephemeral port"))
             return report
         }
-        await body(path: path, configJSON: configJSON, timeout: timeout, logger: logger, server: server, report: &report)
+        await body(path: path, configJSON: configJSON, timeout: timeout, environment: environment, logger: logger,
+                   server: server, script: script, report: &report)
         report.captured = server.requests
         await server.stop()
         return report
     }
 
     private static func body(
-        path: String, configJSON: String, timeout: Duration, logger: Logger, server: CaptureServer, report: inout ConformanceReport
+        path: String, configJSON: String, timeout: Duration, environment: [String: String], logger: Logger,
+        server: CaptureServer, script: ScriptedAnswer, report: inout ConformanceReport
     ) async {
         let captureURL = server.baseURL + "/capture"
-        let config = Array(configJSON.replacing(captureURLPlaceholder, with: captureURL).utf8)
-        guard case .object? = try? IssueCoding.decode(JSONValue.self, from: config) else {
-            report.checks.append(.init("config", .fail, "--config-json is not a JSON object",
-                                       advice: "pass an object, e.g. '{\"url\":\"\(captureURLPlaceholder)\"}'"))
+        let usesCapture = configJSON.contains(captureURLPlaceholder)
+        let sample: ResolvedPluginConfig
+        switch ResolvedPluginConfig.resolve(configJSON.replacing(captureURLPlaceholder, with: captureURL), environment: environment) {
+        case .success(let r): sample = r
+        case .failure(let problems):
+            report.checks.append(.init("config", .fail, "--config-json: " + problems.lines.joined(separator: "; "),
+                                       advice: "pass an object, e.g. '{\"url\":\"\(captureURLPlaceholder)\"}'; ${VAR} must be set "
+                                           + "(or use ${VAR:-default}) and every key_file must name a readable file"))
             return
         }
+        let config = sample.json
+        // What the plugin may echo back (a token in an error body) is redacted in every check;
+        // the raw results and log lines are searched for these values at the end.
+        SecretScrubber.shared.register(sample.secrets)
+        var rawEchoes: [(where: String, text: String)] = []
 
         // 1. load + descriptor
         let loaded = await BlockingThread.run { Result { () throws(PluginLoadError) in try PluginLoader.load(path: path) } }
@@ -125,33 +142,50 @@ public enum PluginConformance {
             return
         }
 
+        symbolChecks(path: path, report: &report)
+
         // 2. create
-        let services = PluginServices(logger: logger, store: InMemoryKeyValueStore(), metrics: Metrics())
-        let created = await BlockingThread.run {
-            Result { () throws(DestinationSetupError) in
+        let logs = PluginLogRecorder()
+        let services = PluginServices(logger: logs.logger(forwardingTo: logger), store: InMemoryKeyValueStore(), metrics: Metrics())
+        let clock = ContinuousClock()
+        // Timed on the calling thread, around create() alone: not the thread's start-up.
+        let (created, createTime) = await BlockingThread.run {
+            let started = clock.now
+            let result = Result { () throws(DestinationSetupError) in
                 try PluginInstance(plugin: plugin, name: "check", configJSON: config, services: services)
             }
+            return (result, clock.now - started)
         }
         let instance: PluginInstance
         switch created {
         case .success(let i):
             instance = i
-            report.checks.append(.init("create", .pass, "instance created from the sample config"))
+            if createTime > slowCreate {
+                report.checks.append(.init("create", .fail, "create() took \(OutcomeProbe.seconds(createTime)) (more than \(OutcomeProbe.seconds(slowCreate)))",
+                    advice: "create() runs for every destination at start-up: validate and prepare only; do no network or other slow I/O "
+                        + "(a service that is down must not hold the collector's start)"))
+            } else {
+                report.checks.append(.init("create", .pass, "instance created from the sample config"))
+            }
         case .failure(let error):
+            rawEchoes.append(("create message", error.reason))
             report.checks.append(.init("create", .fail, error.reason, advice:
                 "check the config you passed with --config-json (plugins that post over HTTP can use "
                 + "\"\(captureURLPlaceholder)\" as their URL); create() must validate only and return CANO_STATUS_OK"))
+            secretCheck(sample.secrets, echoes: rawEchoes + logs.recorded.map { ("log", $0) }, report: &report)
             return
         }
 
         // 3. calls: firing, then resolved with the firing's reference
         let (firing, resolved) = sampleIssues()
+        let firingJSON = (try? IssueCoding.encode(firing)) ?? []
         let operation: PluginInstance.Operation = plugin.kind == .destination ? .deliver : .enrich
         var reference: [UInt8]?
         for (label, issue) in [("firing", firing), ("resolved", resolved)] {
             guard let json = try? IssueCoding.encode(issue) else { continue }
             let context = makeContext(issue: issue, status: label, timeout: timeout, reference: reference)
             let result = await BlockingThread.run { instance.call(operation, issueJSON: json, context: context) }
+            rawEchoes.append(("\(operation) \(label) message", result.message))
             let check = verdict(for: result, operation: operation, label: label)
             report.checks.append(check)
             if operation == .deliver, label == "firing", let r = result.reference { reference = r }
@@ -166,10 +200,85 @@ public enum PluginConformance {
             ? "the capture server received no requests (fine for plugins that do not post over HTTP)"
             : "the capture server received \(requests.count) request(s): " + requests.map { "\($0.method) \(bodyShape($0.body))" }.joined(separator: ", ")))
 
-        // 4. destroy
+        // 4. the outcome mapping, against scripted answers
+        if operation == .deliver, usesCapture {
+            for probe in OutcomeProbe.all(timeout: timeout) {
+                script.set(probe.response)
+                let deadline = probe.deadline ?? timeout
+                let context = makeContext(issue: firing, status: "probe-\(probe.name)", timeout: deadline, reference: nil)
+                let before = clock.now
+                let result = await BlockingThread.run { instance.call(.deliver, issueJSON: firingJSON, context: context) }
+                rawEchoes.append(("outcome \(probe.name) message", result.message))
+                report.checks.append(probe.verdict(for: result, elapsed: clock.now - before, deadline: deadline))
+            }
+            script.set(CaptureServer.Response(status: 200, body: Array("ok".utf8)))
+        } else if operation == .deliver {
+            report.checks.append(.init("outcome mapping", .info,
+                "skipped: the config does not use \(captureURLPlaceholder), so the plugin's HTTP status mapping was not exercised"))
+        }
+
+        // 5. destroy
         await BlockingThread.run { instance.destroy() }
         report.checks.append(.init("destroy", .pass, "instance destroyed"))
+        secretCheck(sample.secrets, echoes: rawEchoes + logs.recorded.map { ("log", $0) }, report: &report)
     }
+
+    /// create() slower than this is a FAIL: it must not do slow I/O.
+    static let slowCreate = Duration.seconds(1)
+
+    /// A secret from the config in a raw result message or log line is a FAIL (the report
+    /// itself shows it redacted).
+    private static func secretCheck(_ secrets: [String], echoes: [(where: String, text: String)], report: inout ConformanceReport) {
+        guard !secrets.isEmpty else {
+            report.checks.append(.init("secrets", .info, "skipped: the config holds no secret-named value (token, password, secret, key...)"))
+            return
+        }
+        let leaks = echoes.filter { echo in secrets.contains { echo.text.contains($0) } }.map(\.where)
+        if leaks.isEmpty {
+            report.checks.append(.init("secrets", .pass, "no secret from the config appeared in a result message or log line"))
+        } else {
+            var seen = Set<String>()
+            let places = leaks.filter { seen.insert($0).inserted }
+            report.checks.append(.init("secrets", .fail, "a secret from the config was echoed in: " + places.joined(separator: ", "),
+                advice: "never put config secrets (tokens, passwords, URL credentials) in result->message or log(): "
+                    + "they end up in the collector's logs; name the key or the URL's host instead"))
+        }
+    }
+
+    /// Exports beyond the entry point (WARN) and imports of curl_global_* (FAIL), from the
+    /// dynamic symbol table; skipped when `nm` is not installed.
+    private static func symbolChecks(path: String, report: inout ConformanceReport) {
+        guard let symbols = DynamicSymbols.read(path) else {
+            report.checks.append(.init("exports", .info, "skipped: `nm` (binutils) is not installed, so the dynamic symbol table was not read"))
+            return
+        }
+        let extra = symbols.extraExports
+        if extra.isEmpty {
+            report.checks.append(.init("exports", .pass, "only \(PluginLoaderSymbols.entry) is exported"))
+        } else {
+            report.checks.append(.init("exports", .warn,
+                "\(extra.count) symbol(s) exported besides \(PluginLoaderSymbols.entry), e.g. " + extra.prefix(5).joined(separator: ", "),
+                advice: "export only cano_plugin_entry: C with -fvisibility=hidden, Swift with everything but the entry internal; "
+                    + "link with -Bsymbolic so your copies never interpose on the host's"))
+        }
+        let curl = ["curl_global_init", "curl_global_cleanup", "curl_global_init_mem", "curl_global_sslset"].filter(symbols.imported.contains)
+        // CanoSDK's HTTPClient.initializeProcess() (for the host) links curl_global_init into
+        // every Swift plugin; that alone is not a call.
+        let sdkOnly = curl == ["curl_global_init"] && symbols.defined.contains(sdkCurlInit)
+        if curl.isEmpty {
+            report.checks.append(.init("curl global", .pass, "does not import curl_global_init/curl_global_cleanup"))
+        } else if sdkOnly {
+            report.checks.append(.init("curl global", .info,
+                "imports curl_global_init only through CanoSDK's HTTPClient.initializeProcess(); never call that from a plugin"))
+        } else {
+            report.checks.append(.init("curl global", .fail, "imports " + curl.joined(separator: ", "),
+                advice: "the host calls curl_global_init() once before loading plugins and owns cleanup: "
+                    + "never call curl_global_* from a plugin (a cleanup tears libcurl down under every other destination)"))
+        }
+    }
+
+    /// The mangled `CanoSDK.HTTPClient.initializeProcess()`.
+    static let sdkCurlInit = "$s7CanoSDK10HTTPClientC17initializeProcessyyFZ"
 
     private static func verdict(for result: PluginCallResult, operation: PluginInstance.Operation, label: String) -> ConformanceReport.Check {
         let name = "\(operation) \(label)"
