@@ -122,34 +122,13 @@ struct ValidateCommand: AsyncParsableCommand {
                 (created as? any ShutdownableDestination)?.shutdown()
             case .failure(let error):
                 var line = "destinations[\(i)] destination \"\(destination.name)\" (type \(destination.type)): \(error.reason)"
-                if error.code == .unknownType, let close = closest(to: destination.type, in: known) {
+                if error.code == .unknownType, let close = Suggestion.closest(to: destination.type, in: known) {
                     line += "; did you mean \(close)?"
                 }
                 problems.append(line)
             }
         }
         return problems
-    }
-
-    /// The candidate within edit distance 2 of `word`, if any (the closest).
-    static func closest(to word: String, in candidates: [String]) -> String? {
-        func distance(_ a: String, _ b: String) -> Int {
-            let a = Array(a), b = Array(b)
-            guard !a.isEmpty else { return b.count }
-            var row = Array(0...b.count)
-            for i in 1...a.count {
-                var previous = row[0]
-                row[0] = i
-                for j in stride(from: 1, through: b.count, by: 1) {
-                    let current = row[j]
-                    row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-                    previous = current
-                }
-            }
-            return row[b.count]
-        }
-        let scored = candidates.map { ($0, distance($0.lowercased(), word.lowercased())) }.filter { $0.1 <= 2 }
-        return scored.min { $0.1 < $1.1 }?.0
     }
 }
 

@@ -50,6 +50,15 @@ def test_chart_config_is_accepted_by_the_collector_in_the_image(
         (etc / "secrets").mkdir()
         for key, value in secret["stringData"].items():
             (etc / "secrets" / key).write_text(value)
+    # `validate` creates every destination (a dry run), so the plugins must be where the
+    # pod has them: each plugin image's /plugin directory mounted at
+    # /usr/lib/cano-collector/plugins/<name> (deployment.yaml), here copied from the release build.
+    for plugin in CASES[case].get("plugins", {}).get("images", []):
+        directory = root / "usr" / "lib" / "cano-collector" / "plugins" / plugin["name"]
+        directory.mkdir(parents=True)
+        library = binary.parent / f"libCano{plugin['name'].capitalize()}.so"
+        assert library.is_file(), f"no {plugin['name']} plugin at {library}: run swift build -c release"
+        (directory / library.name).write_bytes(library.read_bytes())
     out = subprocess.run(in_container(root, "/usr/bin/cano-collector", "validate", "--config", "/etc/cano-collector/config.yaml"),
                          capture_output=True, text=True, env={}, timeout=60)
     assert out.returncode == 0, f"the collector refused the chart's config:\n{out.stdout}{out.stderr}"

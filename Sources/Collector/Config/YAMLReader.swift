@@ -391,23 +391,7 @@ final class YAMLReader {
 
     private func suggestion(for key: String, in allowed: Set<String>?) -> String {
         guard let allowed, !allowed.isEmpty else { return "" }
-        let close = allowed.min { editDistance($0, key) < editDistance($1, key) }
-        if let close, editDistance(close, key) <= 2 { return "; did you mean \"\(close)\"?" }
+        if let close = Suggestion.closest(to: key, in: allowed) { return "; did you mean \"\(close)\"?" }
         return "; expected one of: " + allowed.sorted().joined(separator: ", ")
-    }
-
-    private func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        var row = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var previous = row[0]
-            row[0] = i
-            for j in stride(from: 1, through: b.count, by: 1) {
-                let current = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-                previous = current
-            }
-        }
-        return row[b.count]
     }
 }

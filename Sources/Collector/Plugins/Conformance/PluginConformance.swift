@@ -218,7 +218,7 @@ public enum PluginConformance {
         }
 
         // 5. destroy
-        await BlockingThread.run { instance.destroy() }
+        await BlockingThread.run { _ = instance.destroy() }
         report.checks.append(.init("destroy", .pass, "instance destroyed"))
         secretCheck(sample.secrets, echoes: rawEchoes + logs.recorded.map { ("log", $0) }, report: &report)
     }
