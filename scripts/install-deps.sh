@@ -10,6 +10,7 @@ packages=(
   make gcc libc6-dev        # build the example C plugins in the tests
   util-linux                # unshare, for the rootfs isolation test
   prometheus-alertmanager   # end-to-end tests post through a real Alertmanager
+  postgresql                # the shared store's tests run a real server (scripts/postgres.sh)
   ca-certificates
 )
 

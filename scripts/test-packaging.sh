@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the packaging tests that are not Swift tests:
 #   tests/chart    Helm chart rendered with Helm's engine and validated against Kubernetes schemas
+#                  (defaults: 1 replica + PVC; the HA example; values that must fail to render)
 #   tests/plugins  the C and Rust example plugins, built and driven through a fake host
 #   tests/rootfs   the runtime image's root filesystem, run in isolation under chroot
 #

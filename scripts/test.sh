@@ -7,6 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# A disposable PostgreSQL (scripts/postgres.sh) for the tests of the shared store, in a
+# folder of this run's own, gone at exit. Swift tests read its admin URL from
+# CANO_TEST_POSTGRES_URL and make a database each (Tests/TestSupport/PostgresServer.swift).
+export CANO_POSTGRES_HOME
+CANO_POSTGRES_HOME=$(mktemp -d "${TMPDIR:-/tmp}/cano-postgres-test.XXXXXX")
+trap 'scripts/postgres.sh destroy' EXIT
+export CANO_TEST_POSTGRES_URL
+CANO_TEST_POSTGRES_URL=$(scripts/postgres.sh start)
+echo "PostgreSQL for the tests: $CANO_TEST_POSTGRES_URL"
 # `swift build` builds every product, including the plugin .so files the tests dlopen;
 # `swift test` alone builds only what the test targets link.
 swift build

@@ -1,6 +1,8 @@
 // A running cano-collector (the release binary, as a subprocess) with the two plugins
 // loaded, and the loopback doubles it delivers to: a fast webhook receiver and the Slack
 // double. Latency is measured from the stamp each alert carries to the double's arrival.
+// With a shared store (`storage.postgres`) it can run several replicas of the same config;
+// alerts are then spread round-robin over their intakes.
 import CanoSDK
 import Collector
 import FakeKubeAPIServer
@@ -8,7 +10,10 @@ import Foundation
 import TestSupport
 
 final class Rig: @unchecked Sendable {
-    let collector: CollectorProcess
+    /// The replicas (one unless a shared store was given), each with its own data_dir.
+    let collectors: [CollectorProcess]
+    /// The first replica (the only one of a single-replica rig).
+    var collector: CollectorProcess { collectors[0] }
     let receiver: CaptureServer
     let slack: SlackDouble
     /// Webhook arrivals: send-to-arrival nanoseconds, one per request carrying a stamp.
@@ -22,7 +27,10 @@ final class Rig: @unchecked Sendable {
 
     /// `slackPacing`: the plugin's `pace_per_channel` (0 = off). `podLogs`: enrich alerts
     /// with the pod's log from the fake API server (otherwise enrichment is disabled).
-    init(slackPacing: Int, enforceSlackRate: Bool, podLogs: Bool = false) async throws {
+    /// `storage`: a top-level `storage:` block (empty: SQLite in data_dir); `replicas`
+    /// collectors run that same config (more than one needs a shared store). `sink`: alerts
+    /// no route takes (no `bench_dest` label) go to the ingest scenario's `file` destination.
+    init(slackPacing: Int, enforceSlackRate: Bool, podLogs: Bool = false, storage: String = "", replicas: Int = 1, sink: Bool = false) async throws {
         let latencies = Locked<[Int64]>([])
         webhookLatencies = latencies
         let receiver = try await CaptureServer.start { request in
@@ -64,7 +72,7 @@ final class Rig: @unchecked Sendable {
         } else {
             kube = nil
         }
-        collector = try await CollectorProcess(configYAML: """
+        let config = """
             cluster: bench
             data_dir: {{data_dir}}
             server: {host: 127.0.0.1, port: {{port}}}
@@ -76,16 +84,30 @@ final class Rig: @unchecked Sendable {
               - name: slack
                 type: slack
                 config: {token: \(Self.slackToken), channel: C0ALERTS01, api_url: "\(slack.apiURL)", pace_per_channel: \(slackPacing)}
+              \(sink ? ingestSinkDestination + "\ndefault_destinations: [sink]" : "")
             routes:
               - matchers: ['bench_dest="webhook"']
                 destinations: [hook]
               - matchers: ['bench_dest="slack"']
                 destinations: [slack]
             \(enrichment)
-            """, directory: directory, logLevel: "info")
+            \(storage)
+            """
+        var started: [CollectorProcess] = []
+        do {
+            // One after the other: the first creates the schema of a shared store.
+            for replica in 0..<replicas {
+                started.append(try await CollectorProcess(configYAML: config, directory: replica == 0 ? directory : nil, logLevel: "info"))
+            }
+        } catch {
+            for c in started { c.stop(); try? FileManager.default.removeItem(at: c.directory) }
+            throw error
+        }
+        collectors = started
     }
 
-    var alertsURL: String { "http://127.0.0.1:\(collector.port)/api/alerts" }
+    /// Every replica's intake; load generators send request i to the (i mod count)th.
+    var alertsURLs: [String] { collectors.map { "http://127.0.0.1:\($0.port)/api/alerts" } }
 
     /// Successful chat.postMessage calls received at or after `since`.
     func slackPosts(since: ContinuousClock.Instant) -> [SlackDoubleCall] {
@@ -108,7 +130,7 @@ final class Rig: @unchecked Sendable {
         let since = ContinuousClock.now
         let startsAt = RFC3339.format(Date())
         let senders = rate >= 1000 ? 8 : rate >= 100 ? 2 : 1
-        let load = await openLoop(url: alertsURL, count: count, rate: Double(rate), senders: senders) { i, stamp in
+        let load = await openLoop(urls: alertsURLs, count: count, rate: Double(rate), senders: senders) { i, stamp in
             // Enriched alerts all name the pod the fake API server has; a sequence label keeps them distinct.
             AlertBodies.webhook([enriched
                 ? AlertBodies.crashLoop("enriched", namespace: "bench", extra: [("bench_dest", dest), ("bench_seq", "\(tag)-\(i)")],
@@ -131,11 +153,21 @@ final class Rig: @unchecked Sendable {
         return slackPosts(since: since).compactMap { call in sentStamp(in: call.body).map { nowNanos(call.received) - $0 } }
     }
 
+    /// A few alerts (at least one per replica) to each of `dests` before measuring: plugin
+    /// first calls, connections, the store's first statements.
+    func warmUp(_ dests: [String]) async throws {
+        for dest in dests {
+            if let missing = try await latencyRun(dest: dest, rate: 10, count: 5 * collectors.count, tag: "warm-\(dest)").incomplete {
+                throw BenchFailure("warm-up to \(dest): \(missing)")
+            }
+        }
+    }
+
     func stop() async {
-        collector.stop()
+        for c in collectors { c.stop() }
         await kube?.shutdown()
         slack.stop()
         await receiver.stop()
-        try? FileManager.default.removeItem(at: collector.directory)
+        for c in collectors { try? FileManager.default.removeItem(at: c.directory) }
     }
 }

@@ -4,11 +4,13 @@ import Foundation
 
 struct Scale: Sendable {
     var mode: String
-    /// Alerts sent per batch size; each run also stops at `ingestTimeLimit`.
+    /// Alerts sent per batch size; each run also stops at `ingestTimeLimit`. The shared-store
+    /// scenario runs the batches of 1 and 50 once per store configuration.
     var ingestAlerts: [(batch: Int, alerts: Int)]
     var ingestSenders = 8
     var ingestTimeLimit: Duration
-    /// (alerts/s, seconds) per latency run.
+    /// (alerts/s, seconds) per latency run. The shared-store scenario runs the 100/s one once
+    /// per store configuration.
     var latencyRuns: [(rate: Int, seconds: Int)]
     var stormAlerts: Int
     var stormSeconds: Int

@@ -8,6 +8,48 @@ import TestSupport
 
 // MARK: 1. Ingest
 
+/// The `file` destination the ingest runs queue to (a flow-style element of `destinations:`):
+/// cheap to deliver, so what is measured is the intake and its durable commit.
+let ingestSinkDestination = #"- {name: sink, type: file, config: {path: "{{dir}}/delivered.jsonl"}, delivery: {queue_limit: 10000000}}"#
+
+/// `alerts / batch` batches of `batch` distinct crash-loop alerts (keys `<tag><batch>-<b>-<i>`).
+func ingestBatches(batch: Int, alerts: Int, tag: String = "i", startsAt: String) -> [[BenchAlert]] {
+    (0..<(alerts / batch)).map { b in
+        (0..<batch).map { i in AlertBodies.crashLoop("\(tag)\(batch)-\(b)-\(i)", namespace: "ns-\(i % 20)", startsAt: startsAt) }
+    }
+}
+
+/// One closed-loop ingest run at one batch size.
+struct IngestRun {
+    var load: LoadResult
+    var batch: Int
+    /// Alerts answered 200.
+    var alerts: Int { load.ok * batch }
+    var alertsPerSecond: Double { Double(alerts) / seconds(load.elapsed) }
+    /// The mean time per request seen by one sender (elapsed × senders / requests).
+    var msPerRequest: Double
+}
+
+/// Sends `bodies` (batches of `batch` alerts) closed loop from `scale.ingestSenders` keep-alive
+/// connections, round-robin over `urls`, for at most `scale.ingestTimeLimit`; fails unless
+/// every request was answered 200. `who` names the target in the failure.
+func ingestRun(_ who: String, urls: [String], bodies: [[UInt8]], batch: Int, scale: Scale) async throws -> IngestRun {
+    let run = await closedLoop(urls: urls, bodies: bodies, senders: scale.ingestSenders, timeLimit: scale.ingestTimeLimit)
+    guard run.ok == run.requests, run.ok > 0 else {
+        throw BenchFailure("\(who), batches of \(batch): \(run.ok) of \(run.requests) requests answered 200 (statuses \(run.statuses), transport errors \(run.transportErrors))")
+    }
+    return IngestRun(load: run, batch: batch, msPerRequest: seconds(run.elapsed) * 1000 / Double(run.ok) * Double(scale.ingestSenders))
+}
+
+/// Checks that every accepted alert is in the outbox: `cano_deliveries_queued_total` for
+/// `destination`, summed over the replicas, is `expected`. Returns it.
+@discardableResult
+func checkQueued(_ collectors: [CollectorProcess], destination: String, expected: Int) throws -> Double {
+    let queued = try collectors.reduce(0.0) { $0 + metricSum(try $1.get("/metrics").text, "cano_deliveries_queued_total", ["destination=\"\(destination)\""]) }
+    guard queued == Double(expected) else { throw BenchFailure("cano_deliveries_queued_total{destination=\"\(destination)\"} is \(queued), expected \(expected)") }
+    return queued
+}
+
 /// Durable alerts/s accepted over HTTP, cano-collector's `POST /api/alerts` against
 /// Alertmanager's `POST /api/v2/alerts`, with the same alerts, in the same run.
 func ingestScenario(_ scale: Scale) async throws -> Section {
@@ -17,10 +59,7 @@ func ingestScenario(_ scale: Scale) async throws -> Section {
         data_dir: {{data_dir}}
         server: {host: 127.0.0.1, port: {{port}}}
         destinations:
-          - name: sink
-            type: file
-            config: {path: "{{dir}}/delivered.jsonl"}
-            delivery: {queue_limit: 10000000}
+          \(ingestSinkDestination)
         default_destinations: [sink]
         """, logLevel: "info")
     defer {
@@ -35,32 +74,18 @@ func ingestScenario(_ scale: Scale) async throws -> Section {
     var acceptedTotal = 0
     section.headers = ["batch", "alerts sent", "cano-collector alerts/s", "Alertmanager alerts/s", "ratio", "cano p/req ms", "AM p/req ms"]
     for (batch, alerts) in scale.ingestAlerts {
-        let batches = (0..<(alerts / batch)).map { b in
-            (0..<batch).map { i in AlertBodies.crashLoop("i\(batch)-\(b)-\(i)", namespace: "ns-\(i % 20)", startsAt: startsAt) }
-        }
-        let webhookBodies = batches.map(AlertBodies.webhook)
-        let apiBodies = batches.map(AlertBodies.apiV2)
-        let cano = await closedLoop(url: "http://127.0.0.1:\(collector.port)/api/alerts", bodies: webhookBodies, senders: scale.ingestSenders, timeLimit: scale.ingestTimeLimit)
-        let amRun = await closedLoop(url: "http://127.0.0.1:\(am.port)/api/v2/alerts", bodies: apiBodies, senders: scale.ingestSenders, timeLimit: scale.ingestTimeLimit)
-        for (who, run) in [("cano-collector", cano), ("Alertmanager", amRun)] where run.ok != run.requests || run.ok == 0 {
-            throw BenchFailure("\(who), batches of \(batch): \(run.ok) of \(run.requests) requests answered 200 (statuses \(run.statuses), transport errors \(run.transportErrors))")
-        }
-        acceptedTotal += cano.ok * batch
-        let canoRate = Double(cano.ok * batch) / seconds(cano.elapsed)
-        let amRate = Double(amRun.ok * batch) / seconds(amRun.elapsed)
-        section.figures["ingest.cano.batch\(batch).alerts_per_s"] = canoRate
-        section.figures["ingest.alertmanager.batch\(batch).alerts_per_s"] = amRate
-        section.figures["ingest.ratio.batch\(batch)"] = canoRate / amRate
-        section.rows.append([String(batch), "\(cano.ok * batch) / \(amRun.ok * batch)", f0(canoRate), f0(amRate), f2(canoRate / amRate),
-                             f2(seconds(cano.elapsed) * 1000 / Double(cano.ok) * Double(scale.ingestSenders)),
-                             f2(seconds(amRun.elapsed) * 1000 / Double(amRun.ok) * Double(scale.ingestSenders))])
+        let batches = ingestBatches(batch: batch, alerts: alerts, startsAt: startsAt)
+        let cano = try await ingestRun("cano-collector", urls: ["http://127.0.0.1:\(collector.port)/api/alerts"], bodies: batches.map(AlertBodies.webhook), batch: batch, scale: scale)
+        let amRun = try await ingestRun("Alertmanager", urls: ["http://127.0.0.1:\(am.port)/api/v2/alerts"], bodies: batches.map(AlertBodies.apiV2), batch: batch, scale: scale)
+        acceptedTotal += cano.alerts
+        section.figures["ingest.cano.batch\(batch).alerts_per_s"] = cano.alertsPerSecond
+        section.figures["ingest.alertmanager.batch\(batch).alerts_per_s"] = amRun.alertsPerSecond
+        section.figures["ingest.ratio.batch\(batch)"] = cano.alertsPerSecond / amRun.alertsPerSecond
+        section.rows.append([String(batch), "\(cano.alerts) / \(amRun.alerts)", f0(cano.alertsPerSecond), f0(amRun.alertsPerSecond),
+                             f2(cano.alertsPerSecond / amRun.alertsPerSecond), f2(cano.msPerRequest), f2(amRun.msPerRequest)])
     }
     // Every accepted alert is in the outbox: the queued counter says so.
-    let metrics = try collector.get("/metrics").text
-    let queued = metrics.split(separator: "\n").first { $0.hasPrefix("cano_deliveries_queued_total{destination=\"sink\"}") }
-        .flatMap { Double($0.split(separator: " ").last ?? "") } ?? -1
-    let expected = Double(acceptedTotal)
-    guard queued == expected else { throw BenchFailure("cano_deliveries_queued_total is \(queued), expected \(expected)") }
+    let queued = try checkQueued([collector], destination: "sink", expected: acceptedTotal)
     section.notes = [
         "\(scale.ingestSenders) concurrent senders, each one keep-alive HTTP/1.1 connection (libcurl), closed loop; each run stops after its alerts or \(scale.ingestTimeLimit).",
         "cano-collector answers 200 only after the group commit (SQLite WAL, synchronous=FULL: fsync per commit); it delivers to a `file` destination meanwhile. cano_deliveries_queued_total matched every accepted alert (\(f0(queued))).",
@@ -72,6 +97,23 @@ func ingestScenario(_ scale: Scale) async throws -> Section {
 
 // MARK: 2. End-to-end latency
 
+extension Rig.LatencyRun {
+    /// Records p50/p90/p99/max (ms) and the alerts not accepted under `key` (`latency.webhook.100`).
+    func record(_ key: String, in section: inout Section) {
+        section.figures[key + ".p50_ms"] = summary.p50
+        section.figures[key + ".p90_ms"] = summary.p90
+        section.figures[key + ".p99_ms"] = summary.p99
+        section.figures[key + ".max_ms"] = summary.max
+        section.figures[key + ".not_accepted"] = Double(load.requests - load.ok)
+    }
+
+    /// The alerts that reached the double, flagged when some accepted ones did not.
+    var deliveredCell: String { incomplete == nil ? String(summary.count) : "\(summary.count) of \(load.ok) (**incomplete**)" }
+    /// The requests not answered 200, with their statuses.
+    var notAcceptedCell: String { load.requests == load.ok ? "0" : "\(load.requests - load.ok) \(load.statuses.filter { $0.key != 200 })" }
+    var sendRate: Double { Double(load.requests) / seconds(load.elapsed) }
+}
+
 func latencyScenario(_ scale: Scale) async throws -> Section {
     var section = Section(name: "latency", title: "2. End-to-end latency: webhook received → destination double")
     var failures: [String] = []
@@ -79,27 +121,17 @@ func latencyScenario(_ scale: Scale) async throws -> Section {
     for podLogs in [false, true] {
         let rig = try await Rig(slackPacing: 0, enforceSlackRate: false, podLogs: podLogs)
         do {
-            for dest in ["webhook", "slack"] {
-                if let missing = try await rig.latencyRun(dest: dest, rate: 10, count: 5, tag: "warm-\(dest)").incomplete {
-                    throw BenchFailure("warm-up to \(dest): \(missing)")
-                }
-            }
+            try await rig.warmUp(["webhook", "slack"])
             for dest in ["webhook", "slack"] {
                 for (rate, secs) in scale.latencyRuns {
                     let count = rate * secs
                     let run = try await rig.latencyRun(dest: dest, rate: rate, count: count, tag: "lat-\(dest)-\(rate)")
-                    let (summary, load) = (run.summary, run.load)
+                    let summary = run.summary
                     if let missing = run.incomplete { failures.append("\(dest)\(podLogs ? " + pod logs" : "") at \(rate)/s: \(missing)") }
-                    let key = "latency.\(dest)\(podLogs ? ".podlogs" : "").\(rate)"
-                    section.figures[key + ".p50_ms"] = summary.p50
-                    section.figures[key + ".p90_ms"] = summary.p90
-                    section.figures[key + ".p99_ms"] = summary.p99
-                    section.figures[key + ".max_ms"] = summary.max
-                    section.figures[key + ".not_accepted"] = Double(load.requests - load.ok)
+                    run.record("latency.\(dest)\(podLogs ? ".podlogs" : "").\(rate)", in: &section)
                     section.rows.append([dest == "webhook" ? "Webhook plugin" : "Slack plugin", podLogs ? "pod logs" : "none", String(rate),
-                                         run.incomplete == nil ? String(summary.count) : "\(summary.count) of \(load.ok) (**incomplete**)",
-                                         load.requests == load.ok ? "0" : "\(load.requests - load.ok) \(load.statuses.filter { $0.key != 200 })",
-                                         f0(Double(load.requests) / seconds(load.elapsed)), f2(summary.p50), f2(summary.p90), f2(summary.p99), f2(summary.max)])
+                                         run.deliveredCell, run.notAcceptedCell,
+                                         f0(run.sendRate), f2(summary.p50), f2(summary.p90), f2(summary.p99), f2(summary.max)])
                 }
             }
             if podLogs {
@@ -136,7 +168,7 @@ func stormScenario(_ scale: Scale) async throws -> Section {
     let startsAt = RFC3339.format(Date())
     let fingerprints = scale.stormFingerprints
     let began = ContinuousClock.now
-    let load = await openLoop(url: rig.alertsURL, count: scale.stormAlerts, rate: Double(scale.stormAlerts) / Double(scale.stormSeconds), senders: 4) { i, _ in
+    let load = await openLoop(urls: rig.alertsURLs, count: scale.stormAlerts, rate: Double(scale.stormAlerts) / Double(scale.stormSeconds), senders: 4) { i, _ in
         let k = i % fingerprints
         var alert = AlertBodies.crashLoop("storm-\(k)", namespace: "storm", extra: [("bench_dest", "slack")],
                                           description: "Storm alert storm-fp-\(k) is firing.", startsAt: startsAt)
@@ -160,11 +192,8 @@ func stormScenario(_ scale: Scale) async throws -> Section {
     let lost = fingerprints - seen.count
     let repeats = seen.values.reduce(0) { $0 + max(0, $1 - 1) }
     let metrics = try rig.collector.get("/metrics").text
-    func metric(_ prefix: String) -> Double {
-        metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
-    }
-    let duplicates = metric("cano_deliveries_duplicate_total{destination=\"slack\"}")
-    let dead = metric("cano_dead_letters_total{destination=\"slack\"}")
+    let duplicates = metricSum(metrics, "cano_deliveries_duplicate_total", ["destination=\"slack\""])
+    let dead = metricSum(metrics, "cano_dead_letters_total", ["destination=\"slack\""])
     await rig.stop()
     section.figures = [
         "storm.alerts_sent": Double(load.requests), "storm.alerts_accepted": Double(load.ok), "storm.messages_sent": Double(seen.values.reduce(0, +)),

@@ -120,8 +120,9 @@ struct LoadResult: Sendable {
 }
 
 /// Sends pre-built bodies as fast as `senders` keep-alive connections allow (closed loop),
-/// until all are sent or `timeLimit` passes.
-func closedLoop(url: String, bodies: [[UInt8]], senders: Int, timeLimit: Duration) async -> LoadResult {
+/// until all are sent or `timeLimit` passes. Body `i` goes to `urls[i % urls.count]`
+/// (round-robin over several replicas' intakes).
+func closedLoop(urls: [String], bodies: [[UInt8]], senders: Int, timeLimit: Duration) async -> LoadResult {
     let next = Locked(0)
     let result = Locked(LoadResult())
     let start = ContinuousClock.now
@@ -136,7 +137,7 @@ func closedLoop(url: String, bodies: [[UInt8]], senders: Int, timeLimit: Duratio
                 return taken
             }
             guard i < bodies.count else { break }
-            own.post(client, url: url, body: bodies[i])
+            own.post(client, url: urls[i % urls.count], body: bodies[i])
         }
         result.withLock { $0.add(own) }
     }
@@ -146,9 +147,9 @@ func closedLoop(url: String, bodies: [[UInt8]], senders: Int, timeLimit: Duratio
 }
 
 /// Sends `count` requests at a fixed `rate` (open loop: each is due at its slot whatever the
-/// previous ones took), from `senders` keep-alive connections. `body(i, stampNanos)` builds
-/// request `i` at the moment it is sent.
-func openLoop(url: String, count: Int, rate: Double, senders: Int, body: @escaping @Sendable (Int, Int64) -> [UInt8]) async -> LoadResult {
+/// previous ones took), from `senders` keep-alive connections, request `i` to
+/// `urls[i % urls.count]`. `body(i, stampNanos)` builds request `i` at the moment it is sent.
+func openLoop(urls: [String], count: Int, rate: Double, senders: Int, body: @escaping @Sendable (Int, Int64) -> [UInt8]) async -> LoadResult {
     let next = Locked(0)
     let result = Locked(LoadResult())
     let start = ContinuousClock.now
@@ -165,13 +166,24 @@ func openLoop(url: String, count: Int, rate: Double, senders: Int, body: @escapi
             }
             guard i < count else { break }
             sleepThread(until: start + interval * i)
-            own.post(client, url: url, body: body(i, nowNanos()))
+            own.post(client, url: urls[i % urls.count], body: body(i, nowNanos()))
         }
         result.withLock { $0.add(own) }
     }
     var r = result.withLock { $0 }
     r.elapsed = .now - start
     return r
+}
+
+/// The sum of the samples of `name` in a Prometheus text exposition whose labels include
+/// every one of `labels` (`destination="sink"`); 0 when there is none.
+func metricSum(_ metrics: String, _ name: String, _ labels: [String] = []) -> Double {
+    metrics.split(separator: "\n").reduce(0) { sum, line in
+        guard line.hasPrefix(name + "{") || line.hasPrefix(name + " "),
+              labels.allSatisfy({ line.contains($0) }),
+              let value = Double(line.split(separator: " ").last ?? "") else { return sum }
+        return sum + value
+    }
 }
 
 /// The marker a latency run puts in each alert's description: `bench-sent-ns=<n>`.

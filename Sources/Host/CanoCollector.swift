@@ -51,8 +51,12 @@ struct RunCommand: AsyncParsableCommand {
                 logger.error("no cluster access for the enrichers", metadata: ["reason": .string("\(error)")])
             }
         }
-        try await CollectorApp(config: config, logger: logger, kube: kube, sources: { sink in
-            kubernetes.enabled ? [KubernetesService(sources: KubernetesSources(config: kubernetes, sink: sink, logger: Logger(label: "cano.kubernetes")))] : []
+        let metrics = Metrics()
+        try await CollectorApp(config: config, logger: logger, metrics: metrics, kube: kube, sources: { sink, state in
+            kubernetes.enabled
+                ? [KubernetesService(sources: KubernetesSources(
+                    config: kubernetes, sink: sink, logger: Logger(label: "cano.kubernetes"), stateStore: state, metrics: metrics))]
+                : []
         }).run()
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Collector
 import Foundation
+import Logging
 
 /// `cano-collector deliveries`: inspect the outbox and re-queue dead letters. Works on the
 /// database file directly (SQLite allows it while the collector runs; a running collector
@@ -16,8 +17,16 @@ struct DeliveriesCommand: AsyncParsableCommand {
     struct StoreOptions: ParsableArguments {
         @Option(name: .customLong("data-dir"), help: "The collector's data directory (holds cano-collector.db).")
         var dataDirectory = "./data"
+        @Option(name: .customLong("config"), help: "The collector's config file: its store (PostgreSQL or data_dir) is used instead of --data-dir.")
+        var config: String?
 
         func openStore() throws -> DeliveryStore {
+            if let config {
+                let loaded = try ConfigLoader.load(path: config)
+                SecretScrubber.shared.register(config: loaded)
+                return DeliveryStore(database: try CollectorStorage.open(loaded.storage, dataDirectory: loaded.dataDirectory,
+                                                                         logger: Logger(label: "cano.deliveries")))
+            }
             let path = CollectorSchema.path(inDataDirectory: dataDirectory)
             guard FileManager.default.fileExists(atPath: path) else {
                 throw DeliveriesCommandError(message: "no collector database at \(path) (check --data-dir)")

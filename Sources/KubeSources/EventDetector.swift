@@ -42,6 +42,8 @@ struct EventModel: KubeObject {
 /// Warning events: FailedCreate "exceeded quota" on ReplicaSets/Jobs/StatefulSets becomes a
 /// quota violation; the configured reasons become Issues of their own. One Issue per
 /// (workload, reason) per renotify interval; events from before the start are history.
+/// With a state store, the reported keys survive a failover, and a new leader's first list
+/// reports the events that happened after the previous leader's watermark.
 final class EventDetector: ReflectorHandler, Sendable {
     typealias Object = EventModel
 
@@ -51,38 +53,57 @@ final class EventDetector: ReflectorHandler, Sendable {
     let config: EventsConfig
     let emitter: IssueEmitter
     let resolver: WorkloadResolver
-    let tracker: Mutex<FindingTracker>
+    let persistence: DetectorPersistence?
+    private struct State {
+        var tracker: FindingTracker
+        var saved = 0
+    }
+    private let state: Mutex<State>
 
-    init(context: DetectorContext, config: EventsConfig, emitter: IssueEmitter, resolver: WorkloadResolver) {
+    /// - Parameters:
+    ///   - restored: what the previous leader persisted (nil: start empty).
+    ///   - persistence: where changes go (nil: memory only).
+    init(context: DetectorContext, config: EventsConfig, emitter: IssueEmitter, resolver: WorkloadResolver,
+         restored: StoredTracker? = nil, persistence: DetectorPersistence? = nil) {
         self.context = context
         self.config = config
         self.emitter = emitter
         self.resolver = resolver
-        tracker = Mutex(FindingTracker(renotifyInterval: context.renotifyInterval))
+        self.persistence = persistence
+        state = Mutex(State(tracker: FindingTracker(renotifyInterval: context.renotifyInterval, restoring: restored, now: context.now())))
     }
 
+    /// Whether the first list must carry items: only when catching up after a failover.
+    var needsInitialItems: Bool { context.catchUp }
+
     func beginSync(initial: Bool) {}
-    func endSync(initial: Bool) {}
+    func endSync(initial: Bool) { save() }
 
     func listed(_ event: EventModel, initial: Bool) {
         // A relist after a gap may carry events we missed; the start-time rule and the
-        // per-key dedupe keep it from repeating what was reported.
-        if !initial { handle(event) }
+        // per-key dedupe keep it from repeating what was reported. The first list is
+        // history, except after a failover: then what follows the watermark is news.
+        if !initial || context.catchUp { handle(event, save: false) }
     }
 
     func event(_ event: WatchEvent<EventModel>) {
         switch event {
-        case .added(let e), .modified(let e): handle(e)
+        case .added(let e), .modified(let e): handle(e, save: true)
         case .deleted, .bookmark: break
         }
     }
 
     func tick() {
         let now = context.now()
-        tracker.withLock { $0.prune(now: now) }
+        state.withLock { $0.tracker.prune(now: now) }
     }
 
-    private func handle(_ e: EventModel) {
+    private func save() {
+        guard let persistence else { return }
+        state.withLock { persistence.saveIfChanged($0.tracker, saved: &$0.saved) }
+    }
+
+    private func handle(_ e: EventModel, save: Bool) {
         guard e.type == "Warning", let reason = e.reason, let involved = e.involvedObject,
               let kind = involved.kind, let name = involved.name
         else { return }
@@ -95,7 +116,8 @@ final class EventDetector: ReflectorHandler, Sendable {
         let now = context.now()
         let workload = resolver.resolve(kind: kind, namespace: namespace, name: name)
         let fk = FindingKey(namespace: namespace, workload: workload, reason: isQuota ? "QuotaExceeded" : reason)
-        guard tracker.withLock({ $0.oneShot(fk, now: now) }) else { return }
+        guard state.withLock({ $0.tracker.oneShot(fk, now: now) }) else { return }
+        if save { self.save() }
         let subject = Subject(
             kind: kind, name: name, namespace: namespace, node: e.source?.host,
             annotations: ["workloadKind": workload.kind, "workloadName": workload.name])

@@ -39,8 +39,39 @@ struct FindingTracker {
     private(set) var open: [FindingKey: Open] = [:]
     private var lastOneShot: [FindingKey: Date] = [:]
     let renotifyInterval: TimeInterval
+    /// Bumped when a problem opens or closes or a one-off is reported: what a successor
+    /// leader must know. Membership changes and pruning do not count (see ``StoredTracker``).
+    private(set) var changes = 0
 
     init(renotifyInterval: TimeInterval) { self.renotifyInterval = renotifyInterval }
+
+    /// A tracker continuing what a previous leader persisted. One-offs older than the
+    /// renotify interval are dropped.
+    init(renotifyInterval: TimeInterval, restoring stored: StoredTracker?, now: Date) {
+        self.renotifyInterval = renotifyInterval
+        for p in stored?.problems ?? [] where !p.members.isEmpty {
+            open[p.key] = Open(members: Set(p.members), reported: p.reported, issue: p.reported ? p.issue : nil)
+        }
+        for o in stored?.oneShots ?? [] where now.timeIntervalSince(o.at) < renotifyInterval {
+            lastOneShot[o.key] = max(lastOneShot[o.key] ?? o.at, o.at)
+        }
+    }
+
+    /// What to persist, in a stable order (equal states give equal bytes).
+    func snapshot() -> StoredTracker {
+        let problems = open.map { key, o in
+            StoredTracker.Problem(
+                namespace: key.namespace, kind: key.workload.kind, name: key.workload.name, reason: key.reason,
+                members: o.members.sorted(), reported: o.reported, issue: o.issue)
+        }
+        let oneShots = lastOneShot.map { key, at in
+            StoredTracker.OneShot(namespace: key.namespace, kind: key.workload.kind, name: key.workload.name, reason: key.reason, at: at)
+        }
+        func order(_ k: FindingKey) -> [String] { [k.namespace, k.workload.kind, k.workload.name, k.reason] }
+        return StoredTracker(
+            problems: problems.sorted { order($0.key).lexicographicallyPrecedes(order($1.key)) },
+            oneShots: oneShots.sorted { order($0.key).lexicographicallyPrecedes(order($1.key)) })
+    }
 
     /// `member` shows the problem. Returns the firing Issue when this opens a reportable
     /// problem; nil when it was already open (another pod of the workload) or not news.
@@ -52,6 +83,7 @@ struct FindingTracker {
         }
         let issue = reportable ? make() : nil
         open[key] = Open(members: [member], reported: reportable, issue: issue)
+        changes += 1
         return issue
     }
 
@@ -67,6 +99,7 @@ struct FindingTracker {
             return nil
         }
         open[key] = nil
+        changes += 1
         guard existing.reported, var issue = existing.issue else { return nil }
         issue.id = UUID().uuidString.lowercased()
         issue.status = .resolved
@@ -80,6 +113,7 @@ struct FindingTracker {
     mutating func oneShot(_ key: FindingKey, now: Date) -> Bool {
         if let last = lastOneShot[key], now.timeIntervalSince(last) < renotifyInterval { return false }
         lastOneShot[key] = now
+        changes += 1
         return true
     }
 
@@ -92,8 +126,13 @@ struct FindingTracker {
 /// What every detector shares: the cluster name, the start time and the clock.
 struct DetectorContext: Sendable {
     var cluster: String?
-    /// Evidence older than this is history, not news.
+    /// Evidence older than this is history, not news: the start of this leadership term,
+    /// or, when a previous leader left state behind, its watermark.
     var startedAt: Date
+    /// True when a previous leader left a watermark: what the first list shows that
+    /// started after `startedAt` happened during the failover gap and is news. False on a
+    /// first install (and without a store): the first list is history, all of it.
+    var catchUp = false
     var now: @Sendable () -> Date
     var renotifyInterval: TimeInterval
     var resolveAfter: TimeInterval

@@ -7,7 +7,10 @@ import Synchronization
 /// Helm 3 releases, from their release Secrets' metadata only (labels owner=helm, name,
 /// status, version; the payload is never fetched). The newest revision decides: `failed`
 /// opens a HelmReleaseFailed Issue, a `pending-*` revision older than the pending timeout
-/// opens HelmReleaseStuck, and a later `deployed` revision resolves both.
+/// opens HelmReleaseStuck, and a later `deployed` revision resolves both. With a state
+/// store, open problems survive a failover: a new leader resolves those whose release
+/// recovered or was uninstalled meanwhile, and its first list reports a release that failed
+/// after the previous leader's watermark.
 final class HelmDetector: ReflectorHandler, Sendable {
     typealias Object = PartialObjectMetadata
 
@@ -26,25 +29,44 @@ final class HelmDetector: ReflectorHandler, Sendable {
 
     struct State {
         var releases: [String: Release] = [:]
-        var tracker = FindingTracker(renotifyInterval: 0)
+        var tracker: FindingTracker
         var generation = 0
+        /// `tracker.changes` when last persisted.
+        var saved = 0
     }
 
     let context: DetectorContext
     let config: HelmConfig
     let emitter: IssueEmitter
-    let state = Mutex(State())
+    let state: Mutex<State>
+    let persistence: DetectorPersistence?
 
-    init(context: DetectorContext, config: HelmConfig, emitter: IssueEmitter) {
+    /// - Parameters:
+    ///   - restored: what the previous leader persisted (nil: start empty).
+    ///   - persistence: where changes go (nil: memory only).
+    init(context: DetectorContext, config: HelmConfig, emitter: IssueEmitter,
+         restored: StoredTracker? = nil, persistence: DetectorPersistence? = nil) {
         self.context = context
         self.config = config
         self.emitter = emitter
+        self.persistence = persistence
+        state = Mutex(State(tracker: FindingTracker(renotifyInterval: 0, restoring: restored, now: context.now())))
     }
 
     func beginSync(initial: Bool) { state.withLock { $0.generation += 1 } }
 
     func listed(_ secret: PartialObjectMetadata, initial: Bool) {
-        emitter.emit(state.withLock { upsert(secret, reportable: !initial, state: &$0) })
+        // A first list is history, except a revision written after the previous leader's
+        // watermark (catching up after a failover).
+        var news = !initial
+        if initial, context.catchUp, let written = Self.modifiedAt(secret) { news = written >= context.startedAt }
+        emitter.emit(state.withLock { upsert(secret, reportable: news, state: &$0) })
+    }
+
+    /// When Helm wrote the release Secret: its `modifiedAt` label (unix seconds), else its creation.
+    static func modifiedAt(_ secret: PartialObjectMetadata) -> Date? {
+        secret.metadata.labels?["modifiedAt"].flatMap(TimeInterval.init).map { Date(timeIntervalSince1970: $0) }
+            ?? kubeTime(secret.metadata.creationTimestamp)
     }
 
     func endSync(initial: Bool) {
@@ -59,6 +81,13 @@ final class HelmDetector: ReflectorHandler, Sendable {
                     out += evaluate(key, reportable: !initial, state: &s, now: now)
                 }
             }
+            // Problems a previous leader left open whose release no longer exists: uninstalled.
+            for (fk, open) in s.tracker.open {
+                for member in open.members where s.releases[member] == nil {
+                    if let issue = s.tracker.leave(fk, member: member, now: now) { out.append(issue) }
+                }
+            }
+            persistence?.saveIfChanged(s.tracker, saved: &s.saved)
             return out
         })
     }
@@ -66,16 +95,20 @@ final class HelmDetector: ReflectorHandler, Sendable {
     func event(_ event: WatchEvent<PartialObjectMetadata>) {
         let now = context.now()
         emitter.emit(state.withLock { s -> [Issue] in
+            var out: [Issue] = []
             switch event {
             case .added(let secret), .modified(let secret):
-                return upsert(secret, reportable: true, state: &s)
+                out = upsert(secret, reportable: true, state: &s)
             case .deleted(let secret):
-                guard let (key, revision, _) = Self.parse(secret), s.releases[key] != nil else { return [] }
-                s.releases[key]!.revisions[revision] = nil
-                return evaluate(key, reportable: true, state: &s, now: now)
+                if let (key, revision, _) = Self.parse(secret), s.releases[key] != nil {
+                    s.releases[key]!.revisions[revision] = nil
+                    out = evaluate(key, reportable: true, state: &s, now: now)
+                }
             case .bookmark:
-                return []
+                break
             }
+            persistence?.saveIfChanged(s.tracker, saved: &s.saved)
+            return out
         })
     }
 
@@ -83,7 +116,9 @@ final class HelmDetector: ReflectorHandler, Sendable {
     func tick() {
         let now = context.now()
         emitter.emit(state.withLock { s in
-            s.releases.keys.flatMap { evaluate($0, reportable: true, state: &s, now: now) }
+            let out = s.releases.keys.flatMap { evaluate($0, reportable: true, state: &s, now: now) }
+            persistence?.saveIfChanged(s.tracker, saved: &s.saved)
+            return out
         })
     }
 
@@ -106,8 +141,7 @@ final class HelmDetector: ReflectorHandler, Sendable {
             if r.latestStatus.hasPrefix("pending-") {
                 if r.pendingSince == nil || (r.latestRevision, r.latestStatus) != wasLatest {
                     // Helm stamps `modifiedAt` (unix seconds) on release Secrets.
-                    let modified = secret.metadata.labels?["modifiedAt"].flatMap(TimeInterval.init).map { Date(timeIntervalSince1970: $0) }
-                    r.pendingSince = modified ?? kubeTime(secret.metadata.creationTimestamp) ?? now
+                    r.pendingSince = Self.modifiedAt(secret) ?? now
                     r.pendingIsNews = reportable
                 }
             } else {

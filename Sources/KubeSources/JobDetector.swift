@@ -23,7 +23,9 @@ struct JobModel: KubeObject {
 }
 
 /// Jobs with a Failed=True condition (BackoffLimitExceeded, DeadlineExceeded...): one
-/// Issue per (Job or its CronJob, reason) per renotify interval.
+/// Issue per (Job or its CronJob, reason) per renotify interval. With a state store, the
+/// reported keys survive a failover, and a new leader's first list reports the Jobs that
+/// failed after the previous leader's watermark.
 final class JobDetector: ReflectorHandler, Sendable {
     typealias Object = JobModel
 
@@ -36,20 +38,31 @@ final class JobDetector: ReflectorHandler, Sendable {
         var seen: Set<String> = []
         var generation = 0
         var seenGeneration: [String: Int] = [:]
+        /// `tracker.changes` when last persisted.
+        var saved = 0
     }
     let state: Mutex<State>
+    let persistence: DetectorPersistence?
 
-    init(context: DetectorContext, namespaces: NamespaceFilter, emitter: IssueEmitter) {
+    /// - Parameters:
+    ///   - restored: what the previous leader persisted (nil: start empty).
+    ///   - persistence: where changes go (nil: memory only).
+    init(context: DetectorContext, namespaces: NamespaceFilter, emitter: IssueEmitter,
+         restored: StoredTracker? = nil, persistence: DetectorPersistence? = nil) {
         self.context = context
         self.namespaces = namespaces
         self.emitter = emitter
-        state = Mutex(State(tracker: FindingTracker(renotifyInterval: context.renotifyInterval)))
+        self.persistence = persistence
+        state = Mutex(State(tracker: FindingTracker(renotifyInterval: context.renotifyInterval, restoring: restored, now: context.now())))
     }
 
     func beginSync(initial: Bool) { state.withLock { $0.generation += 1 } }
-    func listed(_ job: JobModel, initial: Bool) { handle(job, reportable: !initial) }
+    // The first list is history, except when catching up after a failover (then the
+    // failure time decides, against the watermark).
+    func listed(_ job: JobModel, initial: Bool) { handle(job, reportable: !initial || context.catchUp, save: false) }
     func endSync(initial: Bool) {
         state.withLock { s in
+            if let persistence { persistence.saveIfChanged(s.tracker, saved: &s.saved) }
             let g = s.generation
             for key in s.seen where s.seenGeneration[key] != g {
                 s.seen.remove(key)
@@ -60,7 +73,7 @@ final class JobDetector: ReflectorHandler, Sendable {
 
     func event(_ event: WatchEvent<JobModel>) {
         switch event {
-        case .added(let j), .modified(let j): handle(j, reportable: true)
+        case .added(let j), .modified(let j): handle(j, reportable: true, save: true)
         case .deleted(let j):
             let key = "\(j.metadata.namespace ?? "")/\(j.metadata.name ?? "")"
             state.withLock { s in
@@ -76,7 +89,7 @@ final class JobDetector: ReflectorHandler, Sendable {
         state.withLock { $0.tracker.prune(now: now) }
     }
 
-    private func handle(_ job: JobModel, reportable: Bool) {
+    private func handle(_ job: JobModel, reportable: Bool, save: Bool) {
         let namespace = job.metadata.namespace ?? ""
         guard namespaces.allows(namespace), let name = job.metadata.name,
               let failed = job.status?.conditions?.first(where: { $0.type == "Failed" && $0.status == "True" })
@@ -93,6 +106,7 @@ final class JobDetector: ReflectorHandler, Sendable {
             let reason = failed.reason ?? "JobFailed"
             let fk = FindingKey(namespace: namespace, workload: workload, reason: reason)
             guard s.tracker.oneShot(fk, now: now) else { return nil }
+            if save, let persistence { persistence.saveIfChanged(s.tracker, saved: &s.saved) }
             let why = reason == "DeadlineExceeded" ? "ran longer than its activeDeadlineSeconds"
                 : reason == "BackoffLimitExceeded" ? "failed more times than its backoffLimit" : "failed"
             return context.issue(

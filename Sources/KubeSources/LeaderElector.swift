@@ -43,6 +43,9 @@ final class LeaderElector: Sendable {
     let stop: StopSignal
     let onStartedLeading: @Sendable () -> Void
     let onStoppedLeading: @Sendable () -> Void
+    /// Called with the time of each successful acquire or renewal: proof the API server was
+    /// reachable then (it bounds the detectors' watermark).
+    let onRenewed: @Sendable (Date) -> Void
     /// Release the lease on a clean stop (false only to simulate a crash in tests).
     let releaseOnStop: Bool
 
@@ -56,8 +59,10 @@ final class LeaderElector: Sendable {
     init(
         client: KubeClient, namespace: String, name: String, identity: String, config: LeaderElectionConfig,
         stop: StopSignal, logger: Logger, releaseOnStop: Bool = true,
-        onStartedLeading: @escaping @Sendable () -> Void, onStoppedLeading: @escaping @Sendable () -> Void
+        onStartedLeading: @escaping @Sendable () -> Void, onStoppedLeading: @escaping @Sendable () -> Void,
+        onRenewed: @escaping @Sendable (Date) -> Void = { _ in }
     ) {
+        self.onRenewed = onRenewed
         self.client = client
         self.namespace = namespace
         self.name = name
@@ -81,8 +86,12 @@ final class LeaderElector: Sendable {
         let clock = ContinuousClock()
         var lastRenew = clock.now
         while !stop.isStopped {
+            let attempt = Date()
             let ok = tryAcquireOrRenew()
-            if ok { lastRenew = clock.now }
+            if ok {
+                lastRenew = clock.now
+                onRenewed(attempt)
+            }
             let wasLeading = isLeader
             if ok, !wasLeading {
                 leading.withLock { $0 = true }

@@ -8,6 +8,14 @@ import Synchronization
 /// CreateContainerConfigError (ongoing: they resolve) and Evicted (one-off).
 ///
 /// Keeps a record only for pods that show something; healthy pods cost nothing.
+///
+/// With a state store (see ``DetectorStateStore``), the open problems are persisted, and a
+/// detector started by a new leader begins where the old one stopped: the stored problems'
+/// pods get their records back, so the first list resolves what recovered or disappeared
+/// during the failover (with the stored firing Issue's fingerprint and startsAt) and keeps
+/// quiet about what is still failing; a problem the store does not know, whose evidence
+/// (a container termination, the pod's creation) is newer than the watermark, started
+/// during the gap and is reported.
 final class PodDetector: ReflectorHandler, Sendable {
     typealias Object = PodModel
 
@@ -39,45 +47,67 @@ final class PodDetector: ReflectorHandler, Sendable {
         var records: [String: Record] = [:]
         var tracker: FindingTracker
         var generation = 0
+        /// `tracker.changes` when last persisted.
+        var saved = 0
     }
 
     let context: DetectorContext
     let namespaces: NamespaceFilter
     let emitter: IssueEmitter
     let state: Mutex<State>
+    let persistence: DetectorPersistence?
 
-    init(context: DetectorContext, namespaces: NamespaceFilter, emitter: IssueEmitter) {
+    /// - Parameters:
+    ///   - restored: what the previous leader persisted (nil: start empty).
+    ///   - persistence: where changes go (nil: memory only).
+    init(context: DetectorContext, namespaces: NamespaceFilter, emitter: IssueEmitter,
+         restored: StoredTracker? = nil, persistence: DetectorPersistence? = nil) {
         self.context = context
         self.namespaces = namespaces
         self.emitter = emitter
-        state = Mutex(State(tracker: FindingTracker(renotifyInterval: context.renotifyInterval)))
+        self.persistence = persistence
+        var s = State(tracker: FindingTracker(renotifyInterval: context.renotifyInterval, restoring: restored, now: context.now()))
+        // The stored members get their records back (generation 0: the first list, at
+        // generation 1, either refreshes them or finds them gone).
+        for (key, open) in s.tracker.open {
+            for member in open.members {
+                s.records[member, default: Record(workload: key.workload, namespace: key.namespace)].open.insert(key.reason)
+            }
+        }
+        state = Mutex(s)
     }
 
     func beginSync(initial: Bool) { state.withLock { $0.generation += 1 } }
 
     func listed(_ pod: PodModel, initial: Bool) {
-        emitter.emit(state.withLock { evaluate(pod, reportable: !initial, state: &$0) })
+        // Persisted once, at the end of the list.
+        emitter.emit(state.withLock { evaluate(pod, initial: initial, state: &$0) })
     }
 
     func endSync(initial: Bool) {
         let now = context.now()
         emitter.emit(state.withLock { s in
             let gone = s.records.filter { $0.value.generation != s.generation }.map(\.key)
-            return gone.flatMap { forget($0, state: &s, now: now) }
+            let out = gone.flatMap { forget($0, state: &s, now: now) }
+            persistence?.saveIfChanged(s.tracker, saved: &s.saved)
+            return out
         })
     }
 
     func event(_ event: WatchEvent<PodModel>) {
         let now = context.now()
         emitter.emit(state.withLock { s -> [Issue] in
+            let out: [Issue]
             switch event {
             case .added(let pod), .modified(let pod):
-                return evaluate(pod, reportable: true, state: &s)
+                out = evaluate(pod, initial: false, state: &s)
             case .deleted(let pod):
-                return forget(Self.key(pod), state: &s, now: now)
+                out = forget(Self.key(pod), state: &s, now: now)
             case .bookmark:
-                return []
+                out = []
             }
+            persistence?.saveIfChanged(s.tracker, saved: &s.saved)
+            return out
         })
     }
 
@@ -98,6 +128,7 @@ final class PodDetector: ReflectorHandler, Sendable {
                 }
                 s.records[key] = Self.isNotable(r) ? r : nil
             }
+            persistence?.saveIfChanged(s.tracker, saved: &s.saved)
             return out
         })
     }
@@ -111,7 +142,22 @@ final class PodDetector: ReflectorHandler, Sendable {
         return r.open.compactMap { s.tracker.leave(FindingKey(namespace: r.namespace, workload: r.workload, reason: $0), member: key, now: now) }
     }
 
-    private func evaluate(_ pod: PodModel, reportable: Bool, state s: inout State) -> [Issue] {
+    /// When a problem of `pod` shown by `container` can have started at the latest: the
+    /// newest container termination, else the pod's creation. Waiting reasons carry no time.
+    static func evidence(_ pod: PodModel, _ container: PodModel.ContainerStatus?) -> Date? {
+        let terminations = [container?.lastState?.terminated?.finishedAt, container?.state?.terminated?.finishedAt].compactMap { kubeTime($0) }
+        return terminations.max() ?? kubeTime(pod.metadata.creationTimestamp)
+    }
+
+    /// Whether a problem first seen now is news: always from the watch; in a first list
+    /// only when catching up after a failover and its evidence is newer than the watermark.
+    private func isNews(initial: Bool, evidence: Date?) -> Bool {
+        guard initial else { return true }
+        guard context.catchUp, let evidence else { return false }
+        return evidence >= context.startedAt
+    }
+
+    private func evaluate(_ pod: PodModel, initial: Bool, state s: inout State) -> [Issue] {
         let namespace = pod.metadata.namespace ?? ""
         guard namespaces.allows(namespace), let name = pod.metadata.name else { return [] }
         let now = context.now()
@@ -132,7 +178,8 @@ final class PodDetector: ReflectorHandler, Sendable {
             r.healthySince[reason] = nil
             r.open.insert(reason)
             if !s.tracker.contains(fk, member: key),
-               let issue = s.tracker.join(fk, member: key, reportable: reportable, make: { ongoingIssue(fk, pod, container) }) {
+               let issue = s.tracker.join(fk, member: key, reportable: isNews(initial: initial, evidence: Self.evidence(pod, container)),
+                                          make: { ongoingIssue(fk, pod, container) }) {
                 out.append(issue)
             }
         }
@@ -161,7 +208,7 @@ final class PodDetector: ReflectorHandler, Sendable {
                 r.oomSeen.insert(id)
                 let finished = kubeTime(t.finishedAt) ?? now
                 let fk = FindingKey(namespace: namespace, workload: workload, reason: "OOMKilled")
-                if reportable, finished >= context.startedAt, s.tracker.oneShot(fk, now: now) {
+                if !initial || context.catchUp, finished >= context.startedAt, s.tracker.oneShot(fk, now: now) {
                     out.append(context.issue(
                         key: fk, source: .kubernetes, severity: .high,
                         title: "\(workload.kind) \(namespace)/\(workload.name): container \(c.name) was OOMKilled",
@@ -175,7 +222,8 @@ final class PodDetector: ReflectorHandler, Sendable {
         if pod.status?.phase == "Failed", pod.status?.reason == "Evicted", !r.evicted {
             r.evicted = true
             let fk = FindingKey(namespace: namespace, workload: workload, reason: "Evicted")
-            if reportable, s.tracker.oneShot(fk, now: now) {
+            let evicted = pod.allContainers.compactMap { Self.evidence(pod, $0) }.max() ?? kubeTime(pod.metadata.creationTimestamp)
+            if isNews(initial: initial, evidence: evicted), s.tracker.oneShot(fk, now: now) {
                 out.append(context.issue(
                     key: fk, source: .kubernetes, severity: .low,
                     title: "\(workload.kind) \(namespace)/\(workload.name): pod \(name) was evicted",

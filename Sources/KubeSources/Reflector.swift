@@ -36,12 +36,15 @@ final class Reflector<Handler: ReflectorHandler>: Sendable {
     let logger: Logger
     /// Called once, after the initial list.
     let onSynced: @Sendable (String) -> Void
+    /// Told when this source's view is current and when it broke (the watermark).
+    let health: SourceHealth?
 
     init(
         name: String, client: KubeClient, resource: KubeResource, namespace: String?, options: ListOptions,
         watchTimeoutSeconds: Int, initialItemsNeeded: Bool = true, handler: Handler, stop: StopSignal, logger: Logger,
-        onSynced: @escaping @Sendable (String) -> Void = { _ in }
+        health: SourceHealth? = nil, onSynced: @escaping @Sendable (String) -> Void = { _ in }
     ) {
+        self.health = health
         self.onSynced = onSynced
         self.name = name
         self.client = client
@@ -64,11 +67,13 @@ final class Reflector<Handler: ReflectorHandler>: Sendable {
             if resourceVersion == nil {
                 do {
                     resourceVersion = try list(initial: initial)
+                    health?.markCurrent()
                     if initial { onSynced(name) }
                     initial = false
                     failures = 0
                 } catch {
                     if error.code == .stopped { return }
+                    health?.markBroken()
                     failures += 1
                     if !backOff(error, failures: failures, what: "list") { return }
                     continue
@@ -81,17 +86,22 @@ final class Reflector<Handler: ReflectorHandler>: Sendable {
                 opts.timeoutSeconds = watchTimeoutSeconds
                 var last = resourceVersion
                 let handler = self.handler
+                let health = self.health
                 let end = try client.watch(Object.self, resource, namespace: namespace, options: opts, stop: stop) { event in
+                    health?.markCurrent()
                     if let rv = event.resourceVersion, !rv.isEmpty { last = rv }
                     if case .bookmark = event { return }
                     handler.event(event)
                 }
                 resourceVersion = last
                 failures = 0
+                // A watch the server ended cleanly delivered everything up to its end.
+                health?.markCurrent()
                 if end == .stopped { return }
                 logger.debug("watch closed by the server; resuming", metadata: ["source": "\(name)", "resourceVersion": "\(last ?? "")"])
             } catch {
                 if error.code == .stopped || stop.isStopped { return }
+                health?.markBroken()
                 if error.code == .gone {
                     // Our resourceVersion was compacted away: only a relist is consistent.
                     logger.info("watch resourceVersion expired; relisting", metadata: ["source": "\(name)"])

@@ -83,7 +83,7 @@ import Testing
                 throw Boom()
             }
         }
-        #expect(try SQLiteKeyValueStore(database: db).value(namespace: "n", key: "k") == nil)
+        #expect(try SQLKeyValueStore(database: db).value(namespace: "n", key: "k") == nil)
     }
 
     @Test func errorsNameTheOperationAndClosedIsReported() throws {
@@ -103,7 +103,7 @@ import Testing
     @Test func keyValueStoreIsScopedByNamespaceAndPersists() throws {
         let file = try path()
         let db = try CollectorSchema.open(path: file)
-        let kv = SQLiteKeyValueStore(database: db)
+        let kv = SQLKeyValueStore(database: db)
         try kv.setValue(Array("thread-1".utf8), namespace: "slack-a", key: "fp1")
         try kv.setValue(Array("thread-2".utf8), namespace: "slack-b", key: "fp1")
         try kv.setValue(Array("thread-3".utf8), namespace: "slack-a", key: "fp1")
@@ -117,7 +117,7 @@ import Testing
 
         let reopened = try CollectorSchema.open(path: file)
         defer { reopened.close() }
-        let again = SQLiteKeyValueStore(database: reopened)
+        let again = SQLKeyValueStore(database: reopened)
         #expect(try again.value(namespace: "slack-a", key: "fp1") == Array("thread-3".utf8))
         #expect(try again.value(namespace: "slack-b", key: "fp1") == nil)
     }

@@ -121,7 +121,7 @@ final class Pipeline: @unchecked Sendable {
     let metrics = Metrics()
     let logs = LogCapture()
     let logger: Logger
-    private(set) var database: Database
+    private(set) var database: any SQLDatabase
     private(set) var outbox: Outbox
     private(set) var engine: DeliveryEngine
     let routeTo: [String]
@@ -130,19 +130,24 @@ final class Pipeline: @unchecked Sendable {
     let quarantined = Recorded<(String, String)>()
 
     /// `overrides` replace `policy` for the destinations they name.
+    /// `database`: a shared store (PostgreSQL) instead of a SQLite file in `directory`;
+    /// `replicaID` and `claimLease` then name this pipeline's claims.
     init(directory: String? = nil, destinations: [any Destination], routeTo: [String]? = nil, policy: DeliveryPolicy,
-         overrides: [String: DeliveryPolicy] = [:], start: Bool = true) throws {
+         overrides: [String: DeliveryPolicy] = [:], start: Bool = true, database: (any SQLDatabase)? = nil,
+         replicaID: String = ReplicaIdentity.current, claimLease: Duration = .seconds(30)) throws {
         self.directory = try directory ?? makeTemporaryDirectory()
         let capture = logs
         logger = Logger(label: "delivery-test") { label in JSONLogHandler(label: label, level: .debug, output: .capture(capture)) }
         self.routeTo = routeTo ?? destinations.map(\.name)
         policies = Dictionary(uniqueKeysWithValues: self.routeTo.map { ($0, overrides[$0] ?? policy) })
-        database = try CollectorSchema.open(path: CollectorSchema.path(inDataDirectory: self.directory))
+        self.database = try database ?? CollectorSchema.open(path: CollectorSchema.path(inDataDirectory: self.directory))
         let quarantined = self.quarantined
-        let engine = DeliveryEngine(database: database, destinations: destinations, policies: policies, metrics: metrics, logger: logger,
-                                    pollInterval: .milliseconds(200), onQuarantine: { name, reason in quarantined.append((name, reason)) })
+        let engine = DeliveryEngine(database: self.database, destinations: destinations, policies: policies, metrics: metrics, logger: logger,
+                                    pollInterval: .milliseconds(200), replicaID: replicaID, claimLease: claimLease,
+                                    onQuarantine: { name, reason in quarantined.append((name, reason)) })
+        if let postgres = self.database as? PostgreSQLDatabase { engine.wakeFromOtherReplicas(postgres) }
         self.engine = engine
-        outbox = Outbox(database: database, router: IssueRouter(routes: [], defaultDestinations: self.routeTo), policies: policies,
+        outbox = Outbox(database: self.database, router: IssueRouter(routes: [], defaultDestinations: self.routeTo), policies: policies,
                         metrics: metrics, logger: logger, onQueued: { engine.notify() })
         if start { try engine.start() }
     }

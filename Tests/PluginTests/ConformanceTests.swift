@@ -128,8 +128,8 @@ struct ConformanceTests {
         #expect(check("400")?.detail.hasPrefix("returned PERMANENT") == true)
         #expect(check("hang")?.verdict == .pass, "\(report.text)")
         #expect(check("connection reset")?.verdict == .pass, "\(report.text)")
-        // The SDK reads only delay-seconds today: the date form is reported, not failed.
-        #expect([.pass, .warn].contains(check("429 Retry-After: HTTP date (+30 s)")?.verdict))
+        // CanoSDK reads both forms (HTTPDate), so the Webhook plugin honours the date too.
+        #expect(check("429 Retry-After: HTTP date (+30 s)")?.verdict == .pass, "\(report.text)")
         #expect(report.captured.count >= 2 + 7)
     }
 

@@ -8,6 +8,14 @@ public enum WebhookBody {
         }, groupLabels: ["alertname": alertname])
     }
 
+    /// The same alerts as ``firing(alertname:fingerprints:)``, resolved (same labels,
+    /// fingerprints and start; `endsAt` set), as Alertmanager sends a resolve.
+    public static func resolved(alertname: String, fingerprints: [String]) -> [UInt8] {
+        body(alerts: fingerprints.map { fp in
+            (["alertname": alertname, "fp": fp, "severity": "critical", "namespace": "default"], "\(alertname.lowercased()) \(fp)", fp)
+        }, groupLabels: ["alertname": alertname], resolved: true)
+    }
+
     /// One firing alert per name, each its own `alertname`; the fingerprint is the name's
     /// UTF-8 in hex (stable across processes) and the summary the name in lower case.
     public static func firing(alertnames: [String]) -> [UInt8] {
@@ -17,19 +25,22 @@ public enum WebhookBody {
         }, groupLabels: [:])
     }
 
-    static func body(alerts: [(labels: [String: String], summary: String, fingerprint: String)], groupLabels: [String: String]) -> [UInt8] {
+    static func body(alerts: [(labels: [String: String], summary: String, fingerprint: String)], groupLabels: [String: String],
+                     resolved: Bool = false) -> [UInt8] {
+        let status = resolved ? "resolved" : "firing"
+        let endsAt = resolved ? "2026-11-26T10:30:00Z" : "0001-01-01T00:00:00Z"
         func object(_ map: [String: String]) -> String {
             "{" + map.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\($0.value)\"" }.joined(separator: ",") + "}"
         }
         let items = alerts.map { alert in
             """
-            {"status":"firing","labels":\(object(alert.labels)),"annotations":{"summary":"\(alert.summary)"},
-             "startsAt":"2026-11-26T10:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus/graph",
+            {"status":"\(status)","labels":\(object(alert.labels)),"annotations":{"summary":"\(alert.summary)"},
+             "startsAt":"2026-11-26T10:00:00Z","endsAt":"\(endsAt)","generatorURL":"http://prometheus/graph",
              "fingerprint":"\(alert.fingerprint)"}
             """
         }
         return Array("""
-            {"version":"4","groupKey":"{}:\(object(groupLabels).replacing("\"", with: "\\\""))","truncatedAlerts":0,"status":"firing",
+            {"version":"4","groupKey":"{}:\(object(groupLabels).replacing("\"", with: "\\\""))","truncatedAlerts":0,"status":"\(status)",
              "receiver":"cano","groupLabels":\(object(groupLabels)),"commonLabels":\(object(groupLabels)),"commonAnnotations":{},
              "externalURL":"http://alertmanager:9093","alerts":[\(items.joined(separator: ","))]}
             """.utf8)

@@ -23,9 +23,12 @@ SLACK_DESTINATION = {
     "config": {"channel": "#alerts", "token_file": "/etc/cano-collector/secrets/slack-token"},
 }
 
+HA_VALUES: dict[str, Any] = yaml.safe_load((CHART / "examples" / "ha-values.yaml").read_text())
+
 # Values combinations rendered and validated in full. Each is a realistic install.
 COMBINATIONS: dict[str, dict[str, Any]] = {
     "defaults": {},
+    "HA example (examples/ha-values.yaml)": HA_VALUES,
     "image-volume plugins, chart secret, ServiceMonitor": {
         "config": {
             "cluster": "prod-eu",
@@ -101,12 +104,13 @@ def test_servicemonitor_shape() -> None:
 def test_default_objects(defaults: Rendered) -> None:
     kinds = sorted(o["kind"] for o in defaults.objects)
     assert kinds == sorted([
-        "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "PodDisruptionBudget",
+        "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "PersistentVolumeClaim",
         "Role", "RoleBinding", "Service", "ServiceAccount",
     ])
     assert not defaults.of_kind("ServiceMonitor") and not defaults.of_kind("Secret")
-    assert defaults.deployment["spec"]["replicas"] == 2
-    assert defaults.one("PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    # One replica: a budget would only block node drains.
+    assert defaults.deployment["spec"]["replicas"] == 1
+    assert not defaults.of_kind("PodDisruptionBudget")
 
 
 def test_lint_is_clean_in_strict_mode() -> None:
@@ -220,7 +224,8 @@ def test_writable_paths_are_volumes_because_the_root_filesystem_is_read_only(def
     mounts, volumes = defaults.mounts(), defaults.volumes()
     for path, volume in (("/var/lib/cano-collector", "data"), ("/tmp", "tmp")):
         assert mounts[path]["name"] == volume and not mounts[path].get("readOnly", False)
-        assert "emptyDir" in volumes[volume]
+    assert "emptyDir" in volumes["tmp"]
+    assert volumes["data"]["persistentVolumeClaim"] == {"claimName": defaults.one("PersistentVolumeClaim")["metadata"]["name"]}
 
 
 def test_resources_and_probes(defaults: Rendered) -> None:
@@ -258,9 +263,12 @@ def test_checksum_annotation_changes_with_the_config_and_only_then(defaults: Ren
     assert base and len(base) == 64
     assert checksum(render({"config": {"cluster": "other"}})) != base
     assert checksum(render({"config": {"destinations": [SLACK_DESTINATION]}})) != base
-    # Scaling or relabelling the pods is not a config change.
-    assert checksum(render({"replicaCount": 3, "podLabels": {"team": "sre"}})) == base
+    # Relabelling the pods is not a config change, nor is scaling the shared-store replicas.
+    assert checksum(render({"podLabels": {"team": "sre"}})) == base
     assert checksum(render({})) == base, "rendering is deterministic"
+    ha = checksum(render(HA_VALUES))
+    assert ha != base
+    assert checksum(render({**HA_VALUES, "replicaCount": 5})) == ha
 
 
 def test_chart_made_secret_is_mounted_and_checksummed() -> None:
@@ -373,3 +381,158 @@ def test_notes_give_working_alertmanager_snippets(defaults: Rendered) -> None:
     assert receiver["name"] == "cano-collector" and receiver["webhook_configs"][0]["url"] == url
     assert "Issues go to the pod log only" in notes
     assert "Issues go to the pod log only" not in render({"config": {"destinations": [SLACK_DESTINATION]}}).notes
+
+
+# --- storage: SQLite on a PVC, or PostgreSQL for several replicas -----------------------------
+
+def test_default_is_one_replica_with_sqlite_on_a_persistent_volume_claim(defaults: Rendered) -> None:
+    deployment = defaults.deployment
+    assert deployment["spec"]["replicas"] == 1
+    # The old pod is gone before the new one opens the SQLite file.
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    claim = defaults.one("PersistentVolumeClaim")
+    assert claim["metadata"]["namespace"] == NAMESPACE
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["resources"] == {"requests": {"storage": "1Gi"}}
+    assert "storageClassName" not in claim["spec"], "the cluster's default StorageClass"
+    assert defaults.volumes()["data"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    config = defaults.config
+    assert config["data_dir"] == "/var/lib/cano-collector" and "storage" not in config
+    assert "Store: SQLite on PersistentVolumeClaim" in defaults.notes
+    assert "WARNING" not in defaults.notes
+
+
+def test_persistence_values_shape_the_claim() -> None:
+    rendered = render({"persistence": {"size": "5Gi", "storageClass": "fast-ssd", "accessModes": ["ReadWriteOncePod"],
+                                       "annotations": {"backup.example/keep": "true"}}})
+    claim = rendered.one("PersistentVolumeClaim")
+    assert claim["spec"]["storageClassName"] == "fast-ssd"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOncePod"]
+    assert claim["metadata"]["annotations"] == {"backup.example/keep": "true"}
+    # "-": no dynamic provisioning (storageClassName "").
+    assert render({"persistence": {"storageClass": "-"}}).one("PersistentVolumeClaim")["spec"]["storageClassName"] == ""
+    # A claim of the user's own: mounted, none created.
+    existing = render({"persistence": {"existingClaim": "my-data"}})
+    assert not existing.of_kind("PersistentVolumeClaim")
+    assert existing.volumes()["data"]["persistentVolumeClaim"] == {"claimName": "my-data"}
+
+
+def test_persistence_disabled_falls_back_to_an_empty_dir_with_a_warning() -> None:
+    rendered = render({"persistence": {"enabled": False}})
+    assert not rendered.of_kind("PersistentVolumeClaim")
+    assert rendered.volumes()["data"]["emptyDir"] == {"sizeLimit": "256Mi"}
+    assert rendered.deployment["spec"]["replicas"] == 1
+    assert "WARNING: persistence.enabled=false" in rendered.notes
+    assert "lost whenever the pod" in rendered.notes
+
+
+@pytest.mark.parametrize("values", [
+    {"replicaCount": 2},
+    {"replicaCount": 3},
+    {"replicaCount": 3, "persistence": {"enabled": False}},
+])
+def test_several_replicas_without_postgres_fail_to_render_and_say_why(values: dict[str, Any]) -> None:
+    with pytest.raises(helm.HelmError) as failure:
+        render(values)
+    message = str(failure.value)
+    assert f"replicaCount={values['replicaCount']} needs storage.postgres.enabled=true" in message
+    for reason in ("dedup", "ordering", "message updates", "SQLite"):
+        assert reason in message, reason
+
+
+def test_ha_example_renders_three_replicas_on_postgres() -> None:
+    rendered = render(HA_VALUES)
+    deployment = rendered.deployment
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    # No SQLite volume to keep: data_dir is an emptyDir, no claim.
+    assert not rendered.of_kind("PersistentVolumeClaim")
+    assert "emptyDir" in rendered.volumes()["data"]
+
+    budget = rendered.one("PodDisruptionBudget")["spec"]
+    assert budget == {"maxUnavailable": 1, "selector": {"matchLabels": rendered.one("Service")["spec"]["selector"]}}
+
+    spread = {c["topologyKey"]: c for c in rendered.pod["topologySpreadConstraints"]}
+    assert set(spread) == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+    for constraint in spread.values():
+        assert constraint["maxSkew"] == 1
+        # The chart filled in its own pod labels.
+        assert constraint["labelSelector"] == {"matchLabels": rendered.one("Service")["spec"]["selector"]}
+    assert spread["kubernetes.io/hostname"]["whenUnsatisfiable"] == "DoNotSchedule"
+
+    config = rendered.config
+    assert config["storage"] == {"postgres": {
+        "url_file": "/etc/cano-collector/postgres/url",
+        "ca_file": "/etc/cano-collector/postgres/ca.crt",
+        "pool_size": 4,
+        "claim_lease": "30s",
+    }}
+    # Several replicas: the Kubernetes watchers stay behind the Lease.
+    assert config["kubernetes"]["leader_election"] == {"enabled": True, "lease_name": "cano-collector-leader"}
+
+    mount = rendered.mounts()["/etc/cano-collector/postgres"]
+    assert mount["readOnly"] is True
+    sources = rendered.volumes()[mount["name"]]["projected"]["sources"]
+    assert sources == [
+        {"secret": {"name": "cano-postgres", "items": [{"key": "url", "path": "url"}]}},
+        {"secret": {"name": "cano-postgres-ca", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+    ]
+    assert "up to 15 connections (3 replicas x (poolSize 4 + 1 LISTEN))" in rendered.notes
+
+
+def test_no_secret_value_reaches_the_configmap_with_postgres() -> None:
+    values = copy.deepcopy(HA_VALUES)
+    values["secrets"] = {"values": {"slack-token": "xoxb-not-a-real-token"}}
+    rendered = render(values)
+    text = rendered.one("ConfigMap")["data"]["config.yaml"]
+    assert "url_file:" in text
+    for leak in ("postgres://", "postgresql://", "PASSWORD", "xoxb-"):
+        assert leak not in text, leak
+    assert "url" not in rendered.config["storage"]["postgres"]
+    # Nor into the pod spec as an environment variable.
+    assert "env" not in rendered.container
+
+
+def test_postgres_ca_from_a_configmap_and_no_ca() -> None:
+    base = copy.deepcopy(HA_VALUES)
+    base["storage"]["postgres"]["ca"] = {"configMapName": "corp-ca", "key": "bundle.pem"}
+    rendered = render(base)
+    sources = rendered.volumes()["postgres"]["projected"]["sources"]
+    assert sources[1] == {"configMap": {"name": "corp-ca", "items": [{"key": "bundle.pem", "path": "ca.crt"}]}}
+    base["storage"]["postgres"]["ca"] = {"secretName": "", "configMapName": ""}
+    base["storage"]["postgres"]["poolSize"] = 8
+    base["storage"]["postgres"]["claimLease"] = "3000ms"
+    rendered = render(base)
+    assert len(rendered.volumes()["postgres"]["projected"]["sources"]) == 1
+    assert rendered.config["storage"]["postgres"] == {
+        "url_file": "/etc/cano-collector/postgres/url", "pool_size": 8, "claim_lease": "3000ms"}
+
+
+def test_one_replica_may_use_postgres_too() -> None:
+    rendered = render({"storage": {"postgres": {"enabled": True, "urlSecret": {"name": "pg"}}}})
+    assert rendered.deployment["spec"]["replicas"] == 1
+    assert not rendered.of_kind("PersistentVolumeClaim") and not rendered.of_kind("PodDisruptionBudget")
+    assert rendered.config["storage"]["postgres"]["url_file"] == "/etc/cano-collector/postgres/url"
+
+
+def postgres(**overrides: Any) -> dict[str, Any]:
+    values = copy.deepcopy(HA_VALUES)
+    values["storage"]["postgres"].update(overrides)
+    return values
+
+
+@pytest.mark.parametrize("values, message", [
+    (postgres(urlSecret={"name": ""}), "storage.postgres.urlSecret.name is required"),
+    (postgres(url="postgres://cano:pw@db/cano"), "put the URL in a Secret"),
+    (postgres(ca={"secretName": "a", "configMapName": "b"}), "secretName or configMapName, not both"),
+    (postgres(claimLease="soon"), "claimLease must be a duration"),
+    (postgres(claimLease="2s"), "claimLease must be at least 3s"),
+    (postgres(claimLease="2500ms"), "claimLease must be at least 3s"),
+    (postgres(poolSize=0), "poolSize must be from 1 to 100"),
+    (postgres(poolSize=101), "poolSize must be from 1 to 100"),
+    ({"config": {"extra": {"storage": {"postgres": {"url": "postgres://x"}}}}}, "config.extra.storage is not allowed"),
+])
+def test_bad_storage_values_fail_the_render_with_a_clear_message(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(helm.HelmError, match=message):
+        render(values)

@@ -89,11 +89,21 @@ public struct HTTPResponse: Sendable {
         return headers.first { $0.name.lowercased() == lowered }?.value
     }
 
-    /// `Retry-After` in delay-seconds form, as a duration. HTTP-date values are ignored
-    /// (none of the services we call sends them).
-    public var retryAfter: Duration? {
-        guard let value = header("Retry-After"), let seconds = Double(value.trimming(" \t")), seconds >= 0 else { return nil }
-        return .milliseconds(Int64(seconds * 1000))
+    /// `Retry-After` as a delay: delay-seconds ("120"), or an HTTP-date (RFC 9110 §10.2.3)
+    /// turned into the time left until it (zero when it has passed). Nil when absent or
+    /// unreadable.
+    public var retryAfter: Duration? { retryAfter(now: Date()) }
+
+    /// ``retryAfter`` with the clock given (tests).
+    public func retryAfter(now: Date) -> Duration? {
+        guard let raw = header("Retry-After") else { return nil }
+        let value = raw.trimming(" \t")
+        if let seconds = Double(value) {
+            return seconds >= 0 ? .milliseconds(Int64(seconds * 1000)) : nil
+        }
+        guard let date = HTTPDate.parse(value) else { return nil }
+        let left = date.timeIntervalSince(now)
+        return .milliseconds(Int64(max(0, left) * 1000))
     }
 
     /// The body as UTF-8 text.

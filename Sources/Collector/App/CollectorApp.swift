@@ -26,18 +26,19 @@ public struct CollectorApp: Sendable {
     private let onListening: @Sendable (Int) async -> Void
     /// The wait between attempts to create a destination that failed (1 s doubling to 5 min).
     public var destinationBackoff = DestinationSupervisor.Backoff()
-    private let makeSources: @Sendable (any IssueSink) -> [any Service]
+    private let makeSources: @Sendable (any IssueSink, any KeyValueStore) -> [any Service]
 
     /// - Parameters:
     ///   - sources: builds the signal sources beyond the HTTP intake (the Kubernetes
-    ///     watchers), given the durable sink they submit to. They are started after the
-    ///     outbox and stopped before the delivery engine drains.
+    ///     watchers), given the durable sink they submit to and the store for their state
+    ///     (shared by the replicas with the deliveries). They are started after the outbox
+    ///     and stopped before the delivery engine drains.
     ///   - kube: read-only cluster access for the enrichers (`KubeAPIReader`), or nil.
     ///   - onListening: called with the bound HTTP port once the server listens.
     public init(
         config: CollectorConfig, logger: Logger, metrics: Metrics = Metrics(),
         kube: (any KubeReader)? = nil,
-        sources: @escaping @Sendable (any IssueSink) -> [any Service] = { _ in [] },
+        sources: @escaping @Sendable (any IssueSink, any KeyValueStore) -> [any Service] = { _, _ in [] },
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
         self.config = config
@@ -52,24 +53,44 @@ public struct CollectorApp: Sendable {
     public func run() async throws {
         HTTPClient.initializeProcess()
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
-        let database = try CollectorSchema.open(path: config.databasePath)
+        let readiness = self.readiness
+        let database = try CollectorStorage.open(config.storage, dataDirectory: config.dataDirectory, logger: logger)
         defer { database.close() }
+        if let postgres = database as? PostgreSQLDatabase {
+            // Unreachable at start is not fatal: /readyz says 503 and why until it answers.
+            let logger = self.logger
+            let problem = await BlockingThread.run(name: "cano-store-check") { () -> String? in
+                do { try postgres.checkAvailable(); return nil } catch { return "\(error)" }
+            }
+            if let problem {
+                readiness.markStorageUnavailable(problem)
+                logger.error("PostgreSQL is unreachable; alerts are refused with 503 until it answers", metadata: ["reason": .string(problem)])
+            }
+        }
         let crashReport = try CrashGuard.install(markerPath: CrashGuard.markerPath(inDataDirectory: config.dataDirectory))
 
         let catalog = try PluginCatalog.scan(config.plugins)
         catalog.report(to: logger, metrics: metrics)
-        let pluginServices = PluginServices(logger: logger, store: SQLiteKeyValueStore(database: database), metrics: metrics)
+        let pluginServices = PluginServices(logger: logger, store: SQLKeyValueStore(database: database), metrics: metrics)
         // Destinations that cannot be created now are retried in the background; their
         // deliveries are queued meanwhile and flow once created (or outlive max_age).
-        let readiness = self.readiness
         let supervisor = DestinationSupervisor(
             factory: DestinationFactory(catalog: catalog, services: pluginServices), configs: config.destinations,
             readiness: readiness, metrics: metrics, logger: logger, backoff: destinationBackoff)
         let initial = await supervisor.createAll()
 
         let policies = Dictionary(uniqueKeysWithValues: config.destinations.map { ($0.name, $0.delivery) })
-        let engine = DeliveryEngine(database: database, destinations: Array(initial.values), policies: policies, metrics: metrics,
-                                    logger: logger, onQuarantine: { readiness.markSuspect($0, reason: $1) })
+        let logger = self.logger
+        let engine = DeliveryEngine(
+            database: database, destinations: Array(initial.values), policies: policies, metrics: metrics, logger: logger,
+            claimLease: config.storage.postgres?.claimLease ?? .seconds(30),
+            onQuarantine: { readiness.markSuspect($0, reason: $1) },
+            onStoreHealth: { problem in
+                let was = readiness.storageUnavailableReason
+                if let problem { readiness.markStorageUnavailable(problem) } else { readiness.markStorageAvailable() }
+                if was != nil && problem == nil { logger.info("the store answers again; intake and deliveries resume") }
+            })
+        if let postgres = database as? PostgreSQLDatabase { engine.wakeFromOtherReplicas(postgres) }
         let outbox = Outbox(
             database: database, router: IssueRouter(routes: config.routes, defaultDestinations: config.defaultDestinations),
             policies: policies, metrics: metrics, logger: logger, onQueued: { engine.notify() })
@@ -87,7 +108,6 @@ public struct CollectorApp: Sendable {
                 readiness.markReady()
                 await onListening(port)
             })
-        let logger = self.logger
         let grace = config.server.shutdownGrace
         let services: [any Service] = [
             DrainOnShutdown(name: "delivery") {
@@ -95,7 +115,7 @@ public struct CollectorApp: Sendable {
                 let result = await engine.drain(deadline: .now + grace)
                 logger.info("deliveries drained", metadata: ["completed": .stringConvertible(result.completed), "in_flight": .stringConvertible(result.inFlight)])
             },
-        ] + makeSources(sink) + [
+        ] + makeSources(sink, SQLKeyValueStore(database: database, table: .sources)) + [
             http,
             DrainOnShutdown(name: "readiness") { readiness.markNotReady() },
         ]

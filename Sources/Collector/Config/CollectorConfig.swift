@@ -5,6 +5,9 @@ import CanoSDK
 /// here, once.
 public struct CollectorConfig: Sendable, Equatable {
     public var server = ServerConfig()
+    /// Where deliveries, references and state live: SQLite in `data_dir` (default) or a
+    /// PostgreSQL database shared by every replica.
+    public var storage = StorageConfig()
     /// The cluster name put on every Issue.
     public var cluster: String?
     /// Directory for the SQLite database (outbox, plugin state).
@@ -37,6 +40,30 @@ public struct ServerConfig: Sendable, Equatable {
     /// How long SIGTERM waits for in-flight deliveries.
     public var shutdownGrace: Duration = .seconds(10)
     public init() {}
+}
+
+/// Where the collector keeps what must survive a restart or be shared by replicas
+/// (docs/ha.md).
+public struct StorageConfig: Sendable, Equatable {
+    /// Set: every replica shares this PostgreSQL database. Nil: the SQLite file in `data_dir`.
+    public var postgres: PostgresStorageConfig?
+    public init() {}
+}
+
+/// `storage.postgres`: a PostgreSQL database shared by the replicas.
+public struct PostgresStorageConfig: Sendable, Equatable {
+    /// `postgres://user:password@host:port/database?sslmode=...` (from `url`, `url_file` or
+    /// `${ENV}`); a secret as a whole, since it carries the password.
+    public var url: Secret
+    /// PEM file of the CA that signs the server's certificate (TLS per the URL's `sslmode`).
+    public var caFile: String?
+    /// Connections each replica opens.
+    public var poolSize = 4
+    /// How long a replica's claim on a delivery lasts without renewal (renewed every
+    /// couple of seconds while it lives). After a replica dies, another one takes its
+    /// deliveries over once the lease lapses.
+    public var claimLease: Duration = .seconds(30)
+    public init(url: Secret) { self.url = url }
 }
 
 /// Accepted credentials for the intake endpoint.

@@ -57,7 +57,7 @@ public enum ConfigLoader {
     // MARK: - Sections
 
     private static func interpret(_ root: YAMLReader.Located, into config: inout CollectorConfig, _ r: YAMLReader) {
-        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "kubernetes", "enrichment"]) {
+        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "kubernetes", "enrichment", "storage"]) {
             switch key {
             case "cluster": config.cluster = r.string(value)
             case "data_dir": if let v = r.string(value) { config.dataDirectory = v }
@@ -72,6 +72,7 @@ public enum ConfigLoader {
             case "default_destinations": config.defaultDestinations = r.strings(value)
             case "enrichment": config.enrichment = EnrichmentConfigParser.parse(value, r)
             case "kubernetes": config.kubernetes = kubernetes(value, r)
+            case "storage": config.storage = storage(value, r)
             default: break
             }
         }
@@ -91,6 +92,39 @@ public enum ConfigLoader {
             }
         }
         return server
+    }
+
+    private static func storage(_ at: YAMLReader.Located, _ r: YAMLReader) -> StorageConfig {
+        var storage = StorageConfig()
+        for (key, value) in r.mapping(at, allowed: ["postgres", "sqlite"]) where key == "postgres" {
+            var url: String?
+            var postgres = PostgresStorageConfig(url: Secret(""))
+            for (k, v) in r.mapping(value, allowed: ["url", "ca_file", "pool_size", "claim_lease"]) {
+                switch k {
+                case "url": url = r.string(v).map(YAMLReader.secret)
+                case "ca_file": postgres.caFile = r.string(v)
+                case "pool_size": if let n = r.int(v, range: 1...100) { postgres.poolSize = n }
+                case "claim_lease":
+                    if let d = r.duration(v) {
+                        if d < .seconds(3) { r.problem(v, "claim_lease must be at least 3s (a replica renews its claims every third of it)") } else { postgres.claimLease = d }
+                    }
+                default: break
+                }
+            }
+            guard let url, !url.isEmpty else {
+                r.problem(value, "storage.postgres needs url (or url_file), e.g. postgres://cano@db:5432/cano?sslmode=require")
+                continue
+            }
+            do {
+                _ = try PostgresURL(parsing: url)
+            } catch {
+                r.problem(value, "storage.postgres.url: \(error)")
+                continue
+            }
+            postgres.url = Secret(url)
+            storage.postgres = postgres
+        }
+        return storage
     }
 
     private static func auth(_ at: YAMLReader.Located, _ r: YAMLReader) -> IntakeAuth {

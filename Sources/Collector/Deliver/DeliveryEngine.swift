@@ -20,6 +20,15 @@ import Logging
 ///   that segfaults on one Issue cannot crash-loop the collector; `onQuarantine` is told.
 /// - Shutdown: `drain` returns by its deadline even when a plugin never returns; such calls
 ///   are abandoned, and their deliveries stay queued (not counted as crashes).
+/// - Replicas (a shared engine, PostgreSQL): the feeder claims work instead of loading it
+///   (``DeliveryStore/claim(owner:destinations:leaseMillis:limit:now:)``), only for destinations this
+///   replica has, renews its claims every round (a third of the lease at most) and drops
+///   what it no longer holds; deliveries of a replica that died are recovered (and counted
+///   as crashes if they were in a call) once its lease lapses. New work anywhere wakes
+///   every replica through LISTEN/NOTIFY (``wakeFromOtherReplicas(_:)``). A clean stop
+///   releases the claims, so a rollout hands work over at once.
+/// - Store health: each feeder round reports whether the store answered (`onStoreHealth`);
+///   the app turns that into `/readyz`.
 /// - Retry timing and dead-lettering are decided by ``RetryPolicy`` only.
 /// - Destinations named in routes but not given here (their plugin could not be created)
 ///   keep their queue without workers until ``attach(_:)`` gives them the destination;
@@ -37,6 +46,9 @@ public final class DeliveryEngine: @unchecked Sendable {
     }
 
     private let store: DeliveryStore
+    /// Set on a shared engine: this replica's identity on its claims and the lease length.
+    private let sharing: (owner: String, leaseMillis: Int64)?
+    private let onStoreHealth: @Sendable (_ problem: String?) -> Void
     private let destinations: [String: any Destination]
     private let policies: [String: DeliveryPolicy]
     private let metrics: Metrics
@@ -54,6 +66,9 @@ public final class DeliveryEngine: @unchecked Sendable {
     private var feederRunning = false
     private var started = false
     private var lastLoadedID: Int64 = 0
+    /// Shared engine: the start-up recovery (own previous run) is done.
+    private var recoveredAtStart = false
+    private var crashReport: CrashGuard.Report?
     private var lastPrune = ContinuousClock.now
 
     /// Creates the engine; nothing runs until ``start()``.
@@ -65,18 +80,29 @@ public final class DeliveryEngine: @unchecked Sendable {
     ///   - pollInterval: how often the database is re-read without a `notify()`.
     ///   - onQuarantine: told (on any thread) when a delivery of a destination is quarantined
     ///     for crashing its plugin; the app marks the destination suspect in `/readyz`.
+    ///   - replicaID: this process's name on its claims (shared engine only); the default,
+    ///     ``ReplicaIdentity/current``, is stable across a container restart in one pod.
+    ///   - claimLease: how long a claim lasts without renewal (shared engine only).
+    ///   - onStoreHealth: told after each feeder round: nil when the store answered, else a
+    ///     secret-free reason.
     public init(
-        database: Database, destinations: [any Destination], policies: [String: DeliveryPolicy], metrics: Metrics, logger: Logger,
+        database: any SQLDatabase, destinations: [any Destination], policies: [String: DeliveryPolicy], metrics: Metrics, logger: Logger,
         retention: Duration = .seconds(7 * 24 * 3600), pollInterval: Duration = .seconds(2),
-        onQuarantine: @escaping @Sendable (_ destination: String, _ reason: String) -> Void = { _, _ in }
+        replicaID: String = ReplicaIdentity.current, claimLease: Duration = .seconds(30),
+        onQuarantine: @escaping @Sendable (_ destination: String, _ reason: String) -> Void = { _, _ in },
+        onStoreHealth: @escaping @Sendable (_ problem: String?) -> Void = { _ in }
     ) {
         self.store = DeliveryStore(database: database)
+        let leaseMillis = Int64(Self.seconds(claimLease) * 1000)
+        self.sharing = database.engine.isShared ? (replicaID, leaseMillis) : nil
+        self.onStoreHealth = onStoreHealth
         self.destinations = Dictionary(destinations.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.policies = policies
         self.metrics = metrics
         self.logger = logger
         self.retention = retention
-        self.pollInterval = pollInterval
+        // Claims are renewed every round: at least three rounds per lease.
+        self.pollInterval = database.engine.isShared ? min(pollInterval, claimLease / 3) : pollInterval
         self.onQuarantine = { destination, reason in
             metrics.set("cano_destination_suspect", ["destination": destination], to: 1)
             onQuarantine(destination, reason)
@@ -88,7 +114,8 @@ public final class DeliveryEngine: @unchecked Sendable {
         metrics.describe("cano_deliveries_total", type: "counter", help: "Delivery attempts by destination and result (delivered, retry, permanent).")
         metrics.describe("cano_delivery_retries_total", type: "counter", help: "Retries scheduled, by destination.")
         metrics.describe("cano_dead_letters_total", type: "counter", help: "Deliveries dead-lettered, by destination.")
-        metrics.describe("cano_queue_depth", type: "gauge", help: "Pending deliveries, by destination.")
+        metrics.describe("cano_queue_depth", type: "gauge", help: "Pending deliveries held by this process (with a shared store: claimed by this replica), by destination.")
+        metrics.describe("cano_store_pending_deliveries", type: "gauge", help: "Shared store only: pending deliveries of every replica, by destination.")
         metrics.describe("cano_queue_oldest_age_seconds", type: "gauge", help: "Age of the oldest pending delivery, by destination.")
         metrics.describe("cano_delivery_duration_seconds", type: "histogram", help: "Duration of one destination call, by destination.")
         metrics.describe("cano_delivery_latency_seconds", type: "histogram", help: "Time from intake to successful delivery, by destination.")
@@ -104,8 +131,14 @@ public final class DeliveryEngine: @unchecked Sendable {
         feederRunning = true
         feederCondition.unlock()
         for (name, _) in destinations { _ = queue(for: name) }
-        try recoverInterrupted(crashReport)
-        try load()
+        if sharing == nil {
+            try recoverInterrupted(crashReport, scope: .all)
+            try load()
+        } else {
+            // A shared store may be unreachable now: the feeder recovers and claims once it
+            // answers, and reports its health meanwhile (the collector still starts).
+            self.crashReport = crashReport
+        }
         queuesLock.lock()
         let all = Array(queues.values)
         queuesLock.unlock()
@@ -118,7 +151,7 @@ public final class DeliveryEngine: @unchecked Sendable {
 
     /// Counts a crash on every delivery the last run left in a plugin call, and quarantines
     /// those that reached their limit. Before `load()`, so a poison Issue is never called again.
-    private func recoverInterrupted(_ crashReport: CrashGuard.Report?) throws(DatabaseError) {
+    private func recoverInterrupted(_ crashReport: CrashGuard.Report?, scope: DeliveryStore.RecoveryScope) throws(DatabaseError) {
         if let crashReport {
             logger.error("the last run ended with a fatal signal", metadata: [
                 "signals": .string(crashReport.signals.map(String.init).joined(separator: ",")),
@@ -127,7 +160,7 @@ public final class DeliveryEngine: @unchecked Sendable {
         }
         let found: [InterruptedDelivery]
         do {
-            found = try store.recoverInterrupted(blamed: crashReport?.deliveryIDs, quarantineAfter: { [policies] in (policies[$0] ?? DeliveryPolicy()).quarantineAfterCrashes },
+            found = try store.recoverInterrupted(scope: scope, blamed: crashReport?.deliveryIDs, quarantineAfter: { [policies] in (policies[$0] ?? DeliveryPolicy()).quarantineAfterCrashes },
                                                  now: unixMillis())
         } catch let error as DatabaseError {
             throw error
@@ -150,11 +183,20 @@ public final class DeliveryEngine: @unchecked Sendable {
                 logger.error("delivery quarantined: the collector stopped uncleanly during its plugin call too often; its destination is suspect",
                              metadata: meta)
                 onQuarantine(d.destination, RetryPolicy.quarantineReason(crashes: d.crashes))
+            } else if d.onAnotherReplica {
+                logger.warning("a replica's claim lapsed while this delivery was in its plugin call (it died, or lost the database); counted as a crash, retrying",
+                               metadata: meta)
             } else {
                 logger.warning("the collector stopped uncleanly while this delivery was in a plugin call; counted as a crash, retrying",
                                metadata: meta)
             }
         }
+    }
+
+    /// On a shared engine, listens for the work other replicas queue (PostgreSQL NOTIFY),
+    /// so it is claimed at once rather than at the next poll.
+    public func wakeFromOtherReplicas(_ database: PostgreSQLDatabase) {
+        database.listen(channel: DeliveryStore.newWorkChannel) { [weak self] in self?.notify() }
     }
 
     /// New work was committed: load it now rather than at the next poll. Cheap; call it
@@ -192,6 +234,14 @@ public final class DeliveryEngine: @unchecked Sendable {
                     logger.error("destination still in a plugin call at the drain deadline; abandoning the call, the delivery stays queued",
                                  metadata: ["destination": .string(queue.name), "in_flight": .stringConvertible(stuck.count)])
                 }
+                if let sharing {
+                    // Hand the claimed work over now rather than after the lease (a rollout);
+                    // after the abandoned calls' marks are cleared, so those go too.
+                    do { try store.releaseClaims(owner: sharing.owner) } catch {
+                        logger.warning("could not release claims; other replicas take them over when the lease lapses",
+                                       metadata: ["error": .string("\(error)")])
+                    }
+                }
                 continuation.resume(returning: DrainResult(completed: completed && inFlight == 0, inFlight: inFlight))
             }
         }
@@ -210,6 +260,8 @@ public final class DeliveryEngine: @unchecked Sendable {
         let running = started
         feederCondition.unlock()
         if running { startWorkers(q) }
+        // A shared engine claims only for destinations it has: claim this one's work now.
+        if sharing != nil { notify() }
         return true
     }
 
@@ -221,6 +273,21 @@ public final class DeliveryEngine: @unchecked Sendable {
         let q = queue(for: name)
         let maxAgeMillis = Int64(Self.seconds(q.policy.maxAge) * 1000)
         let now = unixMillis()
+        if sharing != nil {
+            // A shared engine never claims for a destination it lacks, so nothing is in
+            // memory: expire in the store what no replica holds.
+            do {
+                let n = try store.expireUnclaimed(destination: name, queuedBefore: now - maxAgeMillis, reason: reason, now: now)
+                if n > 0 {
+                    metrics.increment("cano_dead_letters_total", ["destination": name], by: Double(n))
+                    logger.error("deliveries dead-lettered", metadata: ["destination": .string(name), "count": .stringConvertible(n), "reason": .string(reason)])
+                }
+                return n
+            } catch {
+                logger.error("could not expire deliveries", metadata: ["destination": .string(name), "error": .string("\(error)")])
+                return 0
+            }
+        }
         let expired = q.removeExpired(queuedBefore: now - maxAgeMillis)
         for d in expired {
             do {
@@ -285,6 +352,12 @@ public final class DeliveryEngine: @unchecked Sendable {
         let rows = try store.pending(afterID: lastLoadedID)
         guard let last = rows.last else { return }
         lastLoadedID = last.id
+        enqueue(rows)
+    }
+
+    /// Hands loaded or claimed rows (in id order) to their destinations' queues, starting
+    /// a queue's workers the first time it gets work.
+    private func enqueue(_ rows: [PendingDelivery]) {
         var byDestination: [String: [PendingDelivery]] = [:]
         for row in rows { byDestination[row.destination, default: []].append(row) }
         for (name, rows) in byDestination {
@@ -294,12 +367,47 @@ public final class DeliveryEngine: @unchecked Sendable {
         }
     }
 
+    /// One feeder round on a shared engine: recover the calls of replicas that died (and at
+    /// the first round this replica's own previous run), renew this replica's claims and
+    /// drop what it lost, then claim new work for the destinations it has.
+    private func claimRound(owner: String, leaseMillis: Int64) throws {
+        let first = !recoveredAtStart
+        // Renew first: a round that comes late (a slow database) must not find this
+        // replica's own claims lapsed and recover its live calls as another's.
+        var now = unixMillis()
+        let held = first ? [] : try store.renewClaims(owner: owner, leaseMillis: leaseMillis, now: now)
+        try recoverInterrupted(first ? crashReport : nil, scope: .shared(owner: owner, atStart: first))
+        if first {
+            try store.releaseClaims(owner: owner)
+            recoveredAtStart = true
+            crashReport = nil
+        }
+        for queue in allQueues() { queue.retain(held) }
+        now = unixMillis()
+        let ready = allQueues().filter { $0.destination != nil }.map(\.name)
+        guard !ready.isEmpty else { return }
+        let rows = try store.claim(owner: owner, destinations: ready, leaseMillis: leaseMillis, limit: Self.claimBatch, now: now)
+        enqueue(rows)
+        // A full batch: more may wait; go round again without waiting for the poll.
+        if rows.count == Self.claimBatch { notify() }
+    }
+
+    /// Rows claimed (or re-read) per round at most.
+    static let claimBatch = 1000
+
+    /// The `/readyz` line for a failed feeder round (secret-free: database errors carry no
+    /// row data or credentials).
+    static func healthReason(_ error: any Error) -> String {
+        if let error = error as? DatabaseError { return error.description }
+        return SecretScrubber.shared.scrub("\(error)")
+    }
+
     private func startWorkers(_ queue: DestinationQueue) {
         guard let destination = queue.destination, queue.markWorkersStarted() else { return }
         let log = logger.with(destination: queue.name)
         for _ in 0..<max(1, queue.policy.workers) {
-            let worker = DeliveryWorker(queue: queue, destination: destination, store: store, metrics: metrics, logger: log,
-                                        onQuarantine: onQuarantine)
+            let worker = DeliveryWorker(queue: queue, destination: destination, store: store, owner: sharing?.owner, metrics: metrics,
+                                        logger: log, onQuarantine: onQuarantine)
             queue.workerStarted()
             BlockingThread.start(name: "cano-deliver-\(queue.name)") { worker.run() }
         }
@@ -316,14 +424,22 @@ public final class DeliveryEngine: @unchecked Sendable {
             feederCondition.unlock()
             if stop { break }
             do {
-                try load()
+                if let sharing { try claimRound(owner: sharing.owner, leaseMillis: sharing.leaseMillis) } else { try load() }
+                onStoreHealth(nil)
             } catch {
                 logger.error("could not load pending deliveries", metadata: ["error": .string("\(error)")])
+                onStoreHealth(Self.healthReason(error))
             }
             queuesLock.lock()
             let all = Array(queues.values)
             queuesLock.unlock()
             for queue in all { queue.publishGauges() }
+            if sharing != nil {
+                // cano_queue_depth is what this replica holds; the shared backlog is this.
+                if let counts = try? store.pendingCounts() {
+                    for queue in all { metrics.set("cano_store_pending_deliveries", ["destination": queue.name], to: Double(counts[queue.name] ?? 0)) }
+                }
+            }
             if ContinuousClock.now - lastPrune > .seconds(60) {
                 lastPrune = .now
                 do {

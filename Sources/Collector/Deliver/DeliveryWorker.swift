@@ -7,6 +7,9 @@ struct DeliveryWorker: Sendable {
     let queue: DestinationQueue
     let destination: any Destination
     let store: DeliveryStore
+    /// On a shared engine, this replica's name on its claims: a delivery another replica
+    /// took over (this one's lease lapsed) is dropped, not attempted.
+    let owner: String?
     let metrics: Metrics
     let logger: Logger
     /// Called when a delivery is quarantined because it crashed its (isolated) plugin.
@@ -24,14 +27,15 @@ struct DeliveryWorker: Sendable {
         let labels = ["destination": queue.name]
         let loaded: (payload: [UInt8], reference: [UInt8]?)?
         do {
-            loaded = try store.payloadAndReference(delivery)
+            loaded = try store.payloadAndReference(delivery, owner: owner)
         } catch {
             logger.error("could not read a queued delivery", metadata: ["delivery_id": .stringConvertible(delivery.id), "error": .string("\(error)")])
             backOffAfterStoreError(delivery)
             return
         }
         guard let loaded else {
-            // No longer pending in the database (an operator or another process settled it).
+            // No longer pending in the database (an operator or another process settled it),
+            // or, on a shared engine, no longer this replica's.
             queue.finish(delivery)
             return
         }
@@ -39,7 +43,12 @@ struct DeliveryWorker: Sendable {
         do {
             // Durable before the call: if the plugin takes the process down, the next start
             // counts this crash against this delivery (and quarantines a poison Issue).
-            try store.recordAttemptStart(id: delivery.id, attempts: attempt, now: unixMillis())
+            guard try store.recordAttemptStart(id: delivery.id, attempts: attempt, owner: owner, now: unixMillis()) else {
+                // Settled meanwhile (an operator), or another replica took it over.
+                logger.info("delivery no longer this process's to attempt; dropped", metadata: ["delivery_id": .stringConvertible(delivery.id)])
+                queue.finish(delivery)
+                return
+            }
         } catch {
             logger.error("could not record a delivery attempt", metadata: ["delivery_id": .stringConvertible(delivery.id), "error": .string("\(error)")])
             backOffAfterStoreError(delivery)
@@ -73,7 +82,8 @@ struct DeliveryWorker: Sendable {
                 // Only the first delivery of an occurrence defines its reference; later
                 // ones (the resolve) keep what the destination returned for the first.
                 let reference = loaded.reference == nil ? outcome.reference : nil
-                try store.recordDelivered(id: delivery.id, attempts: attempt, reference: reference, message: outcome.message, now: now)
+                guard try store.recordDelivered(id: delivery.id, attempts: attempt, reference: reference, message: outcome.message, owner: owner, now: now)
+                else { return lostClaim(delivery, outcome: "delivered") }
                 metrics.observe("cano_delivery_latency_seconds", labels, max(0, Double(now - delivery.queuedMillis) / 1000))
                 logger.debug("delivered", metadata: meta)
                 queue.finish(delivery)
@@ -83,8 +93,9 @@ struct DeliveryWorker: Sendable {
                 next.crashes = crashes
                 // Rounded up, so a retry-after is never undercut by rounding.
                 next.nextAttemptMillis = Int64(((Date().timeIntervalSince1970 + DeliveryEngine.seconds(delay)) * 1000).rounded(.up))
-                try store.recordRetry(id: delivery.id, attempts: attempt, crashes: crashes, nextAttemptMillis: next.nextAttemptMillis,
-                                      message: outcome.message, now: now)
+                guard try store.recordRetry(id: delivery.id, attempts: attempt, crashes: crashes, nextAttemptMillis: next.nextAttemptMillis,
+                                            message: outcome.message, owner: owner, now: now)
+                else { return lostClaim(delivery, outcome: "retry") }
                 metrics.increment("cano_delivery_retries_total", labels)
                 var m = meta
                 m["retry_in_ms"] = .stringConvertible(next.nextAttemptMillis - now)
@@ -92,14 +103,16 @@ struct DeliveryWorker: Sendable {
                 logger.warning("delivery failed; will retry", metadata: m)
                 queue.reschedule(next)
             case .deadLetter(let reason):
-                try store.recordDead(id: delivery.id, attempts: attempt, crashes: crashes, cause: .failed, message: reason, now: now)
+                guard try store.recordDead(id: delivery.id, attempts: attempt, crashes: crashes, cause: .failed, message: reason, owner: owner, now: now)
+                else { return lostClaim(delivery, outcome: "dead letter") }
                 metrics.increment("cano_dead_letters_total", labels)
                 var m = meta
                 m["reason"] = .string(reason)
                 logger.error("delivery dead-lettered", metadata: m)
                 queue.finish(delivery)
             case .quarantine(let reason):
-                try store.recordDead(id: delivery.id, attempts: attempt, crashes: crashes, cause: .quarantined, message: reason, now: now)
+                guard try store.recordDead(id: delivery.id, attempts: attempt, crashes: crashes, cause: .quarantined, message: reason, owner: owner, now: now)
+                else { return lostClaim(delivery, outcome: "quarantine") }
                 metrics.increment("cano_dead_letters_total", labels)
                 metrics.increment("cano_deliveries_quarantined_total", labels)
                 var m = meta
@@ -112,6 +125,17 @@ struct DeliveryWorker: Sendable {
             logger.error("could not record a delivery outcome", metadata: ["delivery_id": .stringConvertible(delivery.id), "error": .string("\(error)")])
             backOffAfterStoreError(delivery)
         }
+    }
+
+    /// The outcome was not recorded because the delivery was no longer this process's: on a
+    /// shared engine another replica took it over after this one's lease lapsed (a database
+    /// outage longer than `claim_lease`). That replica owns the row now; its own attempt may
+    /// repeat this one (at-least-once), but this stale outcome must not overwrite its state.
+    private func lostClaim(_ delivery: PendingDelivery, outcome: String) {
+        logger.warning("another replica took this delivery over during the call; its outcome is not recorded", metadata: [
+            "delivery_id": .stringConvertible(delivery.id), "fingerprint": .string(delivery.fingerprint), "outcome": .string(outcome),
+        ])
+        queue.finish(delivery)
     }
 
     /// The database failed or was closed. The row is still pending there, so it is safe

@@ -67,6 +67,24 @@ final class DestinationQueue: @unchecked Sendable {
         return removed
     }
 
+    /// Shared engine: forgets every delivery not in `held` (this replica's claims) and not
+    /// in flight; another replica took it over after this one's lease lapsed.
+    func retain(_ held: Set<Int64>) {
+        condition.lock()
+        var dropped = 0
+        for (fingerprint, list) in byFingerprint {
+            let keep = list.filter { held.contains($0.id) || inFlight.contains($0.id) }
+            guard keep.count != list.count else { continue }
+            dropped += list.count - keep.count
+            byFingerprint[fingerprint] = keep.isEmpty ? nil : keep
+            if let head = keep.first { heap.push(Due(at: head.nextAttemptMillis, id: head.id, fingerprint: head.fingerprint)) }
+        }
+        if dropped > 0 { known = known.filter { held.contains($0) || inFlight.contains($0) } }
+        let depth = known.count
+        condition.unlock()
+        if dropped > 0 { metrics.set("cano_queue_depth", ["destination": name], to: Double(depth)) }
+    }
+
     /// Pending deliveries held (including those in flight).
     var depth: Int { condition.withLock { known.count } }
     var inFlightCount: Int { condition.withLock { inFlight.count } }

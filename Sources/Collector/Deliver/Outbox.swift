@@ -21,7 +21,7 @@ public final class Outbox: IssueSink, @unchecked Sendable {
         var continuation: CheckedContinuation<Result<SubmitReceipt, SubmitError>, Never>
     }
 
-    private let database: Database
+    private let database: any SQLDatabase
     private let router: IssueRouter
     private let policies: [String: DeliveryPolicy]
     private let metrics: Metrics
@@ -38,7 +38,7 @@ public final class Outbox: IssueSink, @unchecked Sendable {
     /// not in it); `onQueued` runs on the writer thread after a commit that queued work
     /// (pass the engine's `notify`).
     public init(
-        database: Database, router: IssueRouter, policies: [String: DeliveryPolicy], metrics: Metrics, logger: Logger,
+        database: any SQLDatabase, router: IssueRouter, policies: [String: DeliveryPolicy], metrics: Metrics, logger: Logger,
         onQueued: @escaping @Sendable () -> Void = {}
     ) {
         self.database = database
@@ -141,7 +141,11 @@ public final class Outbox: IssueSink, @unchecked Sendable {
         var overflowBy: [String: Int] = [:]
         var revivedBy: [String: Int] = [:]
         do {
+            let engine = database.engine
             try database.write("record submitted Issues") { c in
+                // The body may run again on a new connection (SQLDatabase.write): start clean.
+                results = []; queuedBy = [:]; duplicatesBy = [:]; overflowBy = [:]; revivedBy = [:]
+                try DeliveryStore.lockIntake(c, engine: engine)
                 let now = unixMillis()
                 var depth: [String: Int] = [:]
                 for request in batch {
@@ -183,6 +187,7 @@ public final class Outbox: IssueSink, @unchecked Sendable {
                     }
                     results.append(receipt)
                 }
+                if !queuedBy.isEmpty { try DeliveryStore.announceNewWork(c, engine: engine) }
             }
         } catch {
             // The whole group failed to commit: nothing of it is recorded.

@@ -12,19 +12,38 @@ import Synchronization
 ///   create is retried with backoff, and ``markRecovered(destination:)`` clears it;
 /// - *suspect*: its plugin crashed the collector (``markSuspect(_:reason:)``), for the life
 ///   of the process.
+///
+/// The store is different: without it nothing can be acknowledged durably, so while it is
+/// unreachable (PostgreSQL down, ``markStorageUnavailable(_:)``) `/readyz` answers 503
+/// and names the reason; the intake answers 503 with Retry-After meanwhile.
 public final class Readiness: Sendable {
     private let state = Atomic<Bool>(false)
+    private let storageProblem = Mutex<String?>(nil)
     private let suspects = Mutex<[String: String]>([:])
     private let failures = Mutex<[String: String]>([:])
 
     public init() {}
 
-    /// True between ``markReady()`` and ``markNotReady()``.
-    public var isReady: Bool { state.load(ordering: .acquiring) }
+    /// True between ``markReady()`` and ``markNotReady()``, while the store is reachable.
+    public var isReady: Bool { state.load(ordering: .acquiring) && storageProblem.withLock { $0 == nil } }
     /// Start taking traffic.
     public func markReady() { state.store(true, ordering: .releasing) }
     /// Stop taking traffic (shutdown has started).
     public func markNotReady() { state.store(false, ordering: .releasing) }
+
+    /// The store cannot be reached; `reason` (secret-free) is shown until
+    /// ``markStorageAvailable()``.
+    public func markStorageUnavailable(_ reason: String) {
+        storageProblem.withLock { $0 = reason }
+    }
+
+    /// The store answers again.
+    public func markStorageAvailable() {
+        storageProblem.withLock { $0 = nil }
+    }
+
+    /// Why the store is unavailable, or nil.
+    public var storageUnavailableReason: String? { storageProblem.withLock { $0 } }
 
     /// Records that `destination`'s plugin crashed the process (or its isolated process);
     /// the latest reason wins. It stays suspect for the life of this process.
@@ -52,6 +71,9 @@ public final class Readiness: Sendable {
     /// one per suspect destination.
     public var report: String {
         var lines = [isReady ? "ready" : "not ready"]
+        if let reason = storageUnavailableReason {
+            lines.append("storage unavailable: \(reason) (alerts are refused with 503 and Retry-After; queued deliveries wait)")
+        }
         for (name, reason) in failedDestinations.sorted(by: { $0.key < $1.key }) {
             lines.append("failed destination \(name): \(reason) (its deliveries are queued; creating it is retried)")
         }

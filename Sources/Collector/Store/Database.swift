@@ -18,6 +18,9 @@ public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible
         case migration
         /// The database was closed.
         case closed
+        /// The database server cannot be reached (PostgreSQL down, connection refused or
+        /// reset). Transient: the caller retries later; the intake answers 503.
+        case unavailable
     }
     /// What kind of failure.
     public var code: Code
@@ -53,7 +56,7 @@ public enum SQLValue: Sendable, Equatable {
 ///
 /// Statements are compiled once and cached by their SQL text, so callers write plain SQL
 /// with `?` parameters and pay the compile cost once per process.
-public final class DatabaseConnection {
+public final class DatabaseConnection: SQLConnection {
     fileprivate let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
 
@@ -80,7 +83,7 @@ public final class DatabaseConnection {
 
     /// Runs one statement that returns no rows; returns the number of rows changed.
     @discardableResult
-    public func run(_ sql: String, _ values: [SQLValue] = [], operation: String) throws(DatabaseError) -> Int {
+    public func run(_ sql: String, _ values: [SQLValue], operation: String) throws(DatabaseError) -> Int {
         let statement = try prepared(sql, operation: operation)
         defer { reset(statement) }
         try bind(values, to: statement, operation: operation)
@@ -91,7 +94,7 @@ public final class DatabaseConnection {
     }
 
     /// Runs a query and calls `row` for each result row, in order.
-    public func query(_ sql: String, _ values: [SQLValue] = [], operation: String, _ row: (DatabaseRow) throws(DatabaseError) -> Void) throws(DatabaseError) {
+    public func query(_ sql: String, _ values: [SQLValue], operation: String, _ row: (any SQLRow) throws(DatabaseError) -> Void) throws(DatabaseError) {
         let statement = try prepared(sql, operation: operation)
         defer { reset(statement) }
         try bind(values, to: statement, operation: operation)
@@ -101,15 +104,6 @@ public final class DatabaseConnection {
             guard rc == SQLITE_ROW else { throw failure(rc, operation) }
             try row(DatabaseRow(statement: statement))
         }
-    }
-
-    /// The first column of the first row, or nil when there is no row.
-    public func scalar(_ sql: String, _ values: [SQLValue] = [], operation: String) throws(DatabaseError) -> SQLValue? {
-        var result: SQLValue?
-        try query(sql, values, operation: operation) { row in
-            if result == nil { result = row[0] }
-        }
-        return result
     }
 
     /// The rowid of the last INSERT on this connection.
@@ -178,7 +172,7 @@ public final class DatabaseConnection {
 }
 
 /// The current row of a query, valid only inside the row callback.
-public struct DatabaseRow {
+public struct DatabaseRow: SQLRow {
     fileprivate let statement: OpaquePointer
 
     fileprivate init(statement: OpaquePointer) {
@@ -237,7 +231,7 @@ public struct Migration: Sendable {
 /// One connection (not a pool) on purpose: the collector has exactly one writer at a time
 /// anyway (SQLite allows one), group commit batches the intake, and one connection means
 /// a transaction sees every earlier commit of this process without cross-connection races.
-public final class Database: @unchecked Sendable {
+public final class Database: SQLDatabase, @unchecked Sendable {
     /// How hard a commit tries to reach the disk.
     public enum Synchronous: String, Sendable {
         /// fsync the WAL on every commit: an acknowledged commit survives power loss.
@@ -264,6 +258,8 @@ public final class Database: @unchecked Sendable {
 
     /// The database file.
     public let path: String
+    /// Always ``StorageEngine/sqlite``.
+    public var engine: StorageEngine { .sqlite }
     private let lock = NSLock()
     private var connection: DatabaseConnection?
     /// The database's synchronous setting (``Options/synchronous``).
@@ -318,7 +314,7 @@ public final class Database: @unchecked Sendable {
 
     /// Runs `body` with the connection, outside any transaction (reads, single statements).
     @discardableResult
-    public func read<T>(_ operation: String, _ body: (DatabaseConnection) throws -> T) throws(DatabaseError) -> T {
+    public func read<T>(_ operation: String, _ body: (any SQLConnection) throws -> T) throws(DatabaseError) -> T {
         lock.lock()
         defer { lock.unlock() }
         guard let connection else { throw DatabaseError(.closed, operation: operation, message: "the database is closed") }
@@ -341,7 +337,7 @@ public final class Database: @unchecked Sendable {
     /// in-flight mark of a plugin call: the plugin did not crash the machine). The next
     /// FULL commit makes it durable with everything before it.
     @discardableResult
-    public func write<T>(_ operation: String, survivesProcessCrashOnly: Bool = false, _ body: (DatabaseConnection) throws -> T) throws -> T {
+    public func write<T>(_ operation: String, survivesProcessCrashOnly: Bool, _ body: (any SQLConnection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
         guard let connection else { throw DatabaseError(.closed, operation: operation, message: "the database is closed") }

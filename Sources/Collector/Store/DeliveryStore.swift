@@ -85,6 +85,9 @@ public struct InterruptedDelivery: Sendable, Equatable {
     public var quarantined: Bool
     /// This exit was blamed on it (nil crash report, or the handler saw it in the call).
     public var blamed: Bool = true
+    /// Shared store: it was in a call on another replica whose claim lapsed (that replica
+    /// died, or lost the database for longer than the lease).
+    public var onAnotherReplica: Bool = false
 }
 
 /// A new queue entry, as the outbox records it.
@@ -98,28 +101,51 @@ struct NewDelivery: Sendable {
 }
 
 /// Every SQL statement over the `deliveries` table, in one place: the outbox, the engine
-/// and the `deliveries` CLI command all go through it.
+/// and the `deliveries` CLI command all go through it, on either engine (``SQLDatabase``).
+///
+/// On a shared engine (PostgreSQL) several replicas work on the same rows:
+/// - the intake's transactions take one advisory lock, so dedup holds across replicas and
+///   ids follow the commit order (the per-fingerprint order relies on it);
+/// - a replica delivers only rows it claimed (``claim(owner:destinations:leaseMillis:limit:now:)``), and
+///   renews its claims while it lives; another replica takes them over once they lapse.
 public struct DeliveryStore: Sendable {
     /// The database holding the table.
-    public let database: Database
+    public let database: any SQLDatabase
 
-    /// Wraps an open collector database (see ``CollectorSchema/open(path:options:)``).
-    public init(database: Database) {
+    /// Wraps an open collector database (see ``CollectorStorage/open(_:dataDirectory:logger:)``).
+    public init(database: any SQLDatabase) {
         self.database = database
     }
 
+    /// The PostgreSQL channel on which a commit that queued work wakes every replica's engine.
+    static let newWorkChannel = "cano_deliveries"
+    /// The advisory-lock key that serialises intake transactions across replicas.
+    private static let intakeLockKey: Int64 = 0x63_616E_6F01  // "cano" 1
+
     // MARK: Intake (inside the outbox's transaction)
 
-    static func pendingCount(_ c: DatabaseConnection, destination: String) throws(DatabaseError) -> Int {
-        let value = try c.scalar(
-            "SELECT count(*) FROM deliveries WHERE destination = ? AND state = 'pending'",
-            [.text(destination)], operation: "count queue of \(destination)")
-        if case .integer(let n) = value { return Int(n) }
-        return 0
+    /// First statement of an intake transaction. SQLite's `BEGIN IMMEDIATE` already makes
+    /// the one writer; on PostgreSQL concurrent replicas would both miss each other's row in
+    /// the dedup lookup and queue the same alert twice, so they take turns.
+    static func lockIntake(_ c: any SQLConnection, engine: StorageEngine) throws(DatabaseError) {
+        guard engine.isShared else { return }
+        _ = try c.scalar("SELECT pg_advisory_xact_lock(?)", [.integer(intakeLockKey)], operation: "lock intake")
+    }
+
+    /// Wakes the other replicas' engines when the transaction commits (PostgreSQL NOTIFY is
+    /// delivered at commit, and dropped on rollback). This process is woken directly.
+    static func announceNewWork(_ c: any SQLConnection, engine: StorageEngine) throws(DatabaseError) {
+        guard engine.isShared else { return }
+        _ = try c.scalar("SELECT pg_notify(?, '')", [.text(newWorkChannel)], operation: "announce new work")
+    }
+
+    static func pendingCount(_ c: any SQLConnection, destination: String) throws(DatabaseError) -> Int {
+        try c.count("SELECT count(*) FROM deliveries WHERE destination = ? AND state = 'pending'",
+                    [.text(destination)], operation: "count queue of \(destination)")
     }
 
     /// The existing row for the same alert (fingerprint, status, start) at a destination.
-    static func existing(_ c: DatabaseConnection, _ d: NewDelivery) throws(DatabaseError) -> (id: Int64, state: DeliveryState, cause: DeadLetterCause?)? {
+    static func existing(_ c: any SQLConnection, _ d: NewDelivery) throws(DatabaseError) -> (id: Int64, state: DeliveryState, cause: DeadLetterCause?)? {
         var found: (Int64, DeliveryState, DeadLetterCause?)?
         try c.query(
             "SELECT id, state, dead_cause FROM deliveries WHERE destination = ? AND fingerprint = ? AND starts_at_ms = ? AND status = ? LIMIT 1",
@@ -135,7 +161,7 @@ public struct DeliveryStore: Sendable {
     /// (a new id, so the engine loads it like new work) with a fresh attempt budget, unless a
     /// later delivery of the same fingerprint exists (reviving an old firing behind its
     /// resolve would post a stale message). Returns whether it was revived.
-    static func revive(_ c: DatabaseConnection, deadID: Int64, with d: NewDelivery, now: Int64) throws(DatabaseError) -> Bool {
+    static func revive(_ c: any SQLConnection, deadID: Int64, with d: NewDelivery, now: Int64) throws(DatabaseError) -> Bool {
         let newer = try c.scalar(
             "SELECT count(*) FROM deliveries WHERE destination = ? AND fingerprint = ? AND id > ?",
             [.text(d.destination), .text(d.fingerprint), .integer(deadID)], operation: "revive: look for newer deliveries")
@@ -146,13 +172,13 @@ public struct DeliveryStore: Sendable {
     }
 
     /// Marks a delivered row as seen again, so pruning keeps it while Alertmanager resends.
-    static func touch(_ c: DatabaseConnection, id: Int64, now: Int64) throws(DatabaseError) {
+    static func touch(_ c: any SQLConnection, id: Int64, now: Int64) throws(DatabaseError) {
         try c.run("UPDATE deliveries SET updated_ms = ? WHERE id = ? AND state = 'delivered'", [.integer(now), .integer(id)], operation: "touch delivered row")
     }
 
     /// Queues `d`, or with `deadLetter` records it straight as a dead letter (a full queue).
     static func insert(
-        _ c: DatabaseConnection, _ d: NewDelivery, now: Int64, deadLetter: (cause: DeadLetterCause, message: String)? = nil
+        _ c: any SQLConnection, _ d: NewDelivery, now: Int64, deadLetter: (cause: DeadLetterCause, message: String)? = nil
     ) throws(DatabaseError) {
         try c.run(
             """
@@ -169,6 +195,16 @@ public struct DeliveryStore: Sendable {
 
     // MARK: Engine
 
+    /// The columns ``pendingDelivery(_:)`` reads, in its order.
+    private static let pendingColumns = "id, destination, fingerprint, starts_at_ms, idempotency_key, attempts, next_attempt_ms, queued_ms, crashes"
+
+    private static func pendingDelivery(_ row: any SQLRow) -> PendingDelivery {
+        PendingDelivery(
+            id: row.int(0), destination: row.text(1) ?? "", fingerprint: row.text(2) ?? "", startsAtMillis: row.int(3),
+            idempotencyKey: row.text(4) ?? "", attempts: Int(row.int(5)), nextAttemptMillis: row.int(6), queuedMillis: row.int(7),
+            crashes: Int(row.int(8)))
+    }
+
     /// A destination's message as it may be stored and shown (`deliveries list`, logs):
     /// every known secret scrubbed, whatever the plugin echoed.
     static func storable(_ message: String) -> String {
@@ -179,28 +215,84 @@ public struct DeliveryStore: Sendable {
     func pending(afterID: Int64) throws(DatabaseError) -> [PendingDelivery] {
         try database.read("load pending deliveries") { c in
             var result: [PendingDelivery] = []
-            try c.query(
-                """
-                SELECT id, destination, fingerprint, starts_at_ms, idempotency_key, attempts, next_attempt_ms, queued_ms, crashes
-                FROM deliveries WHERE id > ? AND state = 'pending' ORDER BY id
-                """,
-                [.integer(afterID)], operation: "load pending deliveries"
-            ) { row in
-                result.append(PendingDelivery(
-                    id: row.int(0), destination: row.text(1) ?? "", fingerprint: row.text(2) ?? "", startsAtMillis: row.int(3),
-                    idempotencyKey: row.text(4) ?? "", attempts: Int(row.int(5)), nextAttemptMillis: row.int(6), queuedMillis: row.int(7),
-                    crashes: Int(row.int(8))))
+            try c.query("SELECT \(Self.pendingColumns) FROM deliveries WHERE id > ? AND state = 'pending' ORDER BY id",
+                        [.integer(afterID)], operation: "load pending deliveries") { row in
+                result.append(Self.pendingDelivery(row))
             }
             return result
         }
     }
 
+    /// Shared engine only: claims for `owner`, until `now + leaseMillis`, up to `limit`
+    /// pending deliveries to `destinations` (those the replica can deliver to) that no live
+    /// replica holds, oldest first, and returns them.
+    ///
+    /// Order per (destination, fingerprint) across replicas: a row is claimed only when
+    /// every older pending row of its fingerprint is already `owner`'s, so a resolve
+    /// accepted by B waits for the firing A is delivering and then goes to A (who holds the
+    /// firing); once the firing is delivered any replica may take it, with its reference.
+    /// `FOR UPDATE SKIP LOCKED`: replicas claiming at once never wait for, nor take, the
+    /// same row. Rows `owner` already holds are returned again (the caller ignores those it
+    /// has): a claim whose commit was never acknowledged, and so ran again, is not lost.
+    func claim(owner: String, destinations: [String], leaseMillis: Int64, limit: Int, now: Int64) throws -> [PendingDelivery] {
+        guard !destinations.isEmpty else { return [] }
+        let placeholders = Array(repeating: "?", count: destinations.count).joined(separator: ", ")
+        return try database.write("claim deliveries") { c in
+            var result: [PendingDelivery] = []
+            try c.query(
+                """
+                UPDATE deliveries SET claimed_by = ?, claim_until_ms = ?
+                WHERE id IN (
+                    SELECT d.id FROM deliveries d
+                    WHERE d.state = 'pending' AND d.destination IN (\(placeholders))
+                      AND (d.claimed_by IS NULL OR d.claim_until_ms < ? OR d.claimed_by = ?)
+                      AND NOT EXISTS (
+                          SELECT 1 FROM deliveries e
+                          WHERE e.state = 'pending' AND e.destination = d.destination AND e.fingerprint = d.fingerprint AND e.id < d.id
+                            AND (e.claimed_by IS NULL OR e.claimed_by <> ? OR e.claim_until_ms < ?))
+                    ORDER BY d.id LIMIT ?
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING \(Self.pendingColumns)
+                """,
+                [.text(owner), .integer(now + leaseMillis)] + destinations.map { .text($0) }
+                    + [.integer(now), .text(owner), .text(owner), .integer(now), .integer(Int64(limit))],
+                operation: "claim deliveries"
+            ) { row in
+                result.append(Self.pendingDelivery(row))
+            }
+            return result.sorted { $0.id < $1.id }
+        }
+    }
+
+    /// Shared engine only: extends `owner`'s claims on its pending deliveries to
+    /// `now + leaseMillis` and returns the ids it still holds. A claim that lapsed but that
+    /// no other replica took is still `owner`'s and is extended; one taken over is no longer
+    /// among them, and the caller must drop that delivery.
+    func renewClaims(owner: String, leaseMillis: Int64, now: Int64) throws -> Set<Int64> {
+        try database.write("renew claims") { c in
+            var ids: Set<Int64> = []
+            try c.query(
+                "UPDATE deliveries SET claim_until_ms = ? WHERE claimed_by = ? AND state = 'pending' RETURNING id",
+                [.integer(now + leaseMillis), .text(owner)], operation: "renew claims"
+            ) { row in
+                ids.insert(row.int(0))
+            }
+            return ids
+        }
+    }
+
     /// The Issue JSON of a pending delivery and the reference its destination returned for
     /// the first delivery of the same occurrence (fingerprint and start), if any.
-    func payloadAndReference(_ d: PendingDelivery) throws(DatabaseError) -> (payload: [UInt8], reference: [UInt8]?)? {
+    ///
+    /// `owner`: on a shared engine, the replica that must still hold the claim; nil (and
+    /// the payload) when another replica took the delivery over.
+    func payloadAndReference(_ d: PendingDelivery, owner: String? = nil) throws(DatabaseError) -> (payload: [UInt8], reference: [UInt8]?)? {
         try database.read("read delivery payload") { c in
             var payload: [UInt8]?
-            try c.query("SELECT payload FROM deliveries WHERE id = ? AND state = 'pending'", [.integer(d.id)], operation: "read delivery payload") { row in
+            let sql = owner == nil
+                ? "SELECT payload FROM deliveries WHERE id = ? AND state = 'pending'"
+                : "SELECT payload FROM deliveries WHERE id = ? AND state = 'pending' AND claimed_by = ?"
+            try c.query(sql, [.integer(d.id)] + (owner.map { [.text($0)] } ?? []), operation: "read delivery payload") { row in
                 payload = row.blob(0)
             }
             guard let payload else { return nil }
@@ -219,50 +311,88 @@ public struct DeliveryStore: Sendable {
         }
     }
 
+    /// The condition every write about one attempt adds: the row is still pending and, on a
+    /// shared engine, still `owner`'s (another replica may have taken it over after this
+    /// one's lease lapsed; then the write changes nothing and returns false).
+    private static func fence(id: Int64, owner: String?) -> (sql: String, values: [SQLValue]) {
+        guard let owner else { return ("WHERE id = ? AND state = 'pending'", [.integer(id)]) }
+        return ("WHERE id = ? AND state = 'pending' AND claimed_by = ?", [.integer(id), .text(owner)])
+    }
+
     /// Records, durably and before the plugin is called, that attempt `attempts` of `id`
     /// starts now. If the process dies in the call, the next start finds the mark
-    /// (``recoverInterrupted(quarantineAfter:now:)``); every outcome clears it.
+    /// (``recoverInterrupted(scope:blamed:quarantineAfter:now:)``); every outcome clears it.
     /// No fsync: the mark must survive the process (a plugin crash), not a power loss.
-    func recordAttemptStart(id: Int64, attempts: Int, now: Int64) throws {
-        try database.write("record attempt start", survivesProcessCrashOnly: true) { c in
-            try c.run("UPDATE deliveries SET attempts = ?, in_flight_ms = ? WHERE id = ? AND state = 'pending'",
-                      [.integer(Int64(attempts)), .integer(now), .integer(id)], operation: "record attempt start")
+    /// Returns false (and the plugin must not be called) when the delivery is no longer
+    /// pending or no longer `owner`'s.
+    @discardableResult
+    func recordAttemptStart(id: Int64, attempts: Int, owner: String? = nil, now: Int64) throws -> Bool {
+        let fence = Self.fence(id: id, owner: owner)
+        return try database.write("record attempt start", survivesProcessCrashOnly: true) { c in
+            try c.run("UPDATE deliveries SET attempts = ?, in_flight_ms = ? \(fence.sql)",
+                      [.integer(Int64(attempts)), .integer(now)] + fence.values, operation: "record attempt start") == 1
         }
     }
 
-    func recordDelivered(id: Int64, attempts: Int, reference: [UInt8]?, message: String, now: Int64) throws {
-        try database.write("record delivered") { c in
+    /// Returns false when the delivery was no longer pending or `owner`'s (nothing recorded).
+    @discardableResult
+    func recordDelivered(id: Int64, attempts: Int, reference: [UInt8]?, message: String, owner: String? = nil, now: Int64) throws -> Bool {
+        let fence = Self.fence(id: id, owner: owner)
+        return try database.write("record delivered") { c in
             try c.run(
                 """
                 UPDATE deliveries SET state = 'delivered', payload = NULL, attempts = ?, reference = ?, last_message = ?, updated_ms = ?,
                                       in_flight_ms = NULL
-                WHERE id = ?
+                \(fence.sql)
                 """,
-                [.integer(Int64(attempts)), reference.map { .blob($0) } ?? .null, .text(Self.storable(message)), .integer(now), .integer(id)],
-                operation: "record delivered")
+                [.integer(Int64(attempts)), reference.map { .blob($0) } ?? .null, .text(Self.storable(message)), .integer(now)] + fence.values,
+                operation: "record delivered") == 1
         }
     }
 
     /// `crashes`: the delivery's crash count after this attempt (it changes when an isolated
-    /// plugin's process crashed in the call).
-    func recordRetry(id: Int64, attempts: Int, crashes: Int, nextAttemptMillis: Int64, message: String, now: Int64) throws {
-        try database.write("record retry") { c in
+    /// plugin's process crashed in the call). Returns false as ``recordDelivered(id:attempts:reference:message:owner:now:)`` does.
+    @discardableResult
+    func recordRetry(id: Int64, attempts: Int, crashes: Int, nextAttemptMillis: Int64, message: String, owner: String? = nil, now: Int64) throws -> Bool {
+        let fence = Self.fence(id: id, owner: owner)
+        return try database.write("record retry") { c in
             try c.run(
-                "UPDATE deliveries SET attempts = ?, crashes = ?, next_attempt_ms = ?, last_message = ?, updated_ms = ?, in_flight_ms = NULL WHERE id = ?",
-                [.integer(Int64(attempts)), .integer(Int64(crashes)), .integer(nextAttemptMillis), .text(Self.storable(message)), .integer(now), .integer(id)],
-                operation: "record retry")
+                "UPDATE deliveries SET attempts = ?, crashes = ?, next_attempt_ms = ?, last_message = ?, updated_ms = ?, in_flight_ms = NULL \(fence.sql)",
+                [.integer(Int64(attempts)), .integer(Int64(crashes)), .integer(nextAttemptMillis), .text(Self.storable(message)), .integer(now)]
+                    + fence.values,
+                operation: "record retry") == 1
         }
     }
 
-    func recordDead(id: Int64, attempts: Int, crashes: Int, cause: DeadLetterCause, message: String, now: Int64) throws {
-        try database.write("record dead letter") { c in
+    /// Returns false as ``recordDelivered(id:attempts:reference:message:owner:now:)`` does.
+    @discardableResult
+    func recordDead(id: Int64, attempts: Int, crashes: Int, cause: DeadLetterCause, message: String, owner: String? = nil, now: Int64) throws -> Bool {
+        let fence = Self.fence(id: id, owner: owner)
+        return try database.write("record dead letter") { c in
             try c.run(
                 """
                 UPDATE deliveries SET state = 'dead', attempts = ?, crashes = ?, dead_cause = ?, last_message = ?, updated_ms = ?, in_flight_ms = NULL
-                WHERE id = ?
+                \(fence.sql)
                 """,
-                [.integer(Int64(attempts)), .integer(Int64(crashes)), .text(cause.rawValue), .text(Self.storable(message)), .integer(now), .integer(id)],
-                operation: "record dead letter")
+                [.integer(Int64(attempts)), .integer(Int64(crashes)), .text(cause.rawValue), .text(Self.storable(message)), .integer(now)]
+                    + fence.values,
+                operation: "record dead letter") == 1
+        }
+    }
+
+    /// Shared engine, for a destination this replica cannot deliver to: dead-letters its
+    /// deliveries that no replica holds and that were queued before `queuedBefore` (Unix
+    /// ms), with `reason`; returns how many. (Where a replica has the destination it claims
+    /// them, and ``RetryPolicy`` bounds their age at each attempt.)
+    func expireUnclaimed(destination: String, queuedBefore: Int64, reason: String, now: Int64) throws -> Int {
+        try database.write("expire unclaimed deliveries") { c in
+            try c.run(
+                """
+                UPDATE deliveries SET state = 'dead', dead_cause = ?, last_message = ?, updated_ms = ?
+                WHERE destination = ? AND state = 'pending' AND queued_ms <= ? AND (claimed_by IS NULL OR claim_until_ms < ?)
+                """,
+                [.text(DeadLetterCause.failed.rawValue), .text(Self.storable(reason)), .integer(now), .text(destination), .integer(queuedBefore), .integer(now)],
+                operation: "expire unclaimed deliveries")
         }
     }
 
@@ -277,38 +407,87 @@ public struct DeliveryStore: Sendable {
         }
     }
 
-    /// At start, before any delivery: every pending delivery still marked in flight was in a
-    /// plugin call when the process ended uncleanly (a crash, a kill -9, an OOM kill). Counts
-    /// the crash on it; at `quarantineAfter(destination)` crashes it becomes a quarantined
-    /// dead letter, so a plugin that segfaults on one Issue cannot crash-loop the collector.
+    /// Shared engine: gives up `owner`'s claims on its pending deliveries, so another
+    /// replica takes them over at once instead of after the lease (a clean shutdown, a
+    /// rollout), or so this replica's next start claims them afresh.
+    func releaseClaims(owner: String) throws {
+        try database.write("release claims") { c in
+            try c.run("UPDATE deliveries SET claimed_by = NULL, claim_until_ms = NULL WHERE claimed_by = ? AND state = 'pending' AND in_flight_ms IS NULL",
+                      [.text(owner)], operation: "release claims")
+        }
+    }
+
+    /// Whose interrupted plugin calls ``recoverInterrupted(scope:blamed:quarantineAfter:now:)`` looks at.
+    enum RecoveryScope: Sendable {
+        /// One process owns the database (SQLite): every mark is from its last run.
+        case all
+        /// A shared database, seen by replica `owner`: the marks of other replicas whose
+        /// claim lapsed (they died, or lost the database for longer than the lease), and,
+        /// `atStart`, those of `owner`'s own previous run (which the crash marker speaks of).
+        /// Never `owner`'s live calls.
+        case shared(owner: String, atStart: Bool)
+    }
+
+    /// Before any delivery (and, on a shared engine, again on every claim round): every
+    /// pending delivery still marked in flight in `scope` was in a plugin call when its
+    /// process ended uncleanly (a crash, a kill -9, an OOM kill). Counts the crash on it; at
+    /// `quarantineAfter(destination)` crashes it becomes a quarantined dead letter, so a
+    /// plugin that segfaults on one Issue cannot crash-loop the collector. The others become
+    /// plain pending deliveries again, free to be claimed.
     ///
-    /// `blamed`: the deliveries the crash handler saw in the crashing call (``CrashGuard``);
-    /// the others in flight were only interrupted and count nothing. nil when no handler saw
-    /// the exit (kill -9, OOM kill): then every delivery in flight counts.
-    func recoverInterrupted(blamed: Set<Int64>?, quarantineAfter: (String) -> Int, now: Int64) throws -> [InterruptedDelivery] {
-        try database.write("recover interrupted deliveries") { c in
+    /// `blamed`: the deliveries this process's crash handler saw in the crashing call
+    /// (``CrashGuard``); its other calls in flight were only interrupted and count nothing.
+    /// nil when no handler saw the exit (kill -9, OOM kill, another replica's death): then
+    /// every delivery in flight counts.
+    func recoverInterrupted(
+        scope: RecoveryScope = .all, blamed: Set<Int64>?, quarantineAfter: (String) -> Int, now: Int64
+    ) throws -> [InterruptedDelivery] {
+        let filter: String
+        var values: [SQLValue] = []
+        /// Whose rows the crash marker (`blamed`) speaks of: this process's previous run.
+        let ownRun: (String?) -> Bool
+        switch scope {
+        case .all:
+            filter = ""
+            ownRun = { _ in true }
+        case .shared(let owner, let atStart):
+            filter = atStart
+                ? " AND ((claim_until_ms < ? AND claimed_by <> ?) OR claimed_by = ?) ORDER BY id FOR UPDATE SKIP LOCKED"
+                : " AND claim_until_ms < ? AND claimed_by <> ? ORDER BY id FOR UPDATE SKIP LOCKED"
+            values = atStart ? [.integer(now), .text(owner), .text(owner)] : [.integer(now), .text(owner)]
+            ownRun = { atStart && $0 == owner }
+        }
+        return try database.write("recover interrupted deliveries") { c in
             var found: [InterruptedDelivery] = []
+            // On a shared engine the rows stay locked until the updates below, so a replica
+            // claiming or recovering at the same moment skips them.
             try c.query(
-                "SELECT id, destination, fingerprint, crashes FROM deliveries WHERE state = 'pending' AND in_flight_ms IS NOT NULL ORDER BY id",
-                operation: "find interrupted deliveries"
+                "SELECT id, destination, fingerprint, crashes, claimed_by FROM deliveries WHERE state = 'pending' AND in_flight_ms IS NOT NULL\(filter.isEmpty ? " ORDER BY id" : filter)",
+                values, operation: "find interrupted deliveries"
             ) { row in
                 let id = row.int(0)
                 let destination = row.text(1) ?? ""
-                let isBlamed = blamed.map { $0.contains(id) } ?? true
+                // Another replica's lapsed call counts as a crash, as a kill -9 does here.
+                let mine = ownRun(row.text(4))
+                let isBlamed = mine ? (blamed.map { $0.contains(id) } ?? true) : true
                 let crashes = Int(row.int(3)) + (isBlamed ? 1 : 0)
                 found.append(InterruptedDelivery(id: id, destination: destination, fingerprint: row.text(2) ?? "",
                                                  crashes: crashes, quarantined: isBlamed && crashes >= quarantineAfter(destination),
-                                                 blamed: isBlamed))
+                                                 blamed: isBlamed, onAnotherReplica: !mine))
             }
             for d in found {
                 if d.quarantined {
                     try c.run(
-                        "UPDATE deliveries SET state = 'dead', dead_cause = ?, crashes = ?, last_message = ?, updated_ms = ?, in_flight_ms = NULL WHERE id = ?",
+                        """
+                        UPDATE deliveries SET state = 'dead', dead_cause = ?, crashes = ?, last_message = ?, updated_ms = ?, in_flight_ms = NULL,
+                                              claimed_by = NULL, claim_until_ms = NULL
+                        WHERE id = ?
+                        """,
                         [.text(DeadLetterCause.quarantined.rawValue), .integer(Int64(d.crashes)),
                          .text(RetryPolicy.quarantineReason(crashes: d.crashes)), .integer(now), .integer(d.id)],
                         operation: "quarantine interrupted delivery")
                 } else {
-                    try c.run("UPDATE deliveries SET crashes = ?, in_flight_ms = NULL, updated_ms = ? WHERE id = ?",
+                    try c.run("UPDATE deliveries SET crashes = ?, in_flight_ms = NULL, updated_ms = ?, claimed_by = NULL, claim_until_ms = NULL WHERE id = ?",
                               [.integer(Int64(d.crashes)), .integer(now), .integer(d.id)], operation: "count crash on interrupted delivery")
                 }
             }
@@ -374,7 +553,10 @@ public struct DeliveryStore: Sendable {
     /// letters are ignored.
     public func retryDeadLetters(ids: [Int64]?) throws -> [Int64] {
         let now = unixMillis()
+        let engine = database.engine
         return try database.write("retry dead letters") { c in
+            // New rows, like the intake's: the same lock keeps ids in commit order.
+            try Self.lockIntake(c, engine: engine)
             var targets: [Int64] = []
             if let ids {
                 for id in ids {
@@ -398,6 +580,7 @@ public struct DeliveryStore: Sendable {
                     [.integer(now), .integer(now), .integer(now), .integer(id)], operation: "requeue dead letter")
                 try c.run("DELETE FROM deliveries WHERE id = ?", [.integer(id)], operation: "remove requeued dead letter")
             }
+            if !targets.isEmpty { try Self.announceNewWork(c, engine: engine) }
             return targets
         }
     }

@@ -73,6 +73,12 @@ public final class SecretScrubber: Sendable {
             found.append(password.value)
             found.append(Data("\(username):\(password.value)".utf8).base64EncodedString())
         }
+        if let postgres = config.storage.postgres {
+            // The URL and its password; not the user name, which is no secret and may be a
+            // common word ("postgres") that scrubbing would blank everywhere.
+            found.append(postgres.url.value)
+            if let password = (try? PostgresURL(parsing: postgres.url.value))?.password, !password.isEmpty { found.append(password) }
+        }
         for destination in config.destinations { found += secrets(inPluginConfig: destination.config) }
         for plugin in config.enrichment.plugins { found += secrets(inPluginConfig: plugin.config) }
         return found

@@ -65,6 +65,60 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/* Mount points of the PostgreSQL URL and CA files (one projected volume). */}}
+{{- define "cano-collector.postgresDir" -}}/etc/cano-collector/postgres{{- end }}
+
+{{/* Whether the SQLite data_dir is on a PersistentVolumeClaim: "true" or "". */}}
+{{- define "cano-collector.persistent" -}}
+{{- if and (not .Values.storage.postgres.enabled) .Values.persistence.enabled }}true{{ end }}
+{{- end }}
+
+{{/* The claim holding data_dir, when persistent. */}}
+{{- define "cano-collector.claimName" -}}
+{{- .Values.persistence.existingClaim | default (printf "%s-data" (include "cano-collector.fullname" .)) }}
+{{- end }}
+
+{{/*
+Refuses values that would make a broken install. Several replicas need the shared store:
+each replica's own SQLite outbox would dedup, order and update messages by itself, so an
+alert posted to two replicas would be delivered twice, a resolve could overtake its firing
+message on another replica, and a resolve handled by a replica that did not post the
+firing message has no reference to update it with.
+*/}}
+{{- define "cano-collector.validate" -}}
+{{- $pg := .Values.storage.postgres }}
+{{- if and (gt (int .Values.replicaCount) 1) (not $pg.enabled) }}
+{{- fail (printf "replicaCount=%d needs storage.postgres.enabled=true (docs/ha.md). Each replica would keep its own SQLite outbox, which breaks dedup (an alert posted to two replicas is delivered twice), ordering (a resolve on one replica can overtake its firing message on another) and message updates (the replica that gets the resolve lacks the reference of the message to update). Use replicaCount=1, or a PostgreSQL shared by all replicas." (int .Values.replicaCount)) }}
+{{- end }}
+{{- if $pg.url }}
+{{- fail "storage.postgres.url is not a value of this chart: put the URL in a Secret and name it in storage.postgres.urlSecret (the ConfigMap must not carry the password)" }}
+{{- end }}
+{{- if .Values.config.extra.storage }}
+{{- fail "config.extra.storage is not allowed: use the storage.postgres values (the URL comes from a Secret, never the ConfigMap)" }}
+{{- end }}
+{{- if $pg.enabled }}
+{{- if not $pg.urlSecret.name }}
+{{- fail "storage.postgres.urlSecret.name is required with storage.postgres.enabled: the Secret that holds the PostgreSQL URL (key storage.postgres.urlSecret.key)" }}
+{{- end }}
+{{- if and $pg.ca.secretName $pg.ca.configMapName }}
+{{- fail "storage.postgres.ca: set secretName or configMapName, not both" }}
+{{- end }}
+{{- if or (lt (int $pg.poolSize) 1) (gt (int $pg.poolSize) 100) }}
+{{- fail (printf "storage.postgres.poolSize must be from 1 to 100, not %v" $pg.poolSize) }}
+{{- end }}
+{{- $lease := toString $pg.claimLease }}
+{{- if not (regexMatch "^[0-9]+(ms|s|m|h)$" $lease) }}
+{{- fail (printf "storage.postgres.claimLease must be a duration such as 30s or 1m, not %q" $lease) }}
+{{- end }}
+{{- $amount := regexFind "^[0-9]+" $lease | int }}
+{{- $unit := trimPrefix (toString $amount) $lease }}
+{{- $ms := mul $amount (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit) }}
+{{- if lt (int $ms) 3000 }}
+{{- fail (printf "storage.postgres.claimLease must be at least 3s (a replica renews its claims every third of it), not %s" $lease) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* The collector's config file. */}}
 {{- define "cano-collector.config" -}}
 {{- $dirs := list }}
@@ -94,6 +148,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- if .Values.config.cluster }}
 {{- $_ := set $config "cluster" .Values.config.cluster }}
+{{- end }}
+{{- with .Values.storage.postgres }}
+{{- if .enabled }}
+{{- $dir := include "cano-collector.postgresDir" $ }}
+{{- $pg := dict "url_file" (printf "%s/url" $dir) "pool_size" (int .poolSize) "claim_lease" (toString .claimLease) }}
+{{- if or .ca.secretName .ca.configMapName }}
+{{- $_ := set $pg "ca_file" (printf "%s/ca.crt" $dir) }}
+{{- end }}
+{{- $_ := set $config "storage" (dict "postgres" $pg) }}
+{{- end }}
 {{- end }}
 {{- $config = merge $config (deepCopy .Values.config.extra) }}
 {{- toYaml $config }}

@@ -100,8 +100,8 @@ struct OutcomeProbe: Sendable {
     var expected: Expected
     /// The call's deadline, when shorter than --timeout (the hang).
     var deadline: Duration?
-    /// A retry-after that is not honoured is a WARN, not a FAIL (the HTTP-date form, which
-    /// the Swift SDK does not parse yet).
+    /// A retry-after that is not honoured is a WARN, not a FAIL: the HTTP-date form, which
+    /// few services send. CanoSDK's plugins honour it; a plugin in another language is told.
     var hintIsAdvisory = false
 
     /// 202, 429 (seconds and HTTP date), 500, 400, a hang past the deadline and a reset.
