@@ -301,7 +301,7 @@ func pluginCallScenario(_ scale: Scale) async throws -> Section {
     defer { dir.remove() }
     // The minimal valid destination of the loader tests: deliver() returns OK with a
     // malloc'ed "delivered" message, which the host copies and frees through free_buffer.
-    let so = try CPluginCompiler.compile(CPluginCompiler.fixture("valid.c"), into: dir.path, as: "libnoop.so", defines: ["FIXTURE_NAME=\"noop\""])
+    let so = await try CPluginCompiler.compile(CPluginCompiler.fixture("valid.c"), into: dir.path, as: "libnoop.so", defines: ["FIXTURE_NAME=\"noop\""])
     let plugin = try PluginLoader.load(path: so)
     var logger = Logger(label: "bench")
     logger.logLevel = .error

@@ -138,7 +138,7 @@ final class RecordingSink: IssueSink {
             #expect(note?.blocks.last == .links([Link(title: "Alertmanager group", url: "http://vm:19093/#/alerts?filter=%7Balertname%3D%22KubePodNotReady%22%2Cnamespace%3D%22batch%22%7D")]))
         }
         // An enrichment like any other: the published schema accepts it, so every plugin reads it.
-        try IssueSchema.validate(sink.issues.map { try IssueCoding.encode($0) })
+        try await IssueSchema.validate(sink.issues.map { try IssueCoding.encode($0) })
         #expect(metrics.counter("cano_alerts_truncated_total") == 2)
         #expect(metrics.render().contains("# TYPE cano_alerts_truncated_total counter"))
         let line = logs.lines.first { $0.contains("max_alerts") }

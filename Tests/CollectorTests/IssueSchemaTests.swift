@@ -30,16 +30,16 @@ import Foundation
         return issues
     }
 
-    @Test func everythingTheHostEmitsValidates() throws {
-        try IssueSchema.validate(try Self.samples().map { try IssueCoding.encode($0) })
+    @Test func everythingTheHostEmitsValidates() async throws {
+        try await IssueSchema.validate(try Self.samples().map { try IssueCoding.encode($0) })
     }
 
-    @Test func theSchemaRejectsWhatIsWrong() throws {
+    @Test func theSchemaRejectsWhatIsWrong() async throws {
         var json = try IssueCoding.decode(JSONValue.self, from: IssueCoding.encode(Self.samples()[0]))
         guard case .object(var members) = json else { Issue.record("not an object"); return }
         members["severity"] = .string("CRITICAL")
         json = .object(members)
-        #expect(throws: IssueSchema.Violation.self) { try IssueSchema.validate([try IssueCoding.encode(json)]) }
+        await #expect(throws: IssueSchema.Violation.self) { try await IssueSchema.validate([try IssueCoding.encode(json)]) }
     }
 
     @Test func unknownBlockTypesAreSkippedNotFatal() throws {

@@ -17,7 +17,7 @@ import Foundation
     @Test func dryRunCatchesWhatOnlyCreateKnows() async throws {
         let dir = try TemporaryDirectory(prefix: "cano-validate")
         defer { dir.remove() }
-        let noEntry = try CPluginCompiler.compile(CPluginCompiler.fixture("missing_symbol.c"), into: dir.path, as: "noentry.so")
+        let noEntry = try await CPluginCompiler.compile(CPluginCompiler.fixture("missing_symbol.c"), into: dir.path, as: "noentry.so")
         let yaml = """
             plugins:
               paths: ["\(try BuildProducts.plugin("CanoWebhook"))", "\(try BuildProducts.plugin("CanoSlack"))", "\(noEntry)"]

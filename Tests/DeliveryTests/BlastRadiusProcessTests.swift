@@ -38,7 +38,7 @@ import Glibc
     @Test func aSegfaultingPluginIsQuarantinedAfterTwoCrashesAndTheWebhookKeepsDelivering() async throws {
         let server = try await ScriptedHTTPServer.start()
         let directory = try TemporaryDirectory(prefix: "cano-poison")
-        let plugin = try CPluginCompiler.compile(CPluginCompiler.fixture("crashes_on_poison.c"), into: directory.path, as: "libpoisoned.so")
+        let plugin = try await CPluginCompiler.compile(CPluginCompiler.fixture("crashes_on_poison.c"), into: directory.path, as: "libpoisoned.so")
         let yaml = try config(plugin: plugin, hookURL: server.url)
 
         // Run 1 accepts the alerts, then the plugin segfaults on the poison one.
@@ -83,7 +83,7 @@ import Glibc
     @Test func aHungPluginNeitherBlocksIntakeForOthersNorHoldsUpShutdown() async throws {
         let server = try await ScriptedHTTPServer.start()
         let directory = try TemporaryDirectory(prefix: "cano-hang")
-        let plugin = try CPluginCompiler.compile(CPluginCompiler.fixture("hangs.c"), into: directory.path, as: "libhangs.so")
+        let plugin = try await CPluginCompiler.compile(CPluginCompiler.fixture("hangs.c"), into: directory.path, as: "libhangs.so")
         let collector = try await CollectorProcess(configYAML: try config(plugin: plugin, hookURL: server.url, badQueueLimit: 2, grace: "2s"))
         // Ten webhooks, one alert each: the hung destination's queue fills after two, and
         // intake keeps answering 200 for the healthy one.

@@ -14,7 +14,7 @@ import Glibc
         server.setDefault(.status(200))
         let plugins = try TemporaryDirectory(prefix: "cano-isolation")
         defer { plugins.remove() }
-        let crashes = try CPluginCompiler.compile(CPluginCompiler.fixture("crashes.c"), into: plugins.path, as: "crashes.so")
+        let crashes = try await CPluginCompiler.compile(CPluginCompiler.fixture("crashes.c"), into: plugins.path, as: "crashes.so")
         let collector = try await CollectorProcess(configYAML: """
             data_dir: "{{data_dir}}"
             server: {host: 127.0.0.1, port: {{port}}, shutdown_grace: 2s}

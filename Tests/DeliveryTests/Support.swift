@@ -160,7 +160,10 @@ final class Pipeline: @unchecked Sendable {
 
     /// Waits until no delivery is pending.
     func waitUntilSettled(timeout: Duration = .seconds(20)) async throws {
-        try await waitUntil("every delivery settled", timeout: timeout) { try self.records(.pending).isEmpty }
+        // The query blocks (a PostgreSQL round trip for a shared store): off the pool.
+        try await waitUntil("every delivery settled", timeout: timeout, poll: .milliseconds(20)) {
+            try await BlockingThread.run(name: "test-settled") { try self.records(.pending).isEmpty }
+        }
     }
 
     /// Stops everything and closes the database (as a shutdown would), then removes the

@@ -33,7 +33,7 @@ import Testing
         ]])
         try await waitUntil("the receiver to get the firing Issue", timeout: .seconds(30)) { receiver.requests.count >= 1 }
         let request = try #require(receiver.requests.first)
-        try IssueSchema.validate([request.body])
+        try await IssueSchema.validate([request.body])
         let issue = try IssueCoding.decode(CanoSDK.Issue.self, from: request.body)
         #expect(issue.status == .firing)
         #expect(issue.title == "KubePodCrashLooping")

@@ -39,7 +39,7 @@ import Testing
             ((try? String(contentsOfFile: issuesFile, encoding: .utf8)) ?? "").contains("CrashLoopBackOff")
         }
         let line = try #require(try String(contentsOfFile: issuesFile, encoding: .utf8).split(separator: "\n").first)
-        try IssueSchema.validate([Array(line.utf8)])
+        try await IssueSchema.validate([Array(line.utf8)])
         let issue = try IssueCoding.decode(CanoSDK.Issue.self, from: Array(line.utf8))
         #expect(issue.source == .kubernetes)
         #expect(issue.type == .event)

@@ -116,7 +116,7 @@ import TestSupport
         let dir = try TemporaryDirectory(prefix: "cano-enricher")
         defer { dir.remove() }
         var catalog = PluginCatalog()
-        catalog.add(try CPluginCompiler.compile(PluginEnricherTests.example, into: dir.path, as: "c-runbook.so"))
+        catalog.add(try await CPluginCompiler.compile(PluginEnricherTests.example, into: dir.path, as: "c-runbook.so"))
         let services = PluginServices(logger: Logger(label: "t"), store: InMemoryKeyValueStore(), metrics: Metrics(), kube: env.reader)
         let plugin = try #require(try PluginEnricher.make(
             [EnricherPluginConfig(name: "runbook", type: "c-runbook", config: .object(["base_url": .string("https://wiki")]))],

@@ -8,9 +8,9 @@ import TestSupport
 @Suite struct PluginEnricherTests {
     static var example: String { Fixtures.repositoryRoot + "/examples/c-enricher/c_runbook_enricher.c" }
 
-    func load(_ kube: FixtureKube?) throws -> (PluginEnricher, TemporaryDirectory) {
+    func load(_ kube: FixtureKube?) async throws -> (PluginEnricher, TemporaryDirectory) {
         let dir = try TemporaryDirectory(prefix: "cano-enricher")
-        let path = try CPluginCompiler.compile(Self.example, into: dir.path, as: "c-runbook.so")
+        let path = try await CPluginCompiler.compile(Self.example, into: dir.path, as: "c-runbook.so")
         var catalog = PluginCatalog()
         catalog.add(path)
         let services = PluginServices(logger: Logger(label: "t"), store: InMemoryKeyValueStore(), metrics: Metrics(), kube: kube)
@@ -24,7 +24,7 @@ import TestSupport
         let kube = FixtureKube()
         kube.add(try KubeFixtures.object("pods/pod-running-healthy-managedfields.json"))
         let pod = try KubeFixtures.object("pods/pod-running-healthy-managedfields.json")
-        let (plugin, dir) = try load(kube)
+        let (plugin, dir) = try await load(kube)
         defer { dir.remove() }
         var config = EnrichmentConfig()
         config.workflows = [WorkflowConfig(name: "runbooks", trigger: WorkflowTrigger(), steps: [EnricherStep("runbook")])]
@@ -50,7 +50,7 @@ import TestSupport
         }
     }
 
-    @Test func aPluginOfTheWrongKindOrMissingIsRefused() throws {
+    @Test func aPluginOfTheWrongKindOrMissingIsRefused() async throws {
         var catalog = PluginCatalog()
         let services = PluginServices(logger: Logger(label: "t"), store: InMemoryKeyValueStore(), metrics: Metrics())
         #expect(throws: EnrichmentSetupError.self) {
@@ -58,7 +58,7 @@ import TestSupport
         }
         let dir = try TemporaryDirectory(prefix: "cano-enricher")
         defer { dir.remove() }
-        catalog.add(try CPluginCompiler.compile(CPluginCompiler.examplePlugin, into: dir.path, as: "jsonl-c.so"))
+        catalog.add(try await CPluginCompiler.compile(CPluginCompiler.examplePlugin, into: dir.path, as: "jsonl-c.so"))
         let destination = try #require(catalog.loaded.first)
         #expect {
             _ = try PluginEnricher.make([EnricherPluginConfig(name: "x", type: destination.name)], catalog: catalog, services: services)
@@ -68,7 +68,7 @@ import TestSupport
     @Test func theHostBuildsTheStageFromConfigWithPlugins() async throws {
         let dir = try TemporaryDirectory(prefix: "cano-enricher")
         defer { dir.remove() }
-        let path = try CPluginCompiler.compile(Self.example, into: dir.path, as: "c-runbook.so")
+        let path = try await CPluginCompiler.compile(Self.example, into: dir.path, as: "c-runbook.so")
         let config = try ConfigLoader.parse("""
             destinations: [{name: out, type: file, config: {path: "-"}}]
             default_destinations: [out]
@@ -103,7 +103,7 @@ import TestSupport
         let dir = try TemporaryDirectory(prefix: "cano-enricher")
         defer { dir.remove() }
         var catalog = PluginCatalog()
-        catalog.add(try CPluginCompiler.compile(Fixtures.repositoryRoot + "/Tests/Fixtures/enrichers/hanging_enricher.c", into: dir.path, as: "hanging.so"))
+        catalog.add(try await CPluginCompiler.compile(Fixtures.repositoryRoot + "/Tests/Fixtures/enrichers/hanging_enricher.c", into: dir.path, as: "hanging.so"))
         var fds: [Int32] = [0, 0]
         #expect(pipe(&fds) == 0)
         defer { close(fds[0]) }

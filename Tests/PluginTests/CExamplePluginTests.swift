@@ -11,7 +11,7 @@ struct CExamplePluginTests {
     @Test func deliversFiringAndResolvedWithReferenceAndHostServices() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let path = try fixtures.buildExample()
+        let path = try await fixtures.buildExample()
         var catalog = PluginCatalog()
         catalog.add(path)
         let plugin = try #require(catalog.plugin(named: "jsonl-c"))
@@ -49,18 +49,18 @@ struct CExamplePluginTests {
         #expect(ready.contains("\"plugin\":\"jsonl-c\""))
     }
 
-    @Test func exampleCompilesCleanlyAsC99WithWarningsAsErrors() throws {
+    @Test func exampleCompilesCleanlyAsC99WithWarningsAsErrors() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        _ = try CPluginCompiler.compile(CPluginCompiler.examplePlugin, into: directory.path, as: "strict.so",
+        _ = try await CPluginCompiler.compile(CPluginCompiler.examplePlugin, into: directory.path, as: "strict.so",
                                         flags: ["-std=c99", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror"])
     }
 
-    @Test func createErrorIsReportedAndOthersKeepWorking() throws {
+    @Test func createErrorIsReportedAndOthersKeepWorking() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
         var catalog = PluginCatalog()
-        catalog.add(try fixtures.buildExample())
+        catalog.add(try await fixtures.buildExample())
         let test = TestServices()
         let set = DestinationFactory(catalog: catalog, services: test.services).make([
             DestinationConfig(name: "broken", type: "jsonl-c", config: .object([:])),

@@ -15,7 +15,7 @@ struct ConformanceTests {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
         let report = await PluginConformance.run(
-            path: try fixtures.buildExample(), configJSON: "{\"path\":\"\(fixtures.directory.file("check.jsonl"))\"}", logger: logger)
+            path: try await fixtures.buildExample(), configJSON: "{\"path\":\"\(fixtures.directory.file("check.jsonl"))\"}", logger: logger)
         #expect(report.passed, "\(report.text)")
         #expect(report.checks.map(\.name) == [
             "load", "descriptor", "exports", "curl global", "create", "deliver firing", "deliver resolved", "reference", "capture",
@@ -57,7 +57,7 @@ struct ConformanceTests {
     func brokenPluginsFailClearly(fixture: String, failing check: String, mentioning text: String) async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let report = await PluginConformance.run(path: try fixtures.build(fixture), logger: logger)
+        let report = await PluginConformance.run(path: try await fixtures.build(fixture), logger: logger)
         #expect(!report.passed)
         let failed = try #require(report.checks.first { $0.verdict == .fail }, "\(report.text)")
         #expect(failed.name == check)
@@ -69,7 +69,7 @@ struct ConformanceTests {
     @Test func enricherPasses() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let report = await PluginConformance.run(path: try fixtures.build("enricher"), logger: logger)
+        let report = await PluginConformance.run(path: try await fixtures.build("enricher"), logger: logger)
         #expect(report.passed, "\(report.text)")
         #expect(report.checks.map(\.name).contains("enrich firing"))
     }
@@ -77,7 +77,7 @@ struct ConformanceTests {
     @Test func invalidConfigJSON() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let report = await PluginConformance.run(path: try fixtures.build("valid"), configJSON: "[1,", logger: logger)
+        let report = await PluginConformance.run(path: try await fixtures.build("valid"), configJSON: "[1,", logger: logger)
         #expect(report.checks.first?.name == "config")
         #expect(report.checks.first?.verdict == .fail)
     }
@@ -89,7 +89,7 @@ struct ConformanceTests {
     @Test func configResolvesEnvironmentAndFiles() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let plugin = try fixtures.buildExample()
+        let plugin = try await fixtures.buildExample()
         let viaEnv = await PluginConformance.run(
             path: plugin, configJSON: #"{"path":"${CHECK_DIR}/env.jsonl"}"#, environment: ["CHECK_DIR": fixtures.directory.path], logger: logger)
         #expect(viaEnv.passed, "\(viaEnv.text)")
@@ -138,7 +138,7 @@ struct ConformanceTests {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
         let report = await PluginConformance.run(
-            path: try fixtures.build("http_always_ok"), configJSON: #"{"url":"{{capture_url}}"}"#, timeout: .seconds(1), logger: logger)
+            path: try await fixtures.build("http_always_ok"), configJSON: #"{"url":"{{capture_url}}"}"#, timeout: .seconds(1), logger: logger)
         #expect(!report.passed)
         let verdicts = Dictionary(uniqueKeysWithValues: report.checks.filter { $0.name.hasPrefix("outcome ") }.map { ($0.name, $0) })
         #expect(verdicts["outcome 202"]?.verdict == .pass, "\(report.text)")
@@ -158,7 +158,7 @@ struct ConformanceTests {
         defer { fixtures.directory.remove() }
         let secret = "tok-\(UInt64.random(in: 1_000_000...9_999_999))"
         let report = await PluginConformance.run(
-            path: try fixtures.build("echoes_secret"), configJSON: "{\"api_token\":\"\(secret)\",\"channel\":\"ops\"}", logger: logger)
+            path: try await fixtures.build("echoes_secret"), configJSON: "{\"api_token\":\"\(secret)\",\"channel\":\"ops\"}", logger: logger)
         #expect(!report.passed)
         let secrets = try #require(report.checks.first { $0.name == "secrets" })
         #expect(secrets.verdict == .fail, "\(report.text)")
@@ -169,14 +169,14 @@ struct ConformanceTests {
     @Test func aQuietPluginPassesTheSecretCheck() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let report = await PluginConformance.run(path: try fixtures.build("valid"), configJSON: #"{"api_token":"tok-123456"}"#, logger: logger)
+        let report = await PluginConformance.run(path: try await fixtures.build("valid"), configJSON: #"{"api_token":"tok-123456"}"#, logger: logger)
         #expect(report.checks.first { $0.name == "secrets" }?.verdict == .pass, "\(report.text)")
     }
 
     @Test func extraExportsAreFlagged() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let report = await PluginConformance.run(path: try fixtures.build("extra_exports"), logger: logger)
+        let report = await PluginConformance.run(path: try await fixtures.build("extra_exports"), logger: logger)
         let exports = try #require(report.checks.first { $0.name == "exports" })
         #expect(exports.verdict == (DynamicSymbolsProbe.nmAvailable ? .warn : .info), "\(report.text)")
         if DynamicSymbolsProbe.nmAvailable { #expect(exports.detail.contains("jsonl_helper_parse")) }
@@ -185,7 +185,7 @@ struct ConformanceTests {
     @Test func curlGlobalImportsFail() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let report = await PluginConformance.run(path: try fixtures.build("curl_global"), logger: logger)
+        let report = await PluginConformance.run(path: try await fixtures.build("curl_global"), logger: logger)
         let curl = try #require(report.checks.first { $0.name == "curl global" })
         guard DynamicSymbolsProbe.nmAvailable else { return }
         #expect(curl.verdict == .fail, "\(report.text)")
@@ -203,12 +203,12 @@ struct ConformanceTests {
     @Test func aSlowCreateFails() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let report = await PluginConformance.run(path: try fixtures.build("slow_calls", defines: ["CREATE_MS=1300"]), logger: logger)
+        let report = await PluginConformance.run(path: try await fixtures.build("slow_calls", defines: ["CREATE_MS=1300"]), logger: logger)
         let create = try #require(report.checks.first { $0.name == "create" })
         #expect(create.verdict == .fail, "\(report.text)")
         #expect(create.detail.contains("create() took"))
         #expect(create.advice?.contains("slow I/O") == true)
-        let quick = await PluginConformance.run(path: try fixtures.build("slow_calls", as: "quick", defines: ["CREATE_MS=0"]), logger: logger)
+        let quick = await PluginConformance.run(path: try await fixtures.build("slow_calls", as: "quick", defines: ["CREATE_MS=0"]), logger: logger)
         #expect(quick.checks.first { $0.name == "create" }?.verdict == .pass)
     }
 }

@@ -9,7 +9,7 @@ struct PluginDestinationTests {
     @Test func garbageStatusFailsSafeAsRetry() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let plugin = try PluginLoader.load(path: try fixtures.build("garbage_status"))
+        let plugin = try PluginLoader.load(path: try await fixtures.build("garbage_status"))
         let destination = try PluginDestination(name: "g", plugin: plugin, config: Array("{}".utf8), services: TestServices().services)
         let outcome = await destination.deliverOnThread(try Samples.json(Samples.issue()), Samples.context())
         #expect(outcome.status == .retry)
@@ -20,7 +20,7 @@ struct PluginDestinationTests {
     @Test func missingStatusFailsSafeAsRetry() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let plugin = try PluginLoader.load(path: try fixtures.build("forgets_status"))
+        let plugin = try PluginLoader.load(path: try await fixtures.build("forgets_status"))
         let destination = try PluginDestination(name: "f", plugin: plugin, config: [], services: TestServices().services)
         let outcome = await destination.deliverOnThread(try Samples.json(Samples.issue()), Samples.context())
         #expect(outcome.status == .retry)
@@ -30,7 +30,7 @@ struct PluginDestinationTests {
     @Test func deliveriesAfterShutdownAreRetriedNotSentToAFreedInstance() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let plugin = try PluginLoader.load(path: try fixtures.build("valid"))
+        let plugin = try PluginLoader.load(path: try await fixtures.build("valid"))
         let destination = try PluginDestination(name: "v", plugin: plugin, config: [], services: TestServices().services)
         #expect(await destination.deliverOnThread(try Samples.json(Samples.issue()), Samples.context()).status == .delivered)
         destination.shutdown()
@@ -40,13 +40,13 @@ struct PluginDestinationTests {
         #expect(outcome.message.contains("shut down"))
     }
 
-    @Test func factoryExplainsEveryDestinationItCannotCreate() throws {
+    @Test func factoryExplainsEveryDestinationItCannotCreate() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
         var catalog = PluginCatalog()
-        catalog.add(try fixtures.build("create_fails"))
-        catalog.add(try fixtures.build("unknown_kind"))
-        catalog.add(try fixtures.build("valid"))
+        catalog.add(try await fixtures.build("create_fails"))
+        catalog.add(try await fixtures.build("unknown_kind"))
+        catalog.add(try await fixtures.build("valid"))
         let test = TestServices()
         let set = DestinationFactory(catalog: catalog, services: test.services).make([
             DestinationConfig(name: "a", type: "create-fails"),
@@ -98,7 +98,7 @@ struct SerialisationTests {
     @Test func callsOnANonReentrantInstanceNeverOverlap() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let plugin = try PluginLoader.load(path: try fixtures.build("overlap_detector"))
+        let plugin = try PluginLoader.load(path: try await fixtures.build("overlap_detector"))
         #expect(!plugin.isReentrant)
         let destination = try PluginDestination(name: "o", plugin: plugin, config: [], services: TestServices().services)
         let json = try Samples.json(Samples.issue())
@@ -113,7 +113,7 @@ struct SerialisationTests {
     @Test func callsOnAReentrantInstanceRunInParallel() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let plugin = try PluginLoader.load(path: try fixtures.build("reentrant_barrier"))
+        let plugin = try PluginLoader.load(path: try await fixtures.build("reentrant_barrier"))
         #expect(plugin.isReentrant)
         let destination = try PluginDestination(name: "r", plugin: plugin, config: [], services: TestServices().services)
         let json = try Samples.json(Samples.issue())
@@ -127,11 +127,11 @@ struct SerialisationTests {
 
 @Suite("Enricher plugins")
 struct EnricherPluginTests {
-    @Test func anEnricherIsNotADestination() throws {
+    @Test func anEnricherIsNotADestination() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
         var catalog = PluginCatalog()
-        catalog.add(try fixtures.build("enricher"))
+        catalog.add(try await fixtures.build("enricher"))
         let set = DestinationFactory(catalog: catalog, services: TestServices().services)
             .make([DestinationConfig(name: "notes", type: "note-enricher")])
         #expect(set.failures.first?.code == .notADestination)
@@ -140,7 +140,7 @@ struct EnricherPluginTests {
     @Test func enrichReturnsItsPayload() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let plugin = try PluginLoader.load(path: try fixtures.build("enricher"))
+        let plugin = try PluginLoader.load(path: try await fixtures.build("enricher"))
         #expect(plugin.kind == .enricher)
         let instance = try PluginInstance(plugin: plugin, name: "notes", configJSON: [], services: TestServices().services)
         let json = try Samples.json(Samples.issue())

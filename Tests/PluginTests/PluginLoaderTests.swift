@@ -10,8 +10,8 @@ struct PluginLoaderTests {
 
     init() throws { fixtures = try FixturePlugins() }
 
-    private func refusal(_ fixture: String, defines: [String] = []) throws -> PluginLoadError {
-        let path = try fixtures.build(fixture, defines: defines)
+    private func refusal(_ fixture: String, defines: [String] = []) async throws -> PluginLoadError {
+        let path = try await fixtures.build(fixture, defines: defines)
         do {
             let plugin = try PluginLoader.load(path: path)
             Testing.Issue.record("expected \(fixture) to be refused, but it loaded as \(plugin.name)")
@@ -22,8 +22,8 @@ struct PluginLoaderTests {
         }
     }
 
-    @Test func loadsAValidPlugin() throws {
-        let plugin = try PluginLoader.load(path: try fixtures.build("valid"))
+    @Test func loadsAValidPlugin() async throws {
+        let plugin = try PluginLoader.load(path: try await fixtures.build("valid"))
         #expect(plugin.name == "valid")
         #expect(plugin.version == "0.0.1")
         #expect(plugin.kind == .destination)
@@ -45,64 +45,64 @@ struct PluginLoaderTests {
         #expect(error?.reason.contains("ldd") == true, "suggests ldd")
     }
 
-    @Test func missingSymbol() throws {
-        let error = try refusal("missing_symbol")
+    @Test func missingSymbol() async throws {
+        let error = try await refusal("missing_symbol")
         #expect(error.code == .missingSymbol)
         #expect(error.reason.contains("cano_plugin_entry"))
     }
 
-    @Test func nullDescriptor() throws {
-        #expect(try refusal("null_descriptor").code == .nullDescriptor)
+    @Test func nullDescriptor() async throws {
+        #expect(try await refusal("null_descriptor").code == .nullDescriptor)
     }
 
-    @Test func descriptorTooSmall() throws {
-        let error = try refusal("too_small")
+    @Test func descriptorTooSmall() async throws {
+        let error = try await refusal("too_small")
         #expect(error.code == .descriptorTooSmall)
         #expect(error.reason.contains("16 bytes"))
         #expect(error.reason.contains("\(PluginLoader.minimumDescriptorSize)"))
     }
 
-    @Test func wrongMajor() throws {
-        let error = try refusal("wrong_major")
+    @Test func wrongMajor() async throws {
+        let error = try await refusal("wrong_major")
         #expect(error.code == .abiMajorMismatch)
         #expect(error.reason.contains("ABI 2.0"))
         #expect(error.pluginName == nil, "nothing past the version fields is trusted")
     }
 
-    @Test func newerMinor() throws {
-        let error = try refusal("newer_minor")
+    @Test func newerMinor() async throws {
+        let error = try await refusal("newer_minor")
         #expect(error.code == .abiMinorTooNew)
         #expect(error.reason.contains("1.1"))
     }
 
-    @Test func unknownKind() throws {
-        let error = try refusal("unknown_kind")
+    @Test func unknownKind() async throws {
+        let error = try await refusal("unknown_kind")
         #expect(error.code == .unknownKind)
         #expect(error.reason.contains("7"))
         #expect(error.pluginName == "unknown-kind")
     }
 
-    @Test func destinationWithoutDeliver() throws {
-        let error = try refusal("missing_deliver")
+    @Test func destinationWithoutDeliver() async throws {
+        let error = try await refusal("missing_deliver")
         #expect(error.code == .missingCallback)
         #expect(error.reason.contains("deliver"))
     }
 
-    @Test func enricherWithoutEnrich() throws {
-        let error = try refusal("enricher_without_enrich")
+    @Test func enricherWithoutEnrich() async throws {
+        let error = try await refusal("enricher_without_enrich")
         #expect(error.code == .missingCallback)
         #expect(error.reason.contains("enrich"))
         #expect(error.reason.contains("enricher"))
     }
 
-    @Test func badName() throws {
-        let error = try refusal("bad_name")
+    @Test func badName() async throws {
+        let error = try await refusal("bad_name")
         #expect(error.code == .badName)
         #expect(error.reason.contains("Bad Name"))
     }
 
-    @Test func swiftToolchainMismatch() throws {
-        let error = try refusal("foreign_swift")
+    @Test func swiftToolchainMismatch() async throws {
+        let error = try await refusal("foreign_swift")
         #expect(error.code == .toolchainMismatch)
         #expect(error.reason.contains("swift-5.9"))
         #expect(error.reason.contains(PluginExport.toolchain))
@@ -111,15 +111,15 @@ struct PluginLoaderTests {
 
 @Suite("Plugin catalog")
 struct PluginCatalogTests {
-    @Test func scansDirectoriesAndPathsAndRecordsRefusals() throws {
+    @Test func scansDirectoriesAndPathsAndRecordsRefusals() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        _ = try fixtures.build("valid")
-        _ = try fixtures.build("wrong_major")
+        _ = try await fixtures.build("valid")
+        _ = try await fixtures.build("wrong_major")
         try "ignored".write(toFile: fixtures.directory.file("notes.txt"), atomically: true, encoding: .utf8)
         let other = try TemporaryDirectory(prefix: "cano-explicit")
         defer { other.remove() }
-        let explicit = try CPluginCompiler.compile(CPluginCompiler.fixture("valid.c"), into: other.path, as: "other.so",
+        let explicit = try await CPluginCompiler.compile(CPluginCompiler.fixture("valid.c"), into: other.path, as: "other.so",
                                                    defines: ["FIXTURE_NAME=\"other\""])
 
         var config = PluginSearchConfig()
@@ -133,11 +133,11 @@ struct PluginCatalogTests {
         #expect(catalog.plugin(named: "other")?.path == PluginLoaderTestsPath.real(explicit))
     }
 
-    @Test func duplicateNamesAcrossFilesKeepTheFirst() throws {
+    @Test func duplicateNamesAcrossFilesKeepTheFirst() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let first = try fixtures.build("valid", as: "a-valid")
-        let second = try fixtures.build("valid", as: "b-valid")
+        let first = try await fixtures.build("valid", as: "a-valid")
+        let second = try await fixtures.build("valid", as: "b-valid")
         var config = PluginSearchConfig()
         config.directories = [fixtures.directory.path]
         let catalog = try PluginCatalog.scan(config)
@@ -148,11 +148,11 @@ struct PluginCatalogTests {
         #expect(refusal.reason.contains("a-valid.so"), "names the file that won")
     }
 
-    @Test func builtInNamesCannotBeTaken() throws {
+    @Test func builtInNamesCannotBeTaken() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
         var catalog = PluginCatalog()
-        catalog.add(try fixtures.build("valid", as: "shadow", defines: ["FIXTURE_NAME=\"file\""]))
+        catalog.add(try await fixtures.build("valid", as: "shadow", defines: ["FIXTURE_NAME=\"file\""]))
         #expect(catalog.loaded.isEmpty)
         #expect(catalog.refused.first?.code == .duplicateName)
         #expect(catalog.refused.first?.reason.contains("built-in") == true)
@@ -187,13 +187,13 @@ enum PluginLoaderTestsPath {
 
 @Suite("Plugin catalog report")
 struct PluginCatalogReportTests {
-    @Test func logsOneLinePerRefusalAndCountsThem() throws {
+    @Test func logsOneLinePerRefusalAndCountsThem() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
         var catalog = PluginCatalog()
-        catalog.add(try fixtures.build("valid"))
-        catalog.add(try fixtures.build("wrong_major"))
-        catalog.add(try fixtures.build("missing_symbol"))
+        catalog.add(try await fixtures.build("valid"))
+        catalog.add(try await fixtures.build("wrong_major"))
+        catalog.add(try await fixtures.build("missing_symbol"))
         let test = TestServices()
         catalog.report(to: test.logger, metrics: test.metrics)
         let refusals = test.logs.lines.filter { $0.contains("plugin refused") }

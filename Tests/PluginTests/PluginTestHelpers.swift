@@ -27,13 +27,13 @@ struct FixturePlugins {
     }
 
     /// Compiles `Tests/Fixtures/plugins/<name>.c` into `<output>.so`.
-    func build(_ name: String, as output: String? = nil, defines: [String] = []) throws -> String {
-        try CPluginCompiler.compile(CPluginCompiler.fixture(name + ".c"), into: directory.path, as: (output ?? name) + ".so", defines: defines)
+    func build(_ name: String, as output: String? = nil, defines: [String] = []) async throws -> String {
+        try await CPluginCompiler.compile(CPluginCompiler.fixture(name + ".c"), into: directory.path, as: (output ?? name) + ".so", defines: defines)
     }
 
     /// Compiles the example C plugin.
-    func buildExample() throws -> String {
-        try CPluginCompiler.compile(CPluginCompiler.examplePlugin, into: directory.path, as: "jsonl-c.so")
+    func buildExample() async throws -> String {
+        try await CPluginCompiler.compile(CPluginCompiler.examplePlugin, into: directory.path, as: "jsonl-c.so")
     }
 }
 

@@ -10,7 +10,7 @@ struct PluginsCommandTests {
     @Test func aCrashingPluginIsReportedNotFatal() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let run = try await PluginsCLI.run(["plugins", "check", try fixtures.build("crashes")])
+        let run = try await PluginsCLI.run(["plugins", "check", try await fixtures.build("crashes")])
         #expect(run.status == 1)
         #expect(run.output.contains("PASS  create"))
         #expect(run.output.contains("FAIL  crash: the plugin crashed the process (signal 11"), "\(run.output)")
@@ -20,7 +20,7 @@ struct PluginsCommandTests {
     @Test func aHangingPluginIsStopped() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let run = try await PluginsCLI.run(["plugins", "check", try fixtures.build("hangs"), "--timeout", "0.2"])
+        let run = try await PluginsCLI.run(["plugins", "check", try await fixtures.build("hangs"), "--timeout", "0.2"])
         #expect(run.status == 1)
         #expect(run.output.contains("PASS  create"))
         #expect(run.output.contains("FAIL  hang: the plugin did not return"), "\(run.output)")
@@ -32,7 +32,7 @@ struct PluginsCommandTests {
     @Test func aPluginThatExitsIsAFailNotAPass() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let run = try await PluginsCLI.run(["plugins", "check", try fixtures.build("exits")])
+        let run = try await PluginsCLI.run(["plugins", "check", try await fixtures.build("exits")])
         #expect(run.status == 1, "\(run.output)")
         #expect(run.output.contains("PASS  create"))
         #expect(run.output.contains("FAIL  exit: the check process ended (exit status 0)"), "\(run.output)")
@@ -43,7 +43,7 @@ struct PluginsCommandTests {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
         let config = "{\"path\":\"\(fixtures.directory.file("out.jsonl"))\"}"
-        let run = try await PluginsCLI.run(["plugins", "check", try fixtures.buildExample(), "--config-json", config])
+        let run = try await PluginsCLI.run(["plugins", "check", try await fixtures.buildExample(), "--config-json", config])
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.hasSuffix("result: PASS\n"))
     }
@@ -62,7 +62,7 @@ struct PluginsCommandTests {
     @Test func timeoutIsPerCallNotTotal() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let plugin = try fixtures.build("slow_calls", defines: ["CREATE_MS=3000", "DELIVER_MS=2500"])
+        let plugin = try await fixtures.build("slow_calls", defines: ["CREATE_MS=3000", "DELIVER_MS=2500"])
         let run = try await PluginsCLI.run(["plugins", "check", plugin, "--timeout", "0.5"])
         #expect(!run.output.contains("FAIL  hang"), "\(run.output)")
         #expect(run.output.contains("PASS  deliver resolved"), "\(run.output)")
@@ -77,7 +77,7 @@ struct PluginsCommandTests {
     @Test func checkResolvesEnvironmentReferences() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        let run = try await PluginsCLI.run(["plugins", "check", try fixtures.buildExample(), "--config-json", #"{"path":"${CANO_CHECK_OUT}/out.jsonl"}"#],
+        let run = try await PluginsCLI.run(["plugins", "check", try await fixtures.buildExample(), "--config-json", #"{"path":"${CANO_CHECK_OUT}/out.jsonl"}"#],
                                      environment: ["CANO_CHECK_OUT": fixtures.directory.path])
         #expect(run.status == 0, "\(run.output)")
         #expect(FileManager.default.fileExists(atPath: fixtures.directory.file("out.jsonl")))
@@ -86,8 +86,8 @@ struct PluginsCommandTests {
     @Test func listShowsLoadedAndRefused() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
-        _ = try fixtures.build("valid")
-        _ = try fixtures.build("newer_minor")
+        _ = try await fixtures.build("valid")
+        _ = try await fixtures.build("newer_minor")
         let run = try await PluginsCLI.run(["plugins", "list", "--plugin-dir", fixtures.directory.path])
         #expect(run.status == 1, "a refused file makes list fail")
         #expect(run.output.contains("loaded   valid 0.0.1"))

@@ -18,9 +18,10 @@ struct ProcessIsolationTests {
     /// An isolated destination for fixture `fixture`, with its services.
     func isolated(_ fixtures: FixturePlugins, _ fixture: String, name: String, test: TestServices = TestServices(),
                   backoff: Duration = IsolatedPluginDestination.initialRestartBackoff) async throws -> IsolatedPluginDestination {
+        let path = try await fixtures.build(fixture)
         let result: Result<IsolatedPluginDestination, any Error> = await BlockingThread.run {
             Result {
-                let plugin = try PluginLoader.load(path: try fixtures.build(fixture))
+                let plugin = try PluginLoader.load(path: path)
                 return try IsolatedPluginDestination(name: name, plugin: plugin, config: Array("{}".utf8), services: test.services,
                                                      executable: try BuildProducts.collector(), initialRestartBackoff: backoff)
             }
@@ -198,12 +199,12 @@ struct ProcessIsolationTests {
         #expect(error?.retryable == false)
     }
 
-    @Test func theFactoryIsolatesThirdPartyPluginsByDefaultAndShippedOnesNot() throws {
+    @Test func theFactoryIsolatesThirdPartyPluginsByDefaultAndShippedOnesNot() async throws {
         let fixtures = try FixturePlugins()
         defer { fixtures.directory.remove() }
         var catalog = PluginCatalog()
-        catalog.add(try fixtures.build("valid"))
-        catalog.add(try fixtures.build("valid", as: "shipped", defines: [#"FIXTURE_NAME="webhook""#]))
+        catalog.add(try await fixtures.build("valid"))
+        catalog.add(try await fixtures.build("valid", as: "shipped", defines: [#"FIXTURE_NAME="webhook""#]))
         let test = TestServices()
         let factory = DestinationFactory(catalog: catalog, services: test.services, pluginHostExecutable: try BuildProducts.collector())
         let set = factory.make([
@@ -335,8 +336,8 @@ struct ProcessIsolationBenchmark {
         let json = try Samples.json(Samples.issue())
         let executable = try BuildProducts.collector()
         let cases: [(String, LoadedPlugin, [UInt8])] = [
-            ("C no-op (valid.c)", try PluginLoader.load(path: try fixtures.build("valid")), Array("{}".utf8)),
-            ("C + kv get/put, log, counter (stateful.c)", try PluginLoader.load(path: try fixtures.build("stateful")), Array("{}".utf8)),
+            ("C no-op (valid.c)", try PluginLoader.load(path: try await fixtures.build("valid")), Array("{}".utf8)),
+            ("C + kv get/put, log, counter (stateful.c)", try PluginLoader.load(path: try await fixtures.build("stateful")), Array("{}".utf8)),
             ("webhook plugin → loopback receiver", try PluginLoader.load(path: try BuildProducts.plugin("CanoWebhook")),
              Array("{\"url\":\"\(receiver.url())\"}".utf8)),
         ]

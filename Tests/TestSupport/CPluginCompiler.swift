@@ -1,3 +1,4 @@
+import CanoSDK
 import Foundation
 
 /// Compiles C plugins (the example and the broken fixtures) with the system C compiler,
@@ -16,8 +17,18 @@ public enum CPluginCompiler {
 
     /// Compiles `source` into `directory/output` and returns the .so path.
     /// `defines` become `-D` flags, passed without a shell (e.g. `FIXTURE_NAME="other"`).
+    /// The compiler runs on a thread of its own: never on Swift's cooperative pool.
     public static func compile(
         _ source: String, into directory: String, as output: String, defines: [String] = [], flags: [String] = []
+    ) async throws -> String {
+        let result: Result<String, any Error> = await BlockingThread.run(name: "test-cc") {
+            Result { try compileBlocking(source, into: directory, as: output, defines: defines, flags: flags) }
+        }
+        return try result.get()
+    }
+
+    private static func compileBlocking(
+        _ source: String, into directory: String, as output: String, defines: [String], flags: [String]
     ) throws -> String {
         let target = directory + "/" + output
         let process = Process()

@@ -98,11 +98,15 @@ public final class CollectorProcess: @unchecked Sendable {
         guard exited else { throw TestTimeout(what: "cano-collector to exit; its output:\n\(log)") }
     }
 
+    /// Kills the process (SIGKILL) and returns at once; the exit is reaped on a thread of
+    /// its own. Tests call it from async code and deinit, where waiting for the exit would
+    /// block Swift's cooperative pool (and `waitUntilExit` can take long while other tests
+    /// launch processes). Use `signal(_:)` and ``waitForExit(timeout:)`` to wait.
     public func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        let process = self.process
+        BlockingThread.start(name: "test-reap") { process.waitUntilExit() }
     }
 
     deinit { stop() }

@@ -1,3 +1,4 @@
+import CanoSDK
 import Foundation  // Process: tests may use full Foundation
 
 /// Validates JSON against `docs/issue.schema.json` with a real JSON Schema implementation
@@ -10,7 +11,13 @@ public enum IssueSchema {
     }
 
     /// Throws unless every document validates. Each element is one Issue's JSON.
-    public static func validate(_ documents: [[UInt8]]) throws {
+    /// Runs on a thread of its own (python3 takes a while): never on Swift's cooperative pool.
+    public static func validate(_ documents: [[UInt8]]) async throws {
+        let result: Result<Void, any Error> = await BlockingThread.run(name: "test-schema") { Result { try validateBlocking(documents) } }
+        try result.get()
+    }
+
+    private static func validateBlocking(_ documents: [[UInt8]]) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cano-schema-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -22,7 +22,7 @@ import Logging
 ///   are abandoned, and their deliveries stay queued (not counted as crashes).
 /// - Replicas (a shared engine, PostgreSQL): the feeder claims work instead of loading it
 ///   (``DeliveryStore/claim(owner:destinations:leaseMillis:limit:now:)``), only for destinations this
-///   replica has, renews its claims every round (a third of the lease at most) and drops
+///   replica has, renews its claims every third of the lease and drops
 ///   what it no longer holds; deliveries of a replica that died are recovered (and counted
 ///   as crashes if they were in a call) once its lease lapses. New work anywhere wakes
 ///   every replica through LISTEN/NOTIFY (``wakeFromOtherReplicas(_:)``). A clean stop
@@ -68,6 +68,8 @@ public final class DeliveryEngine: @unchecked Sendable {
     private var lastLoadedID: Int64 = 0
     /// Shared engine: the start-up recovery (own previous run) is done.
     private var recoveredAtStart = false
+    /// Shared engine: the last renewal and recovery (once per third of the lease).
+    private var lastMaintenance = ContinuousClock.now
     private var crashReport: CrashGuard.Report?
     private var lastPrune = ContinuousClock.now
 
@@ -367,32 +369,39 @@ public final class DeliveryEngine: @unchecked Sendable {
         }
     }
 
-    /// One feeder round on a shared engine: recover the calls of replicas that died (and at
-    /// the first round this replica's own previous run), renew this replica's claims and
-    /// drop what it lost, then claim new work for the destinations it has.
+    /// One feeder round on a shared engine. Every round (each NOTIFY, each poll) claims new
+    /// work for the destinations this replica has. Once per third of the lease it first
+    /// renews this replica's claims and drops what it lost, recovers the calls of replicas
+    /// whose claims lapsed (at the first round, this replica's own previous run), releases
+    /// their other claims, and queues claimed rows it does not hold in memory (a claim whose
+    /// commit was never acknowledged). Renewal comes first: a round that comes late (a slow
+    /// database) must not find this replica's own claims lapsed.
     private func claimRound(owner: String, leaseMillis: Int64) throws {
         let first = !recoveredAtStart
-        // Renew first: a round that comes late (a slow database) must not find this
-        // replica's own claims lapsed and recover its live calls as another's.
-        var now = unixMillis()
-        let held = first ? [] : try store.renewClaims(owner: owner, leaseMillis: leaseMillis, now: now)
-        try recoverInterrupted(first ? crashReport : nil, scope: .shared(owner: owner, atStart: first))
-        if first {
-            try store.releaseClaims(owner: owner)
-            recoveredAtStart = true
-            crashReport = nil
+        if first || ContinuousClock.now - lastMaintenance >= .milliseconds(leaseMillis / 3) {
+            let held = first ? [] : try store.renewClaims(owner: owner, leaseMillis: leaseMillis, now: unixMillis())
+            try recoverInterrupted(first ? crashReport : nil, scope: .shared(owner: owner, atStart: first))
+            try store.releaseLapsedClaims(owner: owner, now: unixMillis())
+            if first {
+                try store.releaseClaims(owner: owner)
+                recoveredAtStart = true
+                crashReport = nil
+            }
+            let queues = allQueues()
+            for queue in queues { queue.retain(held) }
+            let known = queues.reduce(into: Set<Int64>()) { $0.formUnion($1.knownIDs) }
+            enqueue(try store.claimed(owner: owner, ids: held.subtracting(known).sorted()))
+            lastMaintenance = .now
         }
-        for queue in allQueues() { queue.retain(held) }
-        now = unixMillis()
         let ready = allQueues().filter { $0.destination != nil }.map(\.name)
         guard !ready.isEmpty else { return }
-        let rows = try store.claim(owner: owner, destinations: ready, leaseMillis: leaseMillis, limit: Self.claimBatch, now: now)
+        let rows = try store.claim(owner: owner, destinations: ready, leaseMillis: leaseMillis, limit: Self.claimBatch, now: unixMillis())
         enqueue(rows)
         // A full batch: more may wait; go round again without waiting for the poll.
         if rows.count == Self.claimBatch { notify() }
     }
 
-    /// Rows claimed (or re-read) per round at most.
+    /// Rows claimed per round at most.
     static let claimBatch = 1000
 
     /// The `/readyz` line for a failed feeder round (secret-free: database errors carry no

@@ -85,6 +85,9 @@ final class DestinationQueue: @unchecked Sendable {
         if dropped > 0 { metrics.set("cano_queue_depth", ["destination": name], to: Double(depth)) }
     }
 
+    /// The ids of the pending deliveries held (including those in flight).
+    var knownIDs: Set<Int64> { condition.withLock { known } }
+
     /// Pending deliveries held (including those in flight).
     var depth: Int { condition.withLock { known.count } }
     var inFlightCount: Int { condition.withLock { inFlight.count } }

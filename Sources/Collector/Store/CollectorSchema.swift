@@ -93,8 +93,14 @@ public enum CollectorSchema {
             );
             CREATE INDEX deliveries_dedup ON deliveries (destination, fingerprint, starts_at_ms, status);
             CREATE INDEX deliveries_queue ON deliveries (destination, state);
-            -- The claim scan and the order check only ever look at pending rows.
+            -- The order check (older pending rows of the same fingerprint).
             CREATE INDEX deliveries_pending ON deliveries (destination, fingerprint, id) WHERE state = 'pending';
+            -- The claim scan reads unclaimed rows only, oldest first, however large the
+            -- backlog other replicas (or this one) hold.
+            CREATE INDEX deliveries_unclaimed ON deliveries (id) WHERE state = 'pending' AND claimed_by IS NULL;
+            -- Renewals (by holder) and the lapsed-claim scan (by lease end).
+            CREATE INDEX deliveries_claimed ON deliveries (claimed_by) WHERE state = 'pending';
+            CREATE INDEX deliveries_claim_until ON deliveries (claim_until_ms) WHERE state = 'pending' AND claimed_by IS NOT NULL;
             CREATE TABLE plugin_kv (
                 namespace TEXT NOT NULL,
                 key TEXT NOT NULL,

@@ -224,16 +224,16 @@ public struct DeliveryStore: Sendable {
     }
 
     /// Shared engine only: claims for `owner`, until `now + leaseMillis`, up to `limit`
-    /// pending deliveries to `destinations` (those the replica can deliver to) that no live
-    /// replica holds, oldest first, and returns them.
+    /// unclaimed pending deliveries to `destinations` (those the replica can deliver to),
+    /// oldest first, and returns them. (Lapsed claims become unclaimed first:
+    /// ``releaseLapsedClaims(owner:now:)``.)
     ///
     /// Order per (destination, fingerprint) across replicas: a row is claimed only when
     /// every older pending row of its fingerprint is already `owner`'s, so a resolve
     /// accepted by B waits for the firing A is delivering and then goes to A (who holds the
     /// firing); once the firing is delivered any replica may take it, with its reference.
     /// `FOR UPDATE SKIP LOCKED`: replicas claiming at once never wait for, nor take, the
-    /// same row. Rows `owner` already holds are returned again (the caller ignores those it
-    /// has): a claim whose commit was never acknowledged, and so ran again, is not lost.
+    /// same row.
     func claim(owner: String, destinations: [String], leaseMillis: Int64, limit: Int, now: Int64) throws -> [PendingDelivery] {
         guard !destinations.isEmpty else { return [] }
         let placeholders = Array(repeating: "?", count: destinations.count).joined(separator: ", ")
@@ -244,23 +244,52 @@ public struct DeliveryStore: Sendable {
                 UPDATE deliveries SET claimed_by = ?, claim_until_ms = ?
                 WHERE id IN (
                     SELECT d.id FROM deliveries d
-                    WHERE d.state = 'pending' AND d.destination IN (\(placeholders))
-                      AND (d.claimed_by IS NULL OR d.claim_until_ms < ? OR d.claimed_by = ?)
+                    WHERE d.state = 'pending' AND d.claimed_by IS NULL AND d.destination IN (\(placeholders))
                       AND NOT EXISTS (
                           SELECT 1 FROM deliveries e
                           WHERE e.state = 'pending' AND e.destination = d.destination AND e.fingerprint = d.fingerprint AND e.id < d.id
-                            AND (e.claimed_by IS NULL OR e.claimed_by <> ? OR e.claim_until_ms < ?))
+                            AND (e.claimed_by IS NULL OR e.claimed_by <> ?))
                     ORDER BY d.id LIMIT ?
                     FOR UPDATE SKIP LOCKED)
                 RETURNING \(Self.pendingColumns)
                 """,
-                [.text(owner), .integer(now + leaseMillis)] + destinations.map { .text($0) }
-                    + [.integer(now), .text(owner), .text(owner), .integer(now), .integer(Int64(limit))],
+                [.text(owner), .integer(now + leaseMillis)] + destinations.map { .text($0) } + [.text(owner), .integer(Int64(limit))],
                 operation: "claim deliveries"
             ) { row in
                 result.append(Self.pendingDelivery(row))
             }
             return result.sorted { $0.id < $1.id }
+        }
+    }
+
+    /// Shared engine only: makes the claims of other replicas that lapsed before `now`
+    /// unclaimed again (they died, or lost the database for longer than the lease), except
+    /// calls marked in flight, which ``recoverInterrupted(scope:blamed:quarantineAfter:now:)``
+    /// counts first. Returns how many.
+    @discardableResult
+    func releaseLapsedClaims(owner: String, now: Int64) throws -> Int {
+        try database.write("release lapsed claims") { c in
+            try c.run(
+                """
+                UPDATE deliveries SET claimed_by = NULL, claim_until_ms = NULL
+                WHERE state = 'pending' AND claimed_by IS NOT NULL AND claim_until_ms < ? AND claimed_by <> ? AND in_flight_ms IS NULL
+                """,
+                [.integer(now), .text(owner)], operation: "release lapsed claims")
+        }
+    }
+
+    /// Shared engine only: the pending deliveries among `ids` that `owner` holds (a claim
+    /// whose commit was never acknowledged, so its rows never reached the queues).
+    func claimed(owner: String, ids: [Int64]) throws(DatabaseError) -> [PendingDelivery] {
+        guard !ids.isEmpty else { return [] }
+        let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        return try database.read("read claimed deliveries") { c in
+            var result: [PendingDelivery] = []
+            try c.query("SELECT \(Self.pendingColumns) FROM deliveries WHERE state = 'pending' AND claimed_by = ? AND id IN (\(placeholders)) ORDER BY id",
+                        [.text(owner)] + ids.map { .integer($0) }, operation: "read claimed deliveries") { row in
+                result.append(Self.pendingDelivery(row))
+            }
+            return result
         }
     }
 
