@@ -164,10 +164,8 @@ public final class DeliveryEngine: @unchecked Sendable {
         do {
             found = try store.recoverInterrupted(scope: scope, blamed: crashReport?.deliveryIDs, quarantineAfter: { [policies] in (policies[$0] ?? DeliveryPolicy()).quarantineAfterCrashes },
                                                  now: unixMillis())
-        } catch let error as DatabaseError {
-            throw error
         } catch {
-            throw DatabaseError(.step, operation: "recover interrupted deliveries", message: "\(error)")
+            throw DatabaseError.wrapping(error, operation: "recover interrupted deliveries")
         }
         for d in found {
             let meta: Logger.Metadata = [

@@ -41,6 +41,12 @@ public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible
 
     /// One line naming the operation and the cause.
     public var description: String { "database \(operation) failed (\(code.rawValue)): \(message)" }
+
+    /// `error` as a DatabaseError: itself when it is one, else a `.step` failure of
+    /// `operation` (a body's own error thrown inside ``SQLDatabase/read(_:_:)``).
+    static func wrapping(_ error: any Error, operation: String) -> DatabaseError {
+        error as? DatabaseError ?? DatabaseError(.step, operation: operation, message: "\(error)")
+    }
 }
 
 /// A value bound to or read from a statement.
@@ -320,10 +326,8 @@ public final class Database: SQLDatabase, @unchecked Sendable {
         guard let connection else { throw DatabaseError(.closed, operation: operation, message: "the database is closed") }
         do {
             return try body(connection)
-        } catch let error as DatabaseError {
-            throw error
         } catch {
-            throw DatabaseError(.step, operation: operation, message: "\(error)")
+            throw DatabaseError.wrapping(error, operation: operation)
         }
     }
 

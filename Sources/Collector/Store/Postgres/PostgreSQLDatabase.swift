@@ -119,10 +119,8 @@ public final class PostgreSQLDatabase: SQLDatabase, @unchecked Sendable {
     public func read<T>(_ operation: String, _ body: (any SQLConnection) throws -> T) throws(DatabaseError) -> T {
         do {
             return try perform(operation, transaction: false, body)
-        } catch let error as DatabaseError {
-            throw error
         } catch {
-            throw DatabaseError(.step, operation: operation, message: "\(error)")
+            throw DatabaseError.wrapping(error, operation: operation)
         }
     }
 
