@@ -145,7 +145,6 @@ final class Pipeline: @unchecked Sendable {
         let engine = DeliveryEngine(database: self.database, destinations: destinations, policies: policies, metrics: metrics, logger: logger,
                                     pollInterval: .milliseconds(200), replicaID: replicaID, claimLease: claimLease,
                                     onQuarantine: { name, reason in quarantined.append((name, reason)) })
-        if let postgres = self.database as? PostgreSQLDatabase { engine.wakeFromOtherReplicas(postgres) }
         self.engine = engine
         outbox = Outbox(database: self.database, router: IssueRouter(routes: [], defaultDestinations: self.routeTo), policies: policies,
                         metrics: metrics, logger: logger, onQueued: { engine.notify() })

@@ -90,7 +90,6 @@ public struct CollectorApp: Sendable {
                 if let problem { readiness.markStorageUnavailable(problem) } else { readiness.markStorageAvailable() }
                 if was != nil && problem == nil { logger.info("the store answers again; intake and deliveries resume") }
             })
-        if let postgres = database as? PostgreSQLDatabase { engine.wakeFromOtherReplicas(postgres) }
         let outbox = Outbox(
             database: database, router: IssueRouter(routes: config.routes, defaultDestinations: config.defaultDestinations),
             policies: policies, metrics: metrics, logger: logger, onQueued: { engine.notify() })

@@ -25,7 +25,7 @@ import Logging
 ///   replica has, renews its claims every third of the lease and drops
 ///   what it no longer holds; deliveries of a replica that died are recovered (and counted
 ///   as crashes if they were in a call) once its lease lapses. New work anywhere wakes
-///   every replica through LISTEN/NOTIFY (``wakeFromOtherReplicas(_:)``). A clean stop
+///   every replica through LISTEN/NOTIFY (subscribed at ``start(crashReport:)``). A clean stop
 ///   releases the claims, so a rollout hands work over at once.
 /// - Store health: each feeder round reports whether the store answered (`onStoreHealth`);
 ///   the app turns that into `/readyz`.
@@ -140,6 +140,8 @@ public final class DeliveryEngine: @unchecked Sendable {
             // A shared store may be unreachable now: the feeder recovers and claims once it
             // answers, and reports its health meanwhile (the collector still starts).
             self.crashReport = crashReport
+            // Work other replicas queue (PostgreSQL NOTIFY) is claimed at once, not at the poll.
+            (store.database as? PostgreSQLDatabase)?.listen(channel: DeliveryStore.newWorkChannel) { [weak self] in self?.notify() }
         }
         queuesLock.lock()
         let all = Array(queues.values)
@@ -191,12 +193,6 @@ public final class DeliveryEngine: @unchecked Sendable {
                                metadata: meta)
             }
         }
-    }
-
-    /// On a shared engine, listens for the work other replicas queue (PostgreSQL NOTIFY),
-    /// so it is claimed at once rather than at the next poll.
-    public func wakeFromOtherReplicas(_ database: PostgreSQLDatabase) {
-        database.listen(channel: DeliveryStore.newWorkChannel) { [weak self] in self?.notify() }
     }
 
     /// New work was committed: load it now rather than at the next poll. Cheap; call it

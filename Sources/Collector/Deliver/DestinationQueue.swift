@@ -52,37 +52,33 @@ final class DestinationQueue: @unchecked Sendable {
     func removeExpired(queuedBefore: Int64) -> [PendingDelivery] {
         condition.lock()
         guard attached == nil else { condition.unlock(); return [] }
-        var removed: [PendingDelivery] = []
-        for (fingerprint, list) in byFingerprint {
-            let keep = list.filter { $0.queuedMillis > queuedBefore || inFlight.contains($0.id) }
-            guard keep.count != list.count else { continue }
-            removed += list.filter { $0.queuedMillis <= queuedBefore && !inFlight.contains($0.id) }
-            byFingerprint[fingerprint] = keep.isEmpty ? nil : keep
-            if let head = keep.first { heap.push(Due(at: head.nextAttemptMillis, id: head.id, fingerprint: head.fingerprint)) }
-        }
-        for d in removed { known.remove(d.id) }
-        let depth = known.count
+        let removed = removeIdle { $0.queuedMillis <= queuedBefore }
         condition.unlock()
-        if !removed.isEmpty { metrics.set("cano_queue_depth", ["destination": name], to: Double(depth)) }
         return removed
     }
 
     /// Shared engine: forgets every delivery not in `held` (this replica's claims) and not
     /// in flight; another replica took it over after this one's lease lapsed.
     func retain(_ held: Set<Int64>) {
-        condition.lock()
-        var dropped = 0
+        condition.withLock { _ = removeIdle { !held.contains($0.id) } }
+    }
+
+    /// Removes the deliveries not in flight that match `drop`; the next delivery of each
+    /// fingerprint becomes its head. Caller holds `condition`.
+    private func removeIdle(where drop: (PendingDelivery) -> Bool) -> [PendingDelivery] {
+        var removed: [PendingDelivery] = []
         for (fingerprint, list) in byFingerprint {
-            let keep = list.filter { held.contains($0.id) || inFlight.contains($0.id) }
-            guard keep.count != list.count else { continue }
-            dropped += list.count - keep.count
+            let gone = list.filter { drop($0) && !inFlight.contains($0.id) }
+            guard !gone.isEmpty else { continue }
+            removed += gone
+            let keep = list.filter { !(drop($0) && !inFlight.contains($0.id)) }
             byFingerprint[fingerprint] = keep.isEmpty ? nil : keep
             if let head = keep.first { heap.push(Due(at: head.nextAttemptMillis, id: head.id, fingerprint: head.fingerprint)) }
         }
-        if dropped > 0 { known = known.filter { held.contains($0) || inFlight.contains($0) } }
-        let depth = known.count
-        condition.unlock()
-        if dropped > 0 { metrics.set("cano_queue_depth", ["destination": name], to: Double(depth)) }
+        guard !removed.isEmpty else { return [] }
+        for d in removed { known.remove(d.id) }
+        metrics.set("cano_queue_depth", ["destination": name], to: Double(known.count))
+        return removed
     }
 
     /// The ids of the pending deliveries held (including those in flight).
