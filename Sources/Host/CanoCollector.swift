@@ -117,7 +117,8 @@ struct ValidateCommand: AsyncParsableCommand {
         }
         let quiet = Logger(label: "cano-collector.validate", factory: { _ in SwiftLogNoOpLogHandler() })
         let metrics = Metrics()
-        let factory = DestinationFactory(catalog: catalog, services: PluginServices(logger: quiet, store: InMemoryKeyValueStore(), metrics: metrics))
+        var factory = DestinationFactory(catalog: catalog, services: PluginServices(logger: quiet, store: InMemoryKeyValueStore(), metrics: metrics))
+        factory.createFlags = .validateOnly
         let supervisor = DestinationSupervisor(factory: factory, configs: config.destinations, readiness: Readiness(), metrics: metrics, logger: quiet)
         let known = Array(DestinationFactory.builtInTypes) + catalog.loaded.filter { $0.kind == .destination }.map(\.name)
         for (i, destination) in config.destinations.enumerated() {
@@ -125,7 +126,10 @@ struct ValidateCommand: AsyncParsableCommand {
             case .success(let created):
                 (created as? any ShutdownableDestination)?.shutdown()
             case .failure(let error):
-                var line = "destinations[\(i)] destination \"\(destination.name)\" (type \(destination.type)): \(error.reason)"
+                // Placed like the loader's problems ("12:11 destinations[2].type: ..."), at the
+                // destination's type: what picks the plugin whose create failed.
+                let place = destination.location.isEmpty ? "" : destination.location + " "
+                var line = "\(place)destinations[\(i)].type: destination \"\(destination.name)\" (type \(destination.type)): \(error.reason)"
                 if error.code == .unknownType, let close = Suggestion.closest(to: destination.type, in: known) {
                     line += "; did you mean \(close)?"
                 }

@@ -6,8 +6,13 @@ _Static_assert(sizeof(void *) == 8, "cano-collector plugin ABI v1 is defined for
 _Static_assert(offsetof(cano_plugin_descriptor, name) == 24, "descriptor layout changed");
 _Static_assert(offsetof(cano_plugin_descriptor, create) == 48, "descriptor layout changed");
 _Static_assert(offsetof(cano_plugin_descriptor, free_buffer) == 80, "descriptor layout changed");
-_Static_assert(sizeof(cano_plugin_descriptor) == 88, "descriptor size changed: append only");
+// v1.0 ended after free_buffer (88 bytes); v1.1 appended path_keys.
+_Static_assert(CANO_DESCRIPTOR_V1_MIN_SIZE == 88, "the v1.0 descriptor size is fixed forever");
+_Static_assert(offsetof(cano_plugin_descriptor, path_keys) == 88, "v1.1 fields are appended");
+_Static_assert(sizeof(cano_plugin_descriptor) == 96, "descriptor size changed: append only");
 _Static_assert(offsetof(cano_host_services, log) == 16, "host services layout changed");
-_Static_assert(sizeof(cano_host_services) == 72, "host services size changed: append only");
+// v1.0 ended after free_buffer (72 bytes); v1.1 appended create_flags.
+_Static_assert(offsetof(cano_host_services, create_flags) == 72, "v1.1 fields are appended");
+_Static_assert(sizeof(cano_host_services) == 80, "host services size changed: append only");
 _Static_assert(sizeof(cano_call_context) == 48, "call context size changed: append only");
 _Static_assert(sizeof(cano_result) == 64, "result size changed: append only");

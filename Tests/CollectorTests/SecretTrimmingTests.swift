@@ -28,7 +28,11 @@ import Foundation
             default_destinations: [from-file, from-env]
             """
         let config = try ConfigLoader.parse(yaml, file: dir.file("config.yaml"), environment: ["SLACK_BOT_TOKEN": "xoxb-env-token\n"])
-        #expect(config.destinations[0].config.objectValue?["token"] == .string("xoxb-file-token"))
+        // A destination's files are read when it is created (the plugin decides which keys
+        // are paths): here, as the factory does for a plugin without path keys.
+        let fromFile = try YAMLReader.resolveFiles(in: config.destinations[0].config)
+        #expect(fromFile.config.objectValue?["token"] == .string("xoxb-file-token"))
+        #expect(fromFile.secrets == ["xoxb-file-token"])
         #expect(config.destinations[1].config.objectValue?["token"] == .string("xoxb-env-token"))
         #expect(config.server.auth == .bearer(Secret("intake-secret")))
     }
@@ -45,10 +49,34 @@ import Foundation
             """
         // Not a config error: the destination waits for the Secret (DestinationSupervisor).
         let config = try ConfigLoader.parse(yaml, file: dir.file("config.yaml"))
-        #expect(throws: (any Error).self) { try YAMLReader.resolveUnreadFiles(in: config.destinations[0].config) }
+        #expect(throws: (any Error).self) { try YAMLReader.resolveFiles(in: config.destinations[0].config) }
         try "k3y\r\n".write(toFile: dir.file("late-secret"), atomically: true, encoding: .utf8)
-        let resolved = try YAMLReader.resolveUnreadFiles(in: config.destinations[0].config)
+        let resolved = try YAMLReader.resolveFiles(in: config.destinations[0].config)
         #expect(resolved.config.objectValue?["hmac_secret"] == .string("k3y"))
         #expect(resolved.secrets == ["k3y"])
+    }
+
+    /// A key the plugin declares in `path_keys` stays a path (made absolute against the
+    /// config's directory); the others are read as Secrets, nested ones too.
+    @Test func pathKeysPassThroughAndOtherFilesAreRead() throws {
+        let dir = try TemporaryDirectory(prefix: "cano-trim")
+        defer { dir.remove() }
+        try "s3cret\n".write(toFile: dir.file("secret"), atomically: true, encoding: .utf8)
+        let yaml = """
+            destinations:
+              - name: hook
+                type: custom
+                config: {ca_file: certs/ca.pem, token_file: secret, tls: {key_file: secret}}
+            default_destinations: [hook]
+            """
+        let config = try ConfigLoader.parse(yaml, file: dir.file("config.yaml"))
+        let resolved = try YAMLReader.resolveFiles(in: config.destinations[0].config, pathKeys: ["ca_file"])
+        let object = try #require(resolved.config.objectValue)
+        #expect(object["ca_file"] == .string(dir.file("certs/ca.pem")), "not read: the file does not even exist")
+        #expect(object["ca"] == nil)
+        #expect(object["token"] == .string("s3cret"))
+        #expect(object["tls"]?["key"] == .string("s3cret"))
+        // Without the declaration, ca_file is a Secret file like any other, and missing.
+        #expect(throws: (any Error).self) { try YAMLReader.resolveFiles(in: config.destinations[0].config) }
     }
 }

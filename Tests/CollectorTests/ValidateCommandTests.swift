@@ -41,6 +41,32 @@ import Foundation
                 "\(result.output)")
         #expect(result.output.contains("destination \"nochannel\" (type slack)") && result.output.contains("channel"), "\(result.output)")
         #expect(result.output.contains("noentry.so"), "\(result.output)")
+        // Each failed create says where its destination is, like the loader's problems.
+        #expect(result.output.contains("5:11 destinations[0].type: destination \"hook\""), "\(result.output)")
+        #expect(result.output.contains("8:11 destinations[1].type: destination \"typo\""), "\(result.output)")
+        #expect(result.output.contains("11:11 destinations[2].type: destination \"nochannel\""), "\(result.output)")
+    }
+
+    /// `validate` creates with CANO_CREATE_VALIDATE_ONLY: Slack skips auth.test, so a
+    /// config check works offline (CI), and it makes no call to Slack at all.
+    @Test func dryRunMakesNoCredentialCheck() async throws {
+        let dir = try TemporaryDirectory(prefix: "cano-validate")
+        defer { dir.remove() }
+        let slack = try await SlackDouble.start(token: "xoxb-the-right-one")
+        defer { slack.stop() }
+        let yaml = """
+            plugins:
+              paths: ["\(try BuildProducts.plugin("CanoSlack"))"]
+            destinations:
+              - name: chat
+                type: slack
+                config: {token: xoxb-a-wrong-one, channel: "#alerts", api_url: "\(slack.apiURL)"}
+            default_destinations: [chat]
+            """
+        let result = try await validate(yaml, in: dir)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("OK"))
+        #expect(slack.calls.isEmpty, "validate called Slack: \(slack.calls.map(\.method))")
     }
 
     @Test func missingRouteDestinationAndDuplicateNamesHaveLineAndColumn() async throws {

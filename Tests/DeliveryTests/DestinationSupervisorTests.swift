@@ -49,6 +49,45 @@ import TestSupport
         await server.stop()
     }
 
+    /// Issue 15 §1: a well-formed Slack token that Slack rejects was found only at the
+    /// first dead letter. Now create's auth.test fails at start, loudly, and the rotated
+    /// Secret is picked up by the create retries, so the queued alert reaches Slack.
+    @Test func aSlackTokenSlackRejectsIsLoudAtStartAndARotatedTokenIsPickedUp() async throws {
+        let good = "xoxb-2222-3333-ROTATEDtokenGOOD"
+        let wrong = "xoxb-2222-3333-REVOKEDtokenBAD"
+        let slack = try await SlackDouble.start(token: good)
+        defer { slack.stop() }
+        let yaml = """
+            data_dir: "{{data_dir}}"
+            server: {host: 127.0.0.1, port: {{port}}}
+            plugins:
+              paths: ["\(try BuildProducts.plugin("CanoSlack"))"]
+            destinations:
+              - name: chat
+                type: slack
+                config:
+                  token_file: "{{dir}}/slack-token"
+                  channel: "#alerts"
+                  api_url: "\(slack.apiURL)"
+            default_destinations: [chat]
+            """
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cano-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try (wrong + "\n").write(toFile: directory.appendingPathComponent("slack-token").path, atomically: true, encoding: .utf8)
+        let collector = try await CollectorProcess(configYAML: yaml, directory: directory)
+        defer { collector.stop() }
+        let readyz = try collector.get("/readyz")
+        #expect(readyz.status == 200)
+        #expect(readyz.text.contains("failed destination chat:") && readyz.text.contains("auth.test rejected the token: invalid_auth"), "\(readyz.text)")
+        #expect(try collector.get("/metrics").text.contains(#"cano_destination_ready{destination="chat"} 0"#))
+        #expect(try collector.postAlerts(WebhookBody.firing(alertname: "TokenRotated", fingerprints: ["00000000000e0001"])).status == 200)
+
+        try (good + "\n").write(toFile: collector.directory.appendingPathComponent("slack-token").path, atomically: true, encoding: .utf8)
+        try await waitUntil("the queued alert posted with the rotated token", timeout: .seconds(30)) { slack.messages.count == 1 }
+        #expect(try collector.get("/metrics").text.contains(#"cano_destination_ready{destination="chat"} 1"#))
+        assertNoSecret(wrong, in: collector.log.split(separator: "\n").map { LeakSurface("collector log", String($0)) })
+    }
+
     @Test func deliveriesOfADestinationThatNeverComesUpAreDeadLetteredAfterMaxAgeWithTheReason() async throws {
         let dir = try TemporaryDirectory(prefix: "cano-supervisor")
         defer { dir.remove() }

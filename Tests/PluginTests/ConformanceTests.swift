@@ -47,7 +47,7 @@ struct ConformanceTests {
 
     @Test(arguments: [
         ("missing_symbol", "load", "cano_plugin_entry"),
-        ("wrong_major", "descriptor", "ABI 2.0"),
+        ("wrong_major", "descriptor", "ABI 2.1"),
         ("newer_minor", "descriptor", "1.1"),
         ("unknown_kind", "descriptor", "unknown plugin kind"),
         ("too_small", "descriptor", "struct_size"),

@@ -70,14 +70,19 @@ struct HostServicesBridgeTests {
         let bridge = HostServicesBridge(instance: "hook-a", plugin: "webhook", services: test.services)
         let t = bridge.table.pointee
         bytes("rate limited") { message in
-            bytes(#"{"retry_after_ms":1500,"destination":"spoofed"}"#) { fields in
+            bytes(#"{"retry_after_ms":1500,"ratio":0.5,"ok":true,"channel":"C1","tags":["a"],"destination":"spoofed"}"#) { fields in
                 t.log(t.host_ctx, Int32(CANO_LOG_WARNING.rawValue), message, fields)
             }
         }
         let line = test.logs.lines.last ?? ""
         #expect(line.contains("\"level\":\"warning\""))
         #expect(line.contains("\"msg\":\"rate limited\""))
-        #expect(line.contains("\"retry_after_ms\":\"1500\""))
+        // A plugin's numbers and bools keep their JSON type (issue 15 §5), as host fields do.
+        #expect(line.contains("\"retry_after_ms\":1500"), "\(line)")
+        #expect(line.contains("\"ratio\":0.5"))
+        #expect(line.contains("\"ok\":true"))
+        #expect(line.contains("\"channel\":\"C1\""))
+        #expect(line.contains(#""tags":"[\"a\"]""#), "arrays are written as JSON text")
         #expect(line.contains("\"destination\":\"hook-a\""), "a plugin cannot relabel its lines")
         #expect(line.contains("\"plugin\":\"webhook\""))
     }

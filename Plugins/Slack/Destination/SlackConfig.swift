@@ -26,13 +26,16 @@ public struct SlackConfig: Sendable, Equatable {
     public var pacePerChannel: Double
     /// Upper bound for one HTTP call; the delivery deadline may cut it shorter.
     public var timeout: Duration
-    /// A CA bundle to trust for `api_url` (proxies with a private CA).
+    /// A CA bundle to trust for `api_url` (proxies with a private CA). A path: the plugin
+    /// declares `ca_file` in its `path_keys`, so the host passes it through unread.
     public var caFile: String?
+    /// Call `auth.test` at create, so a token Slack rejects shows at start (default true).
+    public var checkToken: Bool
 
     /// The keys `parse` accepts.
     public static let knownKeys: Set<String> = [
         "token", "channel", "api_url", "channel_label", "channel_annotation",
-        "pace_per_channel", "timeout_seconds", "ca_file",
+        "pace_per_channel", "timeout_seconds", "ca_file", "check_token",
     ]
 
     /// Slack's public Web API.
@@ -42,7 +45,7 @@ public struct SlackConfig: Sendable, Equatable {
     public init(
         token: String, channel: ChannelTemplate, apiURL: String = SlackConfig.defaultAPIURL,
         channelLabel: String? = "slack_channel", channelAnnotation: String? = nil,
-        pacePerChannel: Double = 1, timeout: Duration = .seconds(10), caFile: String? = nil
+        pacePerChannel: Double = 1, timeout: Duration = .seconds(10), caFile: String? = nil, checkToken: Bool = true
     ) {
         self.token = token
         self.channel = channel
@@ -52,6 +55,7 @@ public struct SlackConfig: Sendable, Equatable {
         self.pacePerChannel = pacePerChannel
         self.timeout = timeout
         self.caFile = caFile
+        self.checkToken = checkToken
     }
 
     /// Validates a destination's `config` object. Errors name the key, never a value
@@ -98,6 +102,11 @@ public struct SlackConfig: Sendable, Equatable {
         guard pace >= 0 else { throw PluginError("slack config: key \"pace_per_channel\" must be >= 0 (messages per second; 0 turns pacing off)") }
         let timeoutSeconds = try number("timeout_seconds") ?? 10
         guard timeoutSeconds > 0 else { throw PluginError("slack config: key \"timeout_seconds\" must be > 0") }
+        var checkToken = true
+        if let value = object["check_token"], value != .null {
+            guard let flag = value.boolValue else { throw PluginError("slack config: key \"check_token\" must be true or false") }
+            checkToken = flag
+        }
         let label = try string("channel_label")
         let annotation = try string("channel_annotation")
         return SlackConfig(
@@ -105,7 +114,7 @@ public struct SlackConfig: Sendable, Equatable {
             channelLabel: label.map { $0.isEmpty ? nil : $0 } ?? "slack_channel",
             channelAnnotation: annotation.flatMap { $0.isEmpty ? nil : $0 },
             pacePerChannel: pace, timeout: .milliseconds(Int64(timeoutSeconds * 1000)),
-            caFile: try string("ca_file"))
+            caFile: try string("ca_file"), checkToken: checkToken)
     }
 
     /// What must never appear in a result, an error or a log line: the token and any

@@ -22,6 +22,11 @@ public struct HostServices: @unchecked Sendable {
         table = copy
     }
 
+    /// True when this create() is `validate`'s dry run (`CANO_CREATE_VALIDATE_ONLY`, ABI
+    /// v1.1): the instance is destroyed right after, so skip credential checks and other
+    /// I/O. Always false with a v1.0 host (the field reads as zero).
+    public var isValidateOnly: Bool { table.create_flags & 1 != 0 }
+
     /// Writes one structured log line through the host's logger.
     public func log(_ level: LogLevel, _ message: String, fields: [String: String] = [:]) {
         guard let log = table.log else { return }

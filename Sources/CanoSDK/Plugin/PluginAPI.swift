@@ -22,6 +22,15 @@ public protocol DestinationPlugin: AnyObject {
     init(config: PluginConfig, host: HostServices) throws(PluginError)
     /// Delivers one Issue.
     func deliver(_ request: DeliveryRequest) -> DeliveryResult
+    /// Config keys ending in `_file` that are paths this plugin opens itself (`ca_file`),
+    /// exported as the descriptor's `path_keys` (ABI v1.1). The host passes them through;
+    /// every other `X_file` is read as a secret file into `X`. Default: none.
+    static var pathKeys: [String] { get }
+}
+
+extension DestinationPlugin {
+    /// No path keys: every `X_file` in the config is a secret file the host reads.
+    public static var pathKeys: [String] { [] }
 }
 
 /// An enricher written in Swift: adds context blocks to Issues.

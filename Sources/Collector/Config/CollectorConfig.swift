@@ -109,14 +109,23 @@ public struct DestinationConfig: Sendable, Equatable {
     /// Where the plugin's code runs; nil: the default for its plugin (see
     /// `DestinationFactory.defaultIsolation(for:)`). The built-in `file` ignores it.
     public var isolation: PluginIsolation?
+    /// "line:column" of its `type:` in the config file (empty when not loaded from one),
+    /// so that a create failure found later (`validate`'s dry run) says where. Not part
+    /// of equality: where a destination was written is not what it is.
+    public var location: String
 
     public init(name: String, type: String, config: JSONValue = .object([:]), delivery: DeliveryPolicy = DeliveryPolicy(),
-                isolation: PluginIsolation? = nil) {
+                isolation: PluginIsolation? = nil, location: String = "") {
         self.name = name
         self.type = type
         self.config = config
         self.delivery = delivery
         self.isolation = isolation
+        self.location = location
+    }
+
+    public static func == (a: DestinationConfig, b: DestinationConfig) -> Bool {
+        a.name == b.name && a.type == b.type && a.config == b.config && a.delivery == b.delivery && a.isolation == b.isolation
     }
 }
 

@@ -37,9 +37,8 @@ public enum ConfigLoader {
             throw ConfigError(file: file, problems: [.init(location: "", path: "", message: "not valid YAML: \(error)")])
         }
         let baseDirectory = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : "."
-        let reader = YAMLReader(environment: environment) { path in
-            let resolved = path.hasPrefix("/") ? path : baseDirectory + "/" + path
-            return try String(contentsOfFile: resolved, encoding: .utf8)
+        let reader = YAMLReader(environment: environment, baseDirectory: baseDirectory) { path in
+            try String(contentsOfFile: path, encoding: .utf8)
         }
         var config = CollectorConfig()
         if let root {
@@ -173,11 +172,14 @@ public enum ConfigLoader {
         var policy = DeliveryPolicy()
         var isolation: PluginIsolation?
         var isolationAt: YAMLReader.Located?
+        var location = at.location
         for (key, value) in r.mapping(at, allowed: ["name", "type", "config", "delivery", "isolation"]) {
             switch key {
             case "name": name = r.string(value)
-            case "type": type = r.string(value)
-            case "config": config = r.pluginConfig(value)
+            case "type":
+                type = r.string(value)
+                location = value.location
+            case "config": config = r.pluginConfig(value, deferFiles: true)
             case "delivery": policy = delivery(value, r)
             case "isolation":
                 guard let text = r.string(value) else { break }
@@ -202,7 +204,7 @@ public enum ConfigLoader {
             // Refused rather than ignored: the operator expects containment `file` cannot give.
             r.problem(isolationAt, "destination \"\(name)\": the built-in file destination runs in the collector; isolation: process is for plugins")
         }
-        return DestinationConfig(name: name, type: type, config: config, delivery: policy, isolation: isolation)
+        return DestinationConfig(name: name, type: type, config: config, delivery: policy, isolation: isolation, location: location)
     }
 
     private static func delivery(_ at: YAMLReader.Located, _ r: YAMLReader) -> DeliveryPolicy {

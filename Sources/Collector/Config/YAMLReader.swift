@@ -12,9 +12,12 @@ import Yams
 /// - `${VAR}` (and `${VAR:-default}`) in scalar values are replaced from the environment;
 ///   `$$` is a literal `$`. An unset variable without a default is a problem.
 /// - a key `name_file: PATH` stands for `name:` with the file's content, so secrets can
-///   come from mounted Secret files. In a destination's `config:` a file that cannot be
-///   read yet is not an error: it becomes a placeholder that the destination's create
-///   resolves (and retries), so a Secret mounted after the start still works.
+///   come from mounted Secret files. In a destination's `config:` the file is not read
+///   here: the key becomes a placeholder that the destination's create resolves
+///   (``resolveFiles(in:pathKeys:readFile:)``), once the plugin is known. A plugin may
+///   declare keys that are paths it opens itself (`ca_file`, ABI v1.1 `path_keys`); those
+///   are passed through. A file that cannot be read yet is retried with the create, so a
+///   Secret mounted after the start still works.
 /// - file contents and `${VAR}` values lose trailing whitespace and newlines
 ///   (``secret(_:)``), for every plugin and the intake's auth alike.
 final class YAMLReader {
@@ -33,10 +36,21 @@ final class YAMLReader {
     private(set) var secretValues: [String] = []
     private let environment: [String: String]
     private let readFile: (String) throws -> String
+    /// Relative `*_file` paths are read from here (the config file's directory).
+    private let baseDirectory: String?
 
-    init(environment: [String: String], readFile: @escaping (String) throws -> String) {
+    /// A reader substituting from `environment`; `readFile` reads a `*_file` (its path
+    /// made absolute against `baseDirectory` when relative and a base is given).
+    init(environment: [String: String], baseDirectory: String? = nil, readFile: @escaping (String) throws -> String) {
         self.environment = environment
+        self.baseDirectory = baseDirectory
         self.readFile = readFile
+    }
+
+    /// `path` against ``baseDirectory`` when it is relative.
+    private func absolute(_ path: String) -> String {
+        guard let baseDirectory, !path.hasPrefix("/") else { return path }
+        return baseDirectory + "/" + path
     }
 
     func problem(_ at: Located, _ message: String) {
@@ -55,6 +69,10 @@ final class YAMLReader {
     /// line:column of every mapping value and list element read so far, by key path, so
     /// that cross-checks made after reading (ConfigLoader's validate) can say where.
     private(set) var locations: [String: String] = [:]
+
+    /// True while reading a destination's `config:` (``pluginConfig(_:deferFiles:)``):
+    /// `*_file` values become placeholders instead of being read.
+    private var deferFiles = false
 
     /// The members of a mapping, in file order, with `*_file` keys resolved. Keys not in
     /// `allowed` are problems (unknown keys are errors); `nil` allows any key.
@@ -78,23 +96,22 @@ final class YAMLReader {
                     problem(Located(node: keyNode, path: value.path), "unknown key \"\(rawKey)\"\(suggestion(for: rawKey, in: allowed))")
                     continue
                 }
-                guard let path = string(value) else { continue }
-                do {
-                    let content = Self.secret(try readFile(path))
-                    secretValues.append(content)
-                    value = Located(node: .scalar(.init(content, .implicit, .doubleQuoted, valueNode.mark)), path: join(at.path, key))
-                } catch {
-                    guard at.path.hasPrefix("destinations["), at.path.contains("].config") else {
+                guard let path = string(value).map(absolute) else { continue }
+                if deferFiles {
+                    // Whether it is a secret to read or a path to pass on is the plugin's
+                    // call (path_keys), and a Secret may be mounted after the start: the
+                    // destination's create resolves it (DestinationFactory), retrying.
+                    value = Located(node: .mapping(.init([(Node(Self.unreadFileMarker), .scalar(.init(path, .implicit, .doubleQuoted, valueNode.mark)))])),
+                                    path: join(at.path, key))
+                } else {
+                    do {
+                        let content = Self.secret(try readFile(path))
+                        secretValues.append(content)
+                        value = Located(node: .scalar(.init(content, .implicit, .doubleQuoted, valueNode.mark)), path: join(at.path, key))
+                    } catch {
                         problem(value, "cannot read file \"\(path)\" for \"\(key)\": \(error)")
                         continue
                     }
-                    // A destination's secret file that is not there yet (a Secret mounted
-                    // late) is not a config error: the destination is created once the file
-                    // can be read (DestinationSupervisor resolves the marker, retrying).
-                    let resolved = (error as? CocoaError)?.filePath ?? path
-                    deferredFiles += 1
-                    value = Located(node: .mapping(.init([(Node(Self.unreadFileMarker), .scalar(.init(resolved, .implicit, .doubleQuoted, valueNode.mark)))])),
-                                    path: join(at.path, key))
                 }
             } else if let allowed, !allowed.contains(rawKey) {
                 problem(Located(node: keyNode, path: value.path), "unknown key \"\(rawKey)\"\(suggestion(for: rawKey, in: allowed))")
@@ -240,8 +257,12 @@ final class YAMLReader {
         }
     }
 
-    /// A plugin's `config:` block as a JSON object (absent or null means `{}`).
-    func pluginConfig(_ at: Located) -> JSONValue {
+    /// A plugin's `config:` block as a JSON object (absent or null means `{}`). With
+    /// `deferFiles` (a destination's config), `*_file` keys are left as placeholders for
+    /// ``resolveFiles(in:pathKeys:readFile:)``; otherwise files are read now.
+    func pluginConfig(_ at: Located, deferFiles: Bool = false) -> JSONValue {
+        self.deferFiles = deferFiles
+        defer { self.deferFiles = false }
         let config = json(at)
         if config == .null { return .object([:]) }
         if config.objectValue == nil { problem(at, "config must be a mapping") }
@@ -267,35 +288,46 @@ final class YAMLReader {
         return String(raw.unicodeScalars[..<end])
     }
 
-    /// The key of the placeholder object that stands for a destination's `*_file` value
-    /// whose file could not be read at load time: `{"$cano_unread_file_path": "/path"}` (not ending in `_file`, which would be read again).
-    /// ``resolveUnreadFiles(in:)`` replaces it with the file's content, or fails.
+    /// The key of the placeholder object that stands for a destination's `X_file: PATH`
+    /// under the key `X`: `{"$cano_unread_file_path": "PATH"}` (its key does not end in
+    /// `_file`, so it is never read again). ``resolveFiles(in:pathKeys:readFile:)``
+    /// replaces it.
     static let unreadFileMarker = "$cano_unread_file_path"
 
-    /// How many destination `*_file` values were left unread (the file was missing).
-    private(set) var deferredFiles = 0
-
-    /// `config` with every unread-file placeholder replaced by the file's content (cleaned
-    /// by ``secret(_:)``), plus the contents read (to register as secrets). Throws a
-    /// message naming the key and the file when one still cannot be read.
-    static func resolveUnreadFiles(
-        in config: JSONValue, readFile: (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) }
+    /// `config` with every file placeholder under a key `X` replaced: by `X_file: PATH`
+    /// when `X_file` is one of the plugin's `pathKeys` (a path it opens itself, such as
+    /// `ca_file`), else by `X:` holding the file's content (cleaned by ``secret(_:)``).
+    /// Also returns the contents read, to register as secrets. Throws a message naming the
+    /// key and the file when one cannot be read.
+    static func resolveFiles(
+        in config: JSONValue, pathKeys: Set<String> = [],
+        readFile: (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) }
     ) throws -> (config: JSONValue, secrets: [String]) {
         var secrets: [String] = []
+        func placeholder(_ value: JSONValue) -> String? {
+            guard case .object(let members) = value, members.count == 1, case .string(let path)? = members[unreadFileMarker] else { return nil }
+            return path
+        }
         func walk(_ value: JSONValue, key: String) throws -> JSONValue {
             switch value {
             case .object(let members):
-                if members.count == 1, case .string(let path)? = members[unreadFileMarker] {
+                if let path = placeholder(value) {
                     do {
                         let content = secret(try readFile(path))
                         secrets.append(content)
                         return .string(content)
                     } catch {
-                        throw UnreadFileError(key: key, path: path, underlying: "\(error)")
+                        throw UnreadFileError(key: key, path: (error as? CocoaError)?.filePath ?? path, underlying: "\(error)")
                     }
                 }
                 var out: [String: JSONValue] = [:]
-                for (k, v) in members { out[k] = try walk(v, key: k) }
+                for (k, v) in members {
+                    if let path = placeholder(v), pathKeys.contains(k + "_file") {
+                        out[k + "_file"] = .string(path)
+                    } else {
+                        out[k] = try walk(v, key: k)
+                    }
+                }
                 return .object(out)
             case .array(let items):
                 return .array(try items.map { try walk($0, key: key) })

@@ -26,6 +26,8 @@ public struct DestinationFactory: Sendable {
     /// process cannot host plugins in children (then plugins without an explicit
     /// `isolation` run in process, and `isolation: process` is a setup error).
     public var pluginHostExecutable: String?
+    /// Passed to every plugin create(): `.validateOnly` for `validate`'s dry run.
+    public var createFlags: PluginCreateFlags = []
 
     /// Plugins shipped with the collector, built and tested with it: in process by default.
     public static let shippedPlugins: Set<String> = ["slack", "webhook"]
@@ -68,10 +70,11 @@ public struct DestinationFactory: Sendable {
         return set
     }
 
-    /// Creates one destination.
+    /// Creates one destination. Its `config` may hold `*_file` placeholders (from
+    /// ``ConfigLoader``): they are resolved here, where the plugin's `path_keys` are known.
     public func make(_ config: DestinationConfig) throws(DestinationSetupError) -> any Destination {
         if config.type == FileDestination.typeName {
-            return try FileDestination(name: config.name, config: config.config)
+            return try FileDestination(name: config.name, config: resolvingFiles(config, pathKeys: []))
         }
         guard let plugin = catalog.plugin(named: config.type) else {
             if let refusal = catalog.refusal(forName: config.type) {
@@ -88,19 +91,35 @@ public struct DestinationFactory: Sendable {
         }
         let json: [UInt8]
         do {
-            json = try IssueCoding.encode(config.config)
+            json = try IssueCoding.encode(try resolvingFiles(config, pathKeys: plugin.pathKeys))
+        } catch let error as DestinationSetupError {
+            throw error
         } catch {
             throw DestinationSetupError(.invalidConfig, destination: config.name, type: config.type, reason: "config does not encode as JSON")
         }
         switch config.isolation ?? defaultIsolation(for: plugin) {
         case .inProcess:
-            return try PluginDestination(name: config.name, plugin: plugin, config: json, services: services)
+            return try PluginDestination(name: config.name, plugin: plugin, config: json, services: services, flags: createFlags)
         case .process:
             guard let executable = pluginHostExecutable else {
                 throw DestinationSetupError(.createFailed, destination: config.name, type: config.type,
                                             reason: "isolation: process needs the cano-collector executable to host the plugin, and this process has none")
             }
-            return try IsolatedPluginDestination(name: config.name, plugin: plugin, config: json, services: services, executable: executable)
+            return try IsolatedPluginDestination(name: config.name, plugin: plugin, config: json, services: services, executable: executable,
+                                                 flags: createFlags)
+        }
+    }
+
+    /// `config.config` with its `*_file` placeholders resolved: `pathKeys` passed on as
+    /// paths, every other file read (a Secret) and registered with ``SecretScrubber``. A
+    /// file that cannot be read (a Secret not mounted yet) fails this create, retryably.
+    private func resolvingFiles(_ config: DestinationConfig, pathKeys: Set<String>) throws(DestinationSetupError) -> JSONValue {
+        do {
+            let resolved = try YAMLReader.resolveFiles(in: config.config, pathKeys: pathKeys)
+            SecretScrubber.shared.register(resolved.secrets)
+            return resolved.config
+        } catch {
+            throw DestinationSetupError(.invalidConfig, destination: config.name, type: config.type, reason: "\(error)", retryable: true)
         }
     }
 }

@@ -57,7 +57,6 @@ public final class DestinationSupervisor: @unchecked Sendable {
     private let metrics: Metrics
     private let logger: Logger
     private let backoff: Backoff
-    private let readFile: @Sendable (String) throws -> String
 
     private let condition = NSCondition()
     private var ready: [String: any Destination] = [:]
@@ -67,11 +66,9 @@ public final class DestinationSupervisor: @unchecked Sendable {
 
     /// - Parameters:
     ///   - backoff: the wait between create attempts (tests shorten it).
-    ///   - readFile: reads a destination's late `*_file` Secret (tests may inject it).
     public init(
         factory: DestinationFactory, configs: [DestinationConfig], readiness: Readiness, metrics: Metrics, logger: Logger,
-        backoff: Backoff = Backoff(),
-        readFile: @escaping @Sendable (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) }
+        backoff: Backoff = Backoff()
     ) {
         self.factory = factory
         self.configs = configs
@@ -79,7 +76,6 @@ public final class DestinationSupervisor: @unchecked Sendable {
         self.metrics = metrics
         self.logger = logger
         self.backoff = backoff
-        self.readFile = readFile
         metrics.describe("cano_destination_ready", type: "gauge",
                          help: "1 when the destination was created, 0 while it cannot be (its deliveries are queued; create is retried with backoff).")
         metrics.describe("cano_destination_setup_failures_total", type: "counter",
@@ -198,19 +194,12 @@ public final class DestinationSupervisor: @unchecked Sendable {
         "destination \(destination) could not be created: \(reason)"
     }
 
-    /// One create: resolves `*_file` Secrets not readable at load time, then the factory.
-    /// Also `validate`'s dry run (which destroys what it created at once).
+    /// One create through the factory (which reads the `*_file` Secrets, so a Secret
+    /// mounted late is picked up by the next try). Also `validate`'s dry run (which
+    /// destroys what it created at once).
     public func create(_ config: DestinationConfig) -> Result<any Destination, DestinationSetupError> { attempt(config) }
 
     private func attempt(_ config: DestinationConfig) -> Result<any Destination, DestinationSetupError> {
-        var config = config
-        do {
-            let resolved = try YAMLReader.resolveUnreadFiles(in: config.config, readFile: readFile)
-            SecretScrubber.shared.register(resolved.secrets)
-            config.config = resolved.config
-        } catch {
-            return .failure(DestinationSetupError(.invalidConfig, destination: config.name, type: config.type, reason: "\(error)", retryable: true))
-        }
         do {
             return .success(try factory.make(config))
         } catch {

@@ -28,10 +28,14 @@ public final class LoadedPlugin: @unchecked Sendable {
     public let abiMinor: Int
     /// `CANO_FLAG_*` bits.
     public let flags: UInt64
+    /// Config keys ending in `_file` that the plugin reads as paths (ABI v1.1 `path_keys`):
+    /// passed through unchanged instead of being read as secret files.
+    public let pathKeys: Set<String>
     /// The host's copy of the descriptor.
     let descriptor: cano_plugin_descriptor
 
-    init(descriptor: cano_plugin_descriptor, name: String, version: String, toolchain: String?, kind: Kind, path: String) {
+    init(descriptor: cano_plugin_descriptor, name: String, version: String, toolchain: String?, kind: Kind, path: String,
+         pathKeys: Set<String> = []) {
         self.descriptor = descriptor
         self.name = name
         self.version = version
@@ -40,6 +44,7 @@ public final class LoadedPlugin: @unchecked Sendable {
         self.path = path
         self.abiMinor = Int(descriptor.abi_minor)
         self.flags = descriptor.flags
+        self.pathKeys = pathKeys
     }
 
     /// True when the plugin allows concurrent deliver()/enrich() calls on one instance.

@@ -8,14 +8,15 @@ public final class PluginDestination: ShutdownableDestination {
     /// The instance; shared with `plugins check`, which also needs raw results.
     public let instance: PluginInstance
 
-    /// Creates the instance by calling the plugin's create() with `config`.
-    public init(name: String, plugin: LoadedPlugin, config: [UInt8], services: PluginServices) throws(DestinationSetupError) {
+    /// Creates the instance by calling the plugin's create() with `config` and `flags`.
+    public init(name: String, plugin: LoadedPlugin, config: [UInt8], services: PluginServices,
+                flags: PluginCreateFlags = []) throws(DestinationSetupError) {
         guard plugin.kind == .destination else {
             throw DestinationSetupError(.notADestination, destination: name, type: plugin.name,
                                         reason: "plugin \(plugin.name) (\(plugin.path)) is an enricher, not a destination")
         }
         self.name = name
-        instance = try PluginInstance(plugin: plugin, name: name, configJSON: config, services: services)
+        instance = try PluginInstance(plugin: plugin, name: name, configJSON: config, services: services, flags: flags)
     }
 
     /// Calls the plugin's deliver() (serialised unless it is reentrant) and maps its result.

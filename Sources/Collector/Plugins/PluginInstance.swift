@@ -47,6 +47,17 @@ public struct PluginCallResult: Sendable, Equatable {
     }
 }
 
+/// Flags for one create() call (`cano_host_services.create_flags`, ABI v1.1).
+public struct PluginCreateFlags: OptionSet, Sendable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    /// `CANO_CREATE_VALIDATE_ONLY` (bit 0; the C macro has a cast Swift cannot import):
+    /// `validate`'s dry run. The instance is destroyed at once, so the plugin skips its
+    /// credential check and any other I/O.
+    public static let validateOnly = PluginCreateFlags(rawValue: 1 << 0)
+}
+
 /// One created plugin instance: the opaque `void *instance`, its host-services table and
 /// the locking the ABI promises.
 ///
@@ -68,8 +79,9 @@ public final class PluginInstance: @unchecked Sendable {
     /// Largest message copied from a plugin; longer ones are cut (a plugin bug, not data).
     static let maxMessageBytes = 4096
 
-    /// Calls the plugin's create() with `configJSON`.
-    public init(plugin: LoadedPlugin, name: String, configJSON: [UInt8], services: PluginServices) throws(DestinationSetupError) {
+    /// Calls the plugin's create() with `configJSON` and `flags`.
+    public init(plugin: LoadedPlugin, name: String, configJSON: [UInt8], services: PluginServices,
+                flags: PluginCreateFlags = []) throws(DestinationSetupError) {
         self.plugin = plugin
         self.name = name
         bridge = HostServicesBridge(instance: name, plugin: plugin.name, services: services)
@@ -77,6 +89,7 @@ public final class PluginInstance: @unchecked Sendable {
         pthread_rwlock_init(lock, nil)
 
         let d = plugin.descriptor
+        bridge.table.pointee.create_flags = flags.rawValue
         var result = Self.emptyResult()
         var created: UnsafeMutableRawPointer?
         configJSON.withUnsafeBufferPointer { config in

@@ -6,7 +6,7 @@ public struct PluginLoadError: Error, Sendable, Equatable, CustomStringConvertib
         private enum Base: String {
             case fileNotFound, directoryNotFound, dlopenFailed, missingSymbol, nullDescriptor
             case descriptorTooSmall, abiMajorMismatch, abiMinorTooNew, unknownKind
-            case missingCallback, badName, toolchainMismatch, duplicateName
+            case missingCallback, badName, toolchainMismatch, duplicateName, badPathKey
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -37,6 +37,8 @@ public struct PluginLoadError: Error, Sendable, Equatable, CustomStringConvertib
         public static let toolchainMismatch = Code(.toolchainMismatch)
         /// Another file already provides a plugin with this name.
         public static let duplicateName = Code(.duplicateName)
+        /// A `path_keys` entry (v1.1) is not a `[a-z0-9_]+_file` key, or the list is too long.
+        public static let badPathKey = Code(.badPathKey)
 
         public var description: String { base.rawValue }
     }

@@ -114,7 +114,32 @@ public enum PluginLoader {
         let toolchain = d.toolchain.map { String(cString: $0) }
         try checkToolchain(toolchain, path: path, name: name, hostToolchain: hostToolchain)
         let version = d.version.map { String(cString: $0) } ?? "unversioned"
-        return LoadedPlugin(descriptor: d, name: name, version: version, toolchain: toolchain, kind: kind, path: path)
+        let pathKeys = try readPathKeys(d, path: path, name: name)
+        return LoadedPlugin(descriptor: d, name: name, version: version, toolchain: toolchain, kind: kind, path: path, pathKeys: pathKeys)
+    }
+
+    /// Most `path_keys` a descriptor may list; more is a corrupt array, not a real config.
+    static let maxPathKeys = 64
+
+    /// The v1.1 `path_keys` list: config keys the host passes through as paths. Read only
+    /// from a v1.1 descriptor (a v1.0 one may have anything past `free_buffer`).
+    private static func readPathKeys(_ d: cano_plugin_descriptor, path: String, name: String) throws(PluginLoadError) -> Set<String> {
+        guard d.abi_minor >= 1, let list = d.path_keys else { return [] }
+        var keys: Set<String> = []
+        var index = 0
+        while let entry = list[index] {
+            let key = String(cString: entry)
+            guard index < maxPathKeys else {
+                throw PluginLoadError(.badPathKey, path: path, reason: "path_keys has more than \(maxPathKeys) entries; is it NULL-terminated?", pluginName: name)
+            }
+            guard key.hasSuffix("_file"), key.count > 5, isValidName(key), !key.contains("-") else {
+                throw PluginLoadError(.badPathKey, path: path, reason:
+                    "path_keys entry \"\(key.prefix(80))\" is not a config key ending in _file ([a-z0-9_]+_file)", pluginName: name)
+            }
+            keys.insert(key)
+            index += 1
+        }
+        return keys
     }
 
     /// Swift has no stable ABI on Linux: a Swift plugin must come from the host's toolchain.

@@ -1,5 +1,5 @@
 /*
- * cano_plugin.h: the cano-collector plugin ABI, version 1.
+ * cano_plugin.h: the cano-collector plugin ABI, version 1.1.
  *
  * This header is the whole contract between the cano-collector host and a plugin
  * (a destination or an enricher) loaded with dlopen. It depends on nothing but the C
@@ -66,7 +66,7 @@ extern "C" {
 #endif
 
 #define CANO_ABI_MAJOR 1
-#define CANO_ABI_MINOR 0
+#define CANO_ABI_MINOR 1
 
 /** The one symbol a plugin exports. */
 #define CANO_PLUGIN_ENTRY_SYMBOL "cano_plugin_entry"
@@ -116,6 +116,14 @@ typedef enum cano_log_level {
 #define CANO_FLAG_REENTRANT ((uint64_t)1 << 0)
 
 /**
+ * cano_host_services.create_flags (v1.1): this create() only checks the config. The host
+ * (`cano-collector validate`) destroys the instance right after, without any other call.
+ * Skip credential checks, network I/O and background work; report config errors as usual.
+ * A v1.0 host never sets it (the field reads as zero).
+ */
+#define CANO_CREATE_VALIDATE_ONLY ((uint64_t)1 << 0)
+
+/**
  * Services the host offers to a plugin instance. Passed to create(); valid until
  * destroy() returns. Every function takes `host_ctx` as its first argument: pass back
  * the value from this struct. Check struct_size before using a field added after v1.0.
@@ -157,6 +165,11 @@ typedef struct cano_host_services {
 
     /** Frees a buffer the host handed out (kv_get, kube_get). NULL is a no-op. */
     void (*free_buffer)(void *host_ctx, void *ptr);
+
+    /* ---- v1.1 (check struct_size before reading; a v1.0 host does not have it) ---- */
+
+    /** CANO_CREATE_* flags for the create() call this table is passed to. */
+    uint64_t create_flags;
 } cano_host_services;
 
 /** Per-call context for deliver() and enrich(). */
@@ -211,7 +224,12 @@ typedef struct cano_plugin_descriptor {
      * Creates an instance from its config (a JSON object: the destination's `config`
      * block from the host's YAML). On success sets *instance_out, sets result->status to
      * CANO_STATUS_OK. On failure sets status and result->message, and the host marks only
-     * this destination unready. Must not do slow I/O: validate and prepare only.
+     * this destination unready and calls create() again later, with backoff (a Secret
+     * mounted late, a token rotated). Validate and prepare; the only I/O allowed is one
+     * cheap, bounded (a few seconds) credential check such as Slack's auth.test, skipped
+     * when host->create_flags has CANO_CREATE_VALIDATE_ONLY. Fail create only when the
+     * service rejects the credential; when it cannot be reached, log and succeed: the
+     * deliveries retry on their own.
      */
     void (*create)(cano_bytes config_json, const cano_host_services *host,
                    void **instance_out, cano_result *result);
@@ -229,6 +247,16 @@ typedef struct cano_plugin_descriptor {
 
     /** Frees a buffer this plugin handed to the host. NULL is a no-op. */
     void (*free_buffer)(void *ptr);
+
+    /* ---- v1.1 (a v1.0 plugin's smaller struct_size means NULL) ---- */
+
+    /**
+     * NULL, or a NULL-terminated array of config keys ending in "_file" whose value is a
+     * path the plugin opens itself ("ca_file"). The host passes these through unchanged.
+     * Every other `X_file: PATH` key is a secret file: the host reads it and passes `X`
+     * holding the content (trailing whitespace removed). Static, like the other strings.
+     */
+    const char *const *path_keys;
 } cano_plugin_descriptor;
 
 /** The smallest descriptor a v1 host accepts: everything up to and including free_buffer. */

@@ -1,6 +1,8 @@
 import CanoSDK
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import Synchronization
 
@@ -40,8 +42,9 @@ public final class SlackDouble: Sendable {
         self.task = task
     }
 
-    /// Starts a double that accepts `token`, with `channels` (plus `extraChannels`).
-    public static func start(token: String, channels: [SlackDoubleChannel] = defaultChannels) async throws -> SlackDouble {
+    /// Starts a double that accepts `token`, with `channels`; with `tls`, it speaks HTTPS
+    /// with that certificate (a proxy with a private CA, for `ca_file`).
+    public static func start(token: String, channels: [SlackDoubleChannel] = defaultChannels, tls: TestCertificate? = nil) async throws -> SlackDouble {
         let model = SlackDoubleModel(token: token, channels: channels)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let baseBox = BaseURLBox()
@@ -58,8 +61,14 @@ public final class SlackDouble: Sendable {
             let body = try await request.body.collect(upTo: 256 << 20)
             return Self.response(model.receiveUpload(fileID: file, headers: Self.headers(request), body: Array(buffer: body)))
         }
+        let server: HTTPServerBuilder = try tls.map { certificate in
+            try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(
+                certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(certificate.certificatePEM.utf8), format: .pem))],
+                privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificate.privateKeyPEM.utf8), format: .pem))))
+        } ?? .http1()
         let app = Application(
             router: router,
+            server: server,
             configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "slack-double"),
             onServerRunning: { channel in
                 portContinuation.yield(channel.localAddress?.port ?? 0)
@@ -72,7 +81,7 @@ public final class SlackDouble: Sendable {
             task.cancel()
             throw SlackDoubleError(description: "the Slack double did not start")
         }
-        let base = "http://127.0.0.1:\(port)"
+        let base = "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)"
         baseBox.set(base)
         return SlackDouble(apiURL: base + "/api/", port: port, model: model, task: task)
     }

@@ -15,6 +15,45 @@ import Yams
 // The extra probes of `plugins check`: config resolution as `run` does it, the outcome
 // mapping against scripted answers, secret echoes, the dynamic symbol table and timing.
 
+/// A plugin config as `run` reads a destination's `config:` block: `${VAR}` substituted,
+/// `*_file` keys left as placeholders until the plugin (and its path_keys) is known.
+struct ParsedPluginConfig {
+    var config: JSONValue
+    var secrets: [String]
+
+    /// Reads `text` (JSON, or YAML) with the config reader `run` uses: `${VAR}` and
+    /// `${VAR:-default}` are substituted from `environment`.
+    /// - Returns: the config, or the problems found (one line each).
+    static func parse(_ text: String, environment: [String: String]) -> Result<ParsedPluginConfig, ResolveProblems> {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch {
+            return .failure(ResolveProblems(lines: ["not a JSON object: \(error)"]))
+        }
+        let reader = YAMLReader(environment: environment) { path in try String(contentsOfFile: path, encoding: .utf8) }
+        let config = root.map { reader.pluginConfig(YAMLReader.Located(node: $0, path: "config"), deferFiles: true) } ?? .object([:])
+        guard reader.problems.isEmpty, config.objectValue != nil else {
+            let lines = reader.problems.map { ($0.location.isEmpty ? "" : "\($0.location) ") + "\($0.path): \($0.message)" }
+            return .failure(ResolveProblems(lines: lines.isEmpty ? ["not a JSON object"] : lines))
+        }
+        return .success(ParsedPluginConfig(config: config, secrets: reader.secretValues))
+    }
+
+    /// The config with its `*_file` keys resolved as the factory does: `pathKeys` passed
+    /// on, every other file read (a relative path from the working directory).
+    func resolve(pathKeys: Set<String>) -> Result<ResolvedPluginConfig, ResolveProblems> {
+        let resolved: (config: JSONValue, secrets: [String])
+        do { resolved = try YAMLReader.resolveFiles(in: config, pathKeys: pathKeys) } catch {
+            return .failure(ResolveProblems(lines: ["\(error)"]))
+        }
+        let secrets = (self.secrets + resolved.secrets + SecretScrubber.secrets(inPluginConfig: resolved.config))
+            .filter { $0.utf8.count >= SecretSafe.minimumLength }
+        guard let json = try? IssueCoding.encode(resolved.config) else { return .failure(ResolveProblems(lines: ["cannot encode the config as JSON"])) }
+        return .success(ResolvedPluginConfig(json: json, secrets: Array(Set(secrets))))
+    }
+}
+
+struct ResolveProblems: Error { var lines: [String] }
+
 /// A plugin config resolved the way `run` resolves a destination's `config:` block.
 struct ResolvedPluginConfig {
     /// The JSON the plugin's create() receives.
@@ -22,29 +61,6 @@ struct ResolvedPluginConfig {
     /// Secrets in it: secret-keyed values, URL credentials, `*_file` contents and secret
     /// `${VAR}` values (at least ``SecretSafe/minimumLength`` bytes).
     var secrets: [String]
-
-    /// Reads `text` (JSON, or YAML) with the config reader `run` uses: `${VAR}` and
-    /// `${VAR:-default}` are substituted from `environment`, and `key_file: PATH` becomes
-    /// `key:` with the file's content (a relative path is read from the working directory).
-    /// - Returns: the resolved config, or the problems found (one line each).
-    static func resolve(_ text: String, environment: [String: String]) -> Result<ResolvedPluginConfig, ResolveProblems> {
-        let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch {
-            return .failure(ResolveProblems(lines: ["not a JSON object: \(error)"]))
-        }
-        let reader = YAMLReader(environment: environment) { path in try String(contentsOfFile: path, encoding: .utf8) }
-        let config = root.map { reader.pluginConfig(YAMLReader.Located(node: $0, path: "config")) } ?? .object([:])
-        guard reader.problems.isEmpty, config.objectValue != nil else {
-            let lines = reader.problems.map { ($0.location.isEmpty ? "" : "\($0.location) ") + "\($0.path): \($0.message)" }
-            return .failure(ResolveProblems(lines: lines.isEmpty ? ["not a JSON object"] : lines))
-        }
-        let secrets = (reader.secretValues + SecretScrubber.secrets(inPluginConfig: config))
-            .filter { $0.utf8.count >= SecretSafe.minimumLength }
-        guard let json = try? IssueCoding.encode(config) else { return .failure(ResolveProblems(lines: ["cannot encode the config as JSON"])) }
-        return .success(ResolvedPluginConfig(json: json, secrets: Array(Set(secrets))))
-    }
-
-    struct ResolveProblems: Error { var lines: [String] }
 }
 
 /// Records, unscrubbed, what a plugin logs through the host, and forwards it.

@@ -106,20 +106,15 @@ public enum PluginConformance {
     ) async {
         let captureURL = server.baseURL + "/capture"
         let usesCapture = configJSON.contains(captureURLPlaceholder)
-        let sample: ResolvedPluginConfig
-        switch ResolvedPluginConfig.resolve(configJSON.replacing(captureURLPlaceholder, with: captureURL), environment: environment) {
-        case .success(let r): sample = r
+        let parsed: ParsedPluginConfig
+        switch ParsedPluginConfig.parse(configJSON.replacing(captureURLPlaceholder, with: captureURL), environment: environment) {
+        case .success(let p): parsed = p
         case .failure(let problems):
             report.checks.append(.init("config", .fail, "--config-json: " + problems.lines.joined(separator: "; "),
                                        advice: "pass an object, e.g. '{\"url\":\"\(captureURLPlaceholder)\"}'; ${VAR} must be set "
-                                           + "(or use ${VAR:-default}) and every key_file must name a readable file"))
+                                           + "(or use ${VAR:-default})"))
             return
         }
-        let config = sample.json
-        // What the plugin may echo back (a token in an error body) is redacted in every check;
-        // the raw results and log lines are searched for these values at the end.
-        SecretScrubber.shared.register(sample.secrets)
-        var rawEchoes: [(where: String, text: String)] = []
 
         // 1. load + descriptor
         let loaded = await BlockingThread.run { Result { () throws(PluginLoadError) in try PluginLoader.load(path: path) } }
@@ -130,7 +125,8 @@ public enum PluginConformance {
             report.checks.append(.init("load", .pass, "dlopen and \(PluginLoaderSymbols.entry) resolved"))
             report.checks.append(.init("descriptor", .pass,
                 "\(p.name) \(p.version), \(p.kind.rawValue), ABI \(PluginLoader.abiMajor).\(p.abiMinor), "
-                + "toolchain \(p.toolchain ?? "none (C/Rust/Go)"), \(p.isReentrant ? "reentrant" : "serialised calls")"))
+                + "toolchain \(p.toolchain ?? "none (C/Rust/Go)"), \(p.isReentrant ? "reentrant" : "serialised calls")"
+                + (p.pathKeys.isEmpty ? "" : ", path keys: \(p.pathKeys.sorted().joined(separator: ", "))")))
         case .failure(let error):
             let loadCodes: Set<PluginLoadError.Code> = [.fileNotFound, .dlopenFailed, .missingSymbol, .nullDescriptor]
             if loadCodes.contains(error.code) {
@@ -143,6 +139,22 @@ public enum PluginConformance {
         }
 
         symbolChecks(path: path, report: &report)
+
+        // `*_file` keys are resolved once the plugin is loaded: its path_keys decide which
+        // are paths to pass on rather than Secrets to read.
+        let sample: ResolvedPluginConfig
+        switch parsed.resolve(pathKeys: plugin.pathKeys) {
+        case .success(let r): sample = r
+        case .failure(let problems):
+            report.checks.append(.init("config", .fail, "--config-json: " + problems.lines.joined(separator: "; "),
+                                       advice: "every key_file must name a readable file"))
+            return
+        }
+        let config = sample.json
+        // What the plugin may echo back (a token in an error body) is redacted in every check;
+        // the raw results and log lines are searched for these values at the end.
+        SecretScrubber.shared.register(sample.secrets)
+        var rawEchoes: [(where: String, text: String)] = []
 
         // 2. create
         let logs = PluginLogRecorder()
@@ -162,8 +174,8 @@ public enum PluginConformance {
             instance = i
             if createTime > slowCreate {
                 report.checks.append(.init("create", .fail, "create() took \(OutcomeProbe.seconds(createTime)) (more than \(OutcomeProbe.seconds(slowCreate)))",
-                    advice: "create() runs for every destination at start-up: validate and prepare only; do no network or other slow I/O "
-                        + "(a service that is down must not hold the collector's start)"))
+                    advice: "create() runs for every destination at start-up: validate and prepare, with no slow I/O beyond one "
+                        + "bounded credential check (a service that is down must not hold the collector's start)"))
             } else {
                 report.checks.append(.init("create", .pass, "instance created from the sample config"))
             }

@@ -66,6 +66,7 @@ public final class IsolatedPluginDestination: ShutdownableDestination {
 
     private let executable: String
     private let config: [UInt8]
+    private let flags: PluginCreateFlags
     private let services: PluginServices
     private let startLock = NSLock()
 
@@ -85,6 +86,7 @@ public final class IsolatedPluginDestination: ShutdownableDestination {
     /// - Throws: `DestinationSetupError` when the child cannot be started, the plugin
     ///   cannot be loaded in it, or its create() fails (like `PluginDestination`).
     public init(name: String, plugin: LoadedPlugin, config: [UInt8], services: PluginServices, executable: String,
+                flags: PluginCreateFlags = [],
                 initialRestartBackoff: Duration = IsolatedPluginDestination.initialRestartBackoff,
                 maxRestartBackoff: Duration = IsolatedPluginDestination.maxRestartBackoff) throws(DestinationSetupError) {
         guard plugin.kind == .destination else {
@@ -95,6 +97,7 @@ public final class IsolatedPluginDestination: ShutdownableDestination {
         self.plugin = plugin
         self.executable = executable
         self.config = config
+        self.flags = flags
         self.services = services
         self.initialRestartBackoff = initialRestartBackoff
         self.maxRestartBackoff = maxRestartBackoff
@@ -277,7 +280,7 @@ public final class IsolatedPluginDestination: ShutdownableDestination {
             process.kill(reason: "could not load the plugin")
             return .failure(StartFailure(reason: "the plugin process could not load \(plugin.path): \(error.description)", retryable: false))
         }
-        switch process.call(.create, [config], deadline: deadline) {
+        switch process.call(.create, [config, PluginFrame.field(Int64(bitPattern: flags.rawValue))], deadline: deadline) {
         case .frame(let frame):
             let status = Int32(truncatingIfNeeded: frame.int(0))
             guard status == Int32(CANO_STATUS_OK.rawValue) else {

@@ -21,7 +21,7 @@ public struct PluginFrame: Sendable, Equatable {
         case hello = 1
         /// child → parent: the plugin could not be loaded; the child exits. Field: reason.
         case fatal = 2
-        /// parent → child: call create(). Field: config JSON.
+        /// parent → child: call create(). Fields: config JSON, create flags (`PluginCreateFlags`).
         case create = 3
         /// parent → child: call deliver(). Fields: issue JSON, attempt, deadline (Unix ms),
         /// idempotency key, reference, has-reference (0/1).

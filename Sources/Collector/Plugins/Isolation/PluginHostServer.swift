@@ -159,7 +159,8 @@ public enum PluginHostServer {
         private func create(_ frame: PluginFrame) {
             let answer: PluginFrame
             do {
-                let created = try PluginInstance(plugin: plugin, name: name, configJSON: frame.bytes(0), services: services)
+                let flags = PluginCreateFlags(rawValue: frame.fields.count > 1 ? UInt64(bitPattern: frame.int(1)) : 0)
+                let created = try PluginInstance(plugin: plugin, name: name, configJSON: frame.bytes(0), services: services, flags: flags)
                 instance.withLock { $0 = created }
                 answer = Self.result(id: frame.id, status: Int32(CANO_STATUS_OK.rawValue), message: "created")
             } catch {

@@ -1,0 +1,12 @@
+/* ABI v1.1: declares config keys that are paths it opens itself. With BAD_PATH_KEY, one
+ * entry does not end in _file, and the host must refuse the plugin. */
+#include "fixture.h"
+
+#ifdef BAD_PATH_KEY
+static const char *const keys[] = {"ca_file", "token", NULL};
+#else
+static const char *const keys[] = {"ca_file", "cert_file", NULL};
+#endif
+
+static const cano_plugin_descriptor d = {FIXTURE_DESCRIPTOR_FIELDS("path-keys"), .path_keys = keys};
+EXPORT const cano_plugin_descriptor *cano_plugin_entry(void) { return &d; }
