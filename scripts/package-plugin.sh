@@ -34,8 +34,13 @@ while [[ $# -gt 0 ]]; do
 done
 
 if [[ -z $so ]]; then
-    # webhook -> CanoWebhook, pager-duty -> CanoPagerDuty
-    product="Cano$(sed -E 's/(^|[-_])([a-z])/\U\2/g' <<<"$name")"
+    # webhook -> CanoWebhook, pager-duty -> CanoPagerDuty; names written as one word in
+    # config whose product is camel-cased are listed.
+    case $name in
+        pagerduty) product=CanoPagerDuty ;;
+        servicenow) product=CanoServiceNow ;;
+        *) product="Cano$(sed -E 's/(^|[-_])([a-z])/\U\2/g' <<<"$name")" ;;
+    esac
     (cd "$repo" && swift build -c release --product "$product") || die "swift build of $product failed"
     so="$(cd "$repo" && swift build -c release --show-bin-path)/lib$product.so"
 fi

@@ -47,8 +47,9 @@ import Foundation
         #expect(result.output.contains("11:11 destinations[2].type: destination \"nochannel\""), "\(result.output)")
     }
 
-    /// `validate` creates with CANO_CREATE_VALIDATE_ONLY: Slack skips auth.test, so a
-    /// config check works offline (CI), and it makes no call to Slack at all.
+    /// `validate` creates with CANO_CREATE_VALIDATE_ONLY, in process and through the
+    /// plugin-host child alike: Slack skips auth.test, so a config check works offline
+    /// (CI), and it makes no call to Slack at all.
     @Test func dryRunMakesNoCredentialCheck() async throws {
         let dir = try TemporaryDirectory(prefix: "cano-validate")
         defer { dir.remove() }
@@ -61,7 +62,11 @@ import Foundation
               - name: chat
                 type: slack
                 config: {token: xoxb-a-wrong-one, channel: "#alerts", api_url: "\(slack.apiURL)"}
-            default_destinations: [chat]
+              - name: chat-isolated
+                type: slack
+                isolation: process
+                config: {token: xoxb-a-wrong-one, channel: "#alerts", api_url: "\(slack.apiURL)"}
+            default_destinations: [chat, chat-isolated]
             """
         let result = try await validate(yaml, in: dir)
         #expect(result.status == 0, "\(result.output)")

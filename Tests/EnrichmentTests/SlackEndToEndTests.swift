@@ -41,8 +41,14 @@ import TestSupport
 
         let plugin = try PluginLoader.load(path: try BuildProducts.plugin("CanoSlack"))
         let config: JSONValue = .object(["token": .string(Self.slackToken), "channel": .string("#alerts"), "api_url": .string(slack.apiURL)])
-        let destination = try PluginDestination(name: "slack", plugin: plugin, config: try IssueCoding.encode(config),
-                                                services: PluginServices(logger: Logger(label: "t"), store: InMemoryKeyValueStore(), metrics: Metrics()))
+        // Off Swift's cooperative pool: create() calls auth.test on the in-process double.
+        let configJSON = try IssueCoding.encode(config)
+        let destination = try await BlockingThread.run {
+            Result { () throws(DestinationSetupError) in
+                try PluginDestination(name: "slack", plugin: plugin, config: configJSON,
+                                      services: PluginServices(logger: Logger(label: "t"), store: InMemoryKeyValueStore(), metrics: Metrics()))
+            }
+        }.get()
         let json = try IssueCoding.encode(enriched)
         let context = DeliveryContext(attempt: 1, deadlineUnixMillis: Int64(Date().timeIntervalSince1970 * 1000) + 10_000,
                                       deadline: .now + .seconds(10), idempotencyKey: "e2e-1", reference: nil)

@@ -1,6 +1,7 @@
 import CanoSDK
 import Collector
 import Foundation
+import PluginABI
 import Testing
 import TestSupport
 
@@ -156,5 +157,32 @@ struct CreateChecksTests {
             #expect(error.code == .badPathKey)
             #expect(error.reason.contains("\"token\""), "\(error.reason)")
         }
+        let secret = try await CPluginCompiler.compile(CPluginCompiler.fixture("path_keys.c"), into: dir.path, as: "secret.so", defines: ["SECRET_PATH_KEY"])
+        do { _ = try PluginLoader.load(path: secret); Issue.record("a secret path key was accepted") } catch {
+            #expect(error.code == .badPathKey)
+            #expect(error.reason.contains("token_file") && error.reason.contains("secret"), "\(error.reason)")
+        }
+    }
+
+    /// A genuine v1.0 descriptor (88 bytes, minor 0) with non-zero bytes where v1.1 put
+    /// path_keys loads, and those bytes are never read.
+    @Test func aV10DescriptorLoadsWithoutPathKeys() async throws {
+        let dir = try TemporaryDirectory(prefix: "cano-pathkeys")
+        defer { dir.remove() }
+        let so = try await CPluginCompiler.compile(CPluginCompiler.fixture("v1_0_descriptor.c"), into: dir.path, as: "v10.so")
+        let loaded = try PluginLoader.load(path: so)
+        #expect(loaded.abiMinor == 0)
+        #expect(loaded.pathKeys.isEmpty)
+    }
+
+    /// A v1.0 host's table (72 bytes) has no create_flags: a flag byte past its end must
+    /// not read as VALIDATE_ONLY.
+    @Test func aV10HostTableIsNeverValidateOnly() {
+        var table = cano_host_services()
+        table.create_flags = 1
+        table.struct_size = 72
+        #expect(!HostServices(&table).isValidateOnly)
+        table.struct_size = UInt32(MemoryLayout<cano_host_services>.size)
+        #expect(HostServices(&table).isValidateOnly)
     }
 }

@@ -188,6 +188,8 @@ struct ProcessIsolationTests {
         #expect(line.contains("\"destination\":\"audit\""))
         #expect(line.contains("\"plugin\":\"stateful\""))
         #expect(line.contains("\"step\":\"deliver\""))
+        // Typed across the frame too (issue 15 §5): before, the child sent every field as a string.
+        #expect(line.contains("\"attempt\":1") && line.contains("\"first\":true"), "\(line)")
     }
 
     @Test func aFailingCreateIsASetupError() async throws {

@@ -29,10 +29,15 @@ struct SlackPluginLibraryTests {
         }
     }
 
-    func destination(_ slack: SlackDouble, host: Host, extra: [String: JSONValue] = [:]) throws -> PluginDestination {
+    /// Creates the destination on a thread of its own: create() calls auth.test, and a
+    /// blocking call on Swift's cooperative pool would starve the double's own handlers.
+    func destination(_ slack: SlackDouble, host: Host, extra: [String: JSONValue] = [:]) async throws -> PluginDestination {
         var config: [String: JSONValue] = ["token": .string(testToken), "channel": "#alerts", "api_url": .string(slack.apiURL)]
         for (k, v) in extra { config[k] = v }
-        return try PluginDestination(name: "slack-prod", plugin: try Self.plugin(), config: try IssueCoding.encode(JSONValue.object(config)), services: host.services)
+        let (plugin, json, services) = (try Self.plugin(), try IssueCoding.encode(JSONValue.object(config)), host.services)
+        return try await BlockingThread.run {
+            Result { () throws(DestinationSetupError) in try PluginDestination(name: "slack-prod", plugin: plugin, config: json, services: services) }
+        }.get()
     }
 
     func context(key: String, reference: [UInt8]? = nil) -> DeliveryContext {
@@ -53,7 +58,7 @@ struct SlackPluginLibraryTests {
         defer { slack.stop() }
         let host = Host()
 
-        let first = try destination(slack, host: host)
+        let first = try await destination(slack, host: host)
         let firing = try IssueCoding.encode(makeIssue(enrichments: SlackRenderingTests.allKinds))
         let fireContext = context(key: "k-fire")
         let fired = await BlockingThread.run { first.deliver(issueJSON: firing, context: fireContext) }
@@ -65,7 +70,7 @@ struct SlackPluginLibraryTests {
         first.shutdown()
 
         // A host restart: a new instance over the same store; the host passes no reference.
-        let second = try destination(slack, host: host)
+        let second = try await destination(slack, host: host)
         let repeated = try IssueCoding.encode(makeIssue(description: "still failing"))
         let againContext = context(key: "k-again")
         let again = await BlockingThread.run { second.deliver(issueJSON: repeated, context: againContext) }
@@ -90,7 +95,7 @@ struct SlackPluginLibraryTests {
         let slack = try await SlackDouble.start(token: testToken)
         defer { slack.stop() }
         slack.inject(.http429(retryAfter: 9), method: "chat.postMessage")
-        let hook = try destination(slack, host: Host())
+        let hook = try await destination(slack, host: Host())
         let json = try IssueCoding.encode(makeIssue())
         let callContext = context(key: "k")
         let outcome = await BlockingThread.run { hook.deliver(issueJSON: json, context: callContext) }
@@ -102,8 +107,8 @@ struct SlackPluginLibraryTests {
     func configRefused() async throws {
         let slack = try await SlackDouble.start(token: testToken)
         defer { slack.stop() }
-        #expect {
-            try destination(slack, host: Host(), extra: ["channnel": "#x"])
+        await #expect {
+            try await destination(slack, host: Host(), extra: ["channnel": "#x"])
         } throws: { error in
             "\(error)".contains("unknown key \"channnel\"") && !"\(error)".contains("SECRET")
         }

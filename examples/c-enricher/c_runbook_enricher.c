@@ -196,7 +196,7 @@ static void free_buffer(void *ptr) { free(ptr); }
 static const cano_plugin_descriptor descriptor = {
     .struct_size = sizeof(cano_plugin_descriptor),
     .abi_major = CANO_ABI_MAJOR,
-    .abi_minor = CANO_ABI_MINOR,
+    .abi_minor = 0, /* the lowest minor whose fields this plugin uses: v1.0 hosts load it too */
     .kind = CANO_KIND_ENRICHER,
     .flags = CANO_FLAG_REENTRANT,
     .name = "c-runbook",

@@ -15,8 +15,14 @@ public final class SlackDestinationPlugin: DestinationPlugin {
     public static let version = "1.1.0"
     /// `ca_file` is a path the plugin opens (libcurl's CAINFO), not a Secret to read.
     public static let pathKeys = ["ca_file"]
-    /// The longest `auth.test` may hold create (and so the collector's start).
-    static let tokenCheckTimeout: Duration = .seconds(3)
+    /// auth.test answers that mean the token itself is refused. Anything else (a proxy or
+    /// a Slack-compatible gateway that lacks the method, an odd answer) is only a warning:
+    /// the token may still post, and the deliveries will tell.
+    static let rejectedTokenErrors: Set<String> = [
+        "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+        "not_allowed_token_type", "no_permission", "ekm_access_denied", "team_access_not_granted",
+        "org_login_required",
+    ]
 
     let notifier: SlackNotifier
     /// The token and `api_url` credentials: no result leaves the plugin holding them.
@@ -30,7 +36,9 @@ public final class SlackDestinationPlugin: DestinationPlugin {
         notifier = SlackNotifier(config: parsed, environment: SlackEnvironment(host: host))
         secrets = parsed.secrets
         if parsed.checkToken, !host.isValidateOnly {
-            try Self.checkToken(notifier.api, host: host)
+            // Bounded like any call, by timeout_seconds (default 10 s). The host creates
+            // destinations in parallel, so this bounds the start whatever their number.
+            try Self.checkToken(notifier.api, timeout: parsed.timeout, host: host)
         }
     }
 
@@ -39,18 +47,19 @@ public final class SlackDestinationPlugin: DestinationPlugin {
     /// up a rotated Secret) instead of at the first dead letter. When Slack cannot be
     /// reached or answers oddly, only a warning: that must not hold the start, and
     /// deliveries retry on their own.
-    static func checkToken(_ api: SlackWebAPI, host: HostServices) throws(PluginError) {
+    static func checkToken(_ api: SlackWebAPI, timeout: Duration, host: HostServices) throws(PluginError) {
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         do {
-            let answer = try api.call("auth.test", form: [], deadline: Date().addingTimeInterval(Double(tokenCheckTimeout.components.seconds)))
+            let answer = try api.call("auth.test", form: [], deadline: api.clock.now().addingTimeInterval(seconds))
             var fields = ["team": answer["team"]?.stringValue ?? "", "user": answer["user"]?.stringValue ?? ""]
             if let bot = answer["bot_id"]?.stringValue { fields["bot_id"] = bot }
             host.log(.info, "slack token checked with auth.test", fields: fields)
         } catch {
-            guard error.code == .slack, !error.retryable else {
+            guard error.code == .slack, let code = error.slackError, rejectedTokenErrors.contains(code) else {
                 host.log(.warning, "slack auth.test could not check the token; deliveries will tell", fields: ["reason": error.message])
                 return
             }
-            throw PluginError("Slack auth.test rejected the token: \(error.slackError ?? error.message) "
+            throw PluginError("Slack auth.test rejected the token: \(code) "
                 + "(token, token_file or ${VAR} must hold a bot token xoxb-… of an app installed in this workspace; "
                 + "set check_token: false to skip this check)")
         }

@@ -18,7 +18,9 @@ public protocol DestinationPlugin: AnyObject {
     static var name: String { get }
     /// The plugin's own version.
     static var version: String { get }
-    /// Validates `config` and prepares; no slow I/O. Throw ``PluginError`` to refuse.
+    /// Validates `config` and prepares; no slow I/O but, unless
+    /// ``HostServices/isValidateOnly``, one credential check bounded to a few seconds.
+    /// Throw ``PluginError`` to refuse.
     init(config: PluginConfig, host: HostServices) throws(PluginError)
     /// Delivers one Issue.
     func deliver(_ request: DeliveryRequest) -> DeliveryResult

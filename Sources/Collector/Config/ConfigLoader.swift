@@ -36,7 +36,10 @@ public enum ConfigLoader {
         } catch {
             throw ConfigError(file: file, problems: [.init(location: "", path: "", message: "not valid YAML: \(error)")])
         }
-        let baseDirectory = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : "."
+        // Absolute, so a path key handed to a plugin (Slack's ca_file) does not depend on
+        // the working directory staying what it was at start.
+        let directory = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : "."
+        let baseDirectory = directory.hasPrefix("/") ? directory : FileManager.default.currentDirectoryPath + "/" + directory
         let reader = YAMLReader(environment: environment, baseDirectory: baseDirectory) { path in
             try String(contentsOfFile: path, encoding: .utf8)
         }

@@ -101,6 +101,10 @@ final class YAMLReader {
                     // Whether it is a secret to read or a path to pass on is the plugin's
                     // call (path_keys), and a Secret may be mounted after the start: the
                     // destination's create resolves it (DestinationFactory), retrying.
+                    // Read now all the same when it can be, only to register the content
+                    // with the scrubber from the start (a path key's file, a CA, costs
+                    // nothing there); a file not there yet is no problem here.
+                    if let content = try? readFile(path) { secretValues.append(Self.secret(content)) }
                     value = Located(node: .mapping(.init([(Node(Self.unreadFileMarker), .scalar(.init(path, .implicit, .doubleQuoted, valueNode.mark)))])),
                                     path: join(at.path, key))
                 } else {

@@ -87,19 +87,26 @@ public final class DestinationSupervisor: @unchecked Sendable {
     /// The destinations not created (yet) and why, by name.
     public var failedDestinations: [String: String] { condition.withLock { failures } }
 
-    /// Creates every destination once, on a dedicated thread (plugin create blocks).
-    /// Returns the ready ones; the others are marked failed.
+    /// Creates every destination once, each on a dedicated thread (plugin create blocks),
+    /// all at the same time: a create may spend a few seconds on a credential check (Slack's
+    /// auth.test), and the start must not wait for them one after another. Returns the
+    /// ready ones; the others are marked failed.
     @discardableResult
     public func createAll() async -> [String: any Destination] {
-        await BlockingThread.run(name: "cano-create") { [self] () -> Void in
+        await withTaskGroup(of: Void.self) { group in
             for config in configs {
-                switch attempt(config) {
-                case .success(let destination):
-                    condition.withLock { ready[config.name] = destination }
-                    metrics.set("cano_destination_ready", ["destination": config.name], to: 1)
-                case .failure(let error):
-                    logger.error("destination not created; its deliveries are queued and creating it is retried", metadata: metadata(error, retryIn: backoff.initial))
-                    markFailed(error)
+                group.addTask { [self] in
+                    await BlockingThread.run(name: "cano-create") { [self] () -> Void in
+                        switch attempt(config) {
+                        case .success(let destination):
+                            condition.withLock { ready[config.name] = destination }
+                            metrics.set("cano_destination_ready", ["destination": config.name], to: 1)
+                        case .failure(let error):
+                            logger.error("destination not created; its deliveries are queued and creating it is retried",
+                                         metadata: metadata(error, retryIn: backoff.initial))
+                            markFailed(error)
+                        }
+                    }
                 }
             }
         }

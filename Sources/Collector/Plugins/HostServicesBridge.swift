@@ -100,7 +100,7 @@ public final class HostServicesBridge: @unchecked Sendable {
             var metadata: Logger.Metadata = [:]
             if !fields.isEmpty, case .object(let object)? = try? IssueCoding.decode(JSONValue.self, from: fields) {
                 for (key, value) in object where key != "destination" && key != "plugin" {
-                    metadata[key] = Self.metadataValue(value)
+                    metadata[key] = Logger.MetadataValue(json: value)
                 }
             }
             let swiftLevel: Logger.Level = switch UInt32(bitPattern: level) {
@@ -110,23 +110,6 @@ public final class HostServicesBridge: @unchecked Sendable {
             default: .info
             }
             logger.log(level: swiftLevel, "\(text)", metadata: metadata)
-        }
-
-        /// A plugin's log field as log metadata that keeps its JSON type: numbers and bools
-        /// stay numbers and bools in the JSON log (`"attempt":1`); whole numbers print without
-        /// a fraction. Strings stay strings; arrays and objects are written as JSON text.
-        static func metadataValue(_ value: JSONValue) -> Logger.MetadataValue {
-            switch value {
-            case .bool(let flag):
-                return .stringConvertible(flag)
-            case .number(let number):
-                if number.rounded() == number, abs(number) <= 9_007_199_254_740_992 { return .stringConvertible(Int64(number)) }
-                return .stringConvertible(number)
-            case .string(let text):
-                return .string(text)
-            default:
-                return .string((try? IssueCoding.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "")
-            }
         }
 
         func kvGet(key: UnsafeRawBufferPointer, out: UnsafeMutablePointer<cano_buffer>) -> Int32 {

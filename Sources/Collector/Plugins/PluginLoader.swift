@@ -123,23 +123,27 @@ public enum PluginLoader {
 
     /// The v1.1 `path_keys` list: config keys the host passes through as paths. Read only
     /// from a v1.1 descriptor (a v1.0 one may have anything past `free_buffer`).
+    ///
+    /// A secret-looking key (`token_file`, `password_file`) cannot be one: the host must
+    /// read such a file itself to keep its content out of logs and errors.
     private static func readPathKeys(_ d: cano_plugin_descriptor, path: String, name: String) throws(PluginLoadError) -> Set<String> {
         guard d.abi_minor >= 1, let list = d.path_keys else { return [] }
         var keys: Set<String> = []
-        var index = 0
-        while let entry = list[index] {
+        for index in 0...maxPathKeys {
+            guard let entry = list[index] else { return keys }
+            guard index < maxPathKeys else { break }
             let key = String(cString: entry)
-            guard index < maxPathKeys else {
-                throw PluginLoadError(.badPathKey, path: path, reason: "path_keys has more than \(maxPathKeys) entries; is it NULL-terminated?", pluginName: name)
-            }
             guard key.hasSuffix("_file"), key.count > 5, isValidName(key), !key.contains("-") else {
                 throw PluginLoadError(.badPathKey, path: path, reason:
                     "path_keys entry \"\(key.prefix(80))\" is not a config key ending in _file ([a-z0-9_]+_file)", pluginName: name)
             }
+            guard !SecretSafe.isSecretKey(String(key.dropLast(5))) else {
+                throw PluginLoadError(.badPathKey, path: path, reason:
+                    "path_keys entry \"\(key)\" names a secret: the host reads secret files itself, so it can keep them out of logs", pluginName: name)
+            }
             keys.insert(key)
-            index += 1
         }
-        return keys
+        throw PluginLoadError(.badPathKey, path: path, reason: "path_keys has more than \(maxPathKeys) entries; is it NULL-terminated?", pluginName: name)
     }
 
     /// Swift has no stable ABI on Linux: a Swift plugin must come from the host's toolchain.

@@ -91,6 +91,29 @@ extension JSONLogHandler {
     }
 }
 
+extension Logger.MetadataValue {
+    /// A JSON field (a plugin's `fields_json`) as metadata that keeps its type, the inverse
+    /// of ``JSONLogHandler/json(_:)``: numbers and bools stay numbers and bools in the
+    /// JSON log (`"attempt":1`), whole numbers without a fraction; strings stay strings;
+    /// arrays and objects are written as JSON text.
+    public init(json value: JSONValue) {
+        switch value {
+        case .bool(let flag):
+            self = .stringConvertible(flag)
+        case .number(let number):
+            if number.rounded() == number, abs(number) <= 9_007_199_254_740_992 {
+                self = .stringConvertible(Int64(number))
+            } else {
+                self = .stringConvertible(number)
+            }
+        case .string(let text):
+            self = .string(text)
+        default:
+            self = .string((try? IssueCoding.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "")
+        }
+    }
+}
+
 /// Collects log lines in memory (tests assert on them, e.g. that no secret leaks).
 public final class LogCapture: Sendable {
     private let storage = Mutex<[String]>([])

@@ -98,7 +98,11 @@ public final class SecretScrubber: Sendable {
                 }
                 found += SecretSafe.secrets(inURL: s)
             case .array(let items): for item in items { walk(item, secret: secret) }
-            case .object(let members): for (key, member) in members { walk(member, secret: secret || SecretSafe.isSecretKey(key)) }
+            case .object(let members):
+                // A `*_file` placeholder holds the file's path, not the secret: error
+                // messages must be able to say which file is missing.
+                guard members[YAMLReader.unreadFileMarker] == nil else { return }
+                for (key, member) in members { walk(member, secret: secret || SecretSafe.isSecretKey(key)) }
             case .null, .bool, .number: break
             }
         }

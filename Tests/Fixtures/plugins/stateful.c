@@ -55,7 +55,7 @@ static void stateful_deliver(void *instance, cano_bytes issue, const cano_call_c
     }
 
     static const char line[] = "stateful delivering";
-    static const char fields[] = "{\"step\":\"deliver\"}";
+    static const char fields[] = "{\"step\":\"deliver\",\"attempt\":1,\"first\":true}";
     h->log(h->host_ctx, CANO_LOG_INFO, (cano_bytes){(const uint8_t *)line, sizeof line - 1},
            (cano_bytes){(const uint8_t *)fields, sizeof fields - 1});
     h->counter_add(h->host_ctx, (cano_bytes){(const uint8_t *)"stateful_deliveries", 19}, 1);

@@ -346,8 +346,8 @@ public final class IsolatedPluginDestination: ShutdownableDestination {
 
     private static func log(_ frame: PluginFrame, services: PluginServices, destination: String, plugin: String) {
         var metadata: Logger.Metadata = [:]
-        if let fields = try? IssueCoding.decode([String: String].self, from: frame.bytes(2)) {
-            for (key, value) in fields { metadata[key] = .string(value) }
+        if let fields = try? IssueCoding.decode([String: JSONValue].self, from: frame.bytes(2)) {
+            for (key, value) in fields { metadata[key] = Logger.MetadataValue(json: value) }
         }
         // The child's bridge already names both; a broken child cannot claim another destination.
         metadata["destination"] = .string(destination)

@@ -231,9 +231,11 @@ public enum PluginHostServer {
         }
 
         func log(event: LogEvent) {
-            var fields: [String: String] = [:]
-            for (k, v) in metadata { fields[k] = "\(v)" }
-            for (k, v) in event.metadata ?? [:] { fields[k] = "\(v)" }
+            // Typed, as the JSON log writes them: a plugin's `"attempt":1` stays a number
+            // in the parent's log (the parent scrubs secrets when it writes the line).
+            var fields: [String: JSONValue] = [:]
+            for (k, v) in metadata { fields[k] = JSONLogHandler.json(v) }
+            for (k, v) in event.metadata ?? [:] { fields[k] = JSONLogHandler.json(v) }
             let json = (try? IssueCoding.encode(fields)) ?? Array("{}".utf8)
             channel.write(PluginFrame(.log, [PluginFrame.field(event.level.rawValue), PluginFrame.field("\(event.message)"), json]))
         }
