@@ -5,6 +5,7 @@
 // Module map (read top to bottom, the pipeline flows the same way):
 //   PluginABI   the C header: the only contract between host and plugins
 //   CCurl       libcurl shim (curl_easy_setopt is variadic; Swift can't call it directly)
+//   CRdKafka    librdkafka (the Kafka destination) and its mock cluster
 //   CSQLite     SQLite shim (SQLITE_TRANSIENT is a macro Swift can't import)
 //   CCrashGuard fatal-signal handlers: which delivery was in the plugin call that crashed
 //   CanoSDK     what plugin authors use: Issue model, plugin export helper, HTTP client
@@ -25,6 +26,13 @@ let package = Package(
         .library(name: "CanoSDK", targets: ["CanoSDK"]),
         .library(name: "CanoWebhook", type: .dynamic, targets: ["WebhookPlugin"]),
         .library(name: "CanoSlack", type: .dynamic, targets: ["SlackPlugin"]),
+        .library(name: "CanoPagerDuty", type: .dynamic, targets: ["PagerDutyPlugin"]),
+        .library(name: "CanoOpsgenie", type: .dynamic, targets: ["OpsgeniePlugin"]),
+        .library(name: "CanoJira", type: .dynamic, targets: ["JiraPlugin"]),
+        .library(name: "CanoServiceNow", type: .dynamic, targets: ["ServiceNowPlugin"]),
+        .library(name: "CanoTeams", type: .dynamic, targets: ["TeamsPlugin"]),
+        .library(name: "CanoDatadog", type: .dynamic, targets: ["DatadogPlugin"]),
+        .library(name: "CanoKafka", type: .dynamic, targets: ["KafkaPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +53,8 @@ let package = Package(
         .target(name: "CCurl", path: "Sources/CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CSQLite", path: "Sources/CSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(name: "CZlib", path: "Sources/CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // librdkafka (Debian librdkafka-dev) for the Kafka destination, and its mock cluster for tests.
+        .target(name: "CRdKafka", path: "Sources/CRdKafka", linkerSettings: [.linkedLibrary("rdkafka")]),
         // Fatal-signal handlers that record which delivery was in the crashing plugin call.
         .target(name: "CCrashGuard", path: "Sources/CCrashGuard"),
         .target(
@@ -104,6 +114,58 @@ let package = Package(
             path: "Plugins/Slack/Entry",
             linkerSettings: pluginLinkerSettings
         ),
+        // PagerDuty (Events API v2) and Opsgenie (Alert API v2): logic in a static library,
+        // the export alone in the dynamic product, as for Slack.
+        .target(name: "PagerDutyDestination", dependencies: ["CanoSDK"], path: "Plugins/PagerDuty/Destination"),
+        .target(
+            name: "PagerDutyPlugin",
+            dependencies: ["PagerDutyDestination", "CanoSDK"],
+            path: "Plugins/PagerDuty/Entry",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(name: "OpsgenieDestination", dependencies: ["CanoSDK"], path: "Plugins/Opsgenie/Destination"),
+        .target(
+            name: "OpsgeniePlugin",
+            dependencies: ["OpsgenieDestination", "CanoSDK"],
+            path: "Plugins/Opsgenie/Entry",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(name: "JiraDestination", dependencies: ["CanoSDK"], path: "Plugins/Jira/Destination"),
+        .target(
+            name: "JiraPlugin",
+            dependencies: ["JiraDestination", "CanoSDK"],
+            path: "Plugins/Jira/Entry",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(name: "ServiceNowDestination", dependencies: ["CanoSDK"], path: "Plugins/ServiceNow/Destination"),
+        .target(
+            name: "ServiceNowPlugin",
+            dependencies: ["ServiceNowDestination", "CanoSDK"],
+            path: "Plugins/ServiceNow/Entry",
+            linkerSettings: pluginLinkerSettings
+        ),
+        // Microsoft Teams (Workflows webhooks), Datadog Events and Kafka (librdkafka).
+        .target(name: "TeamsDestination", dependencies: ["CanoSDK"], path: "Plugins/Teams/Destination"),
+        .target(
+            name: "TeamsPlugin",
+            dependencies: ["TeamsDestination", "CanoSDK"],
+            path: "Plugins/Teams/Entry",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(name: "DatadogDestination", dependencies: ["CanoSDK"], path: "Plugins/Datadog/Destination"),
+        .target(
+            name: "DatadogPlugin",
+            dependencies: ["DatadogDestination", "CanoSDK"],
+            path: "Plugins/Datadog/Entry",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(name: "KafkaDestination", dependencies: ["CanoSDK", "CRdKafka"], path: "Plugins/Kafka/Destination"),
+        .target(
+            name: "KafkaPlugin",
+            dependencies: ["KafkaDestination", "CanoSDK"],
+            path: "Plugins/Kafka/Entry",
+            linkerSettings: pluginLinkerSettings
+        ),
         .target(
             name: "TestSupport",
             dependencies: [
@@ -131,6 +193,44 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/PluginTests"
+        ),
+        // CanoSDK's delivery kit (HTTP outcome mapping, Retry-After, truncation, secret-safe
+        // errors), tested once for every plugin.
+        .testTarget(name: "CanoSDKTests", dependencies: ["CanoSDK", "TestSupport"], path: "Tests/CanoSDKTests"),
+        .testTarget(
+            name: "PagerDutyTests",
+            dependencies: ["PagerDutyDestination", "CanoSDK", "Collector", "TestSupport"],
+            path: "Tests/PagerDutyTests"
+        ),
+        .testTarget(
+            name: "OpsgenieTests",
+            dependencies: ["OpsgenieDestination", "CanoSDK", "Collector", "TestSupport"],
+            path: "Tests/OpsgenieTests"
+        ),
+        .testTarget(
+            name: "JiraTests",
+            dependencies: ["JiraDestination", "CanoSDK", "Collector", "TestSupport"],
+            path: "Tests/JiraTests"
+        ),
+        .testTarget(
+            name: "ServiceNowTests",
+            dependencies: ["ServiceNowDestination", "CanoSDK", "Collector", "TestSupport"],
+            path: "Tests/ServiceNowTests"
+        ),
+        .testTarget(
+            name: "TeamsTests",
+            dependencies: ["TeamsDestination", "CanoSDK", "Collector", "TestSupport"],
+            path: "Tests/TeamsTests"
+        ),
+        .testTarget(
+            name: "DatadogTests",
+            dependencies: ["DatadogDestination", "CanoSDK", "Collector", "TestSupport"],
+            path: "Tests/DatadogTests"
+        ),
+        .testTarget(
+            name: "KafkaTests",
+            dependencies: ["KafkaDestination", "CRdKafka", "CanoSDK", "Collector", "TestSupport"],
+            path: "Tests/KafkaTests"
         ),
         .testTarget(
             name: "SlackTests",
@@ -199,6 +299,8 @@ let package = Package(
             name: "CollectorBench",
             dependencies: [
                 "Collector", "CanoSDK", "TestSupport", "FakeKubeAPIServer",
+                // The kafka scenario drives the plugin's producer against librdkafka's mock cluster.
+                "KafkaDestination", "CRdKafka",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/CollectorBench"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Assembles the root filesystem of the core-only cano-collector runtime image.
+# Assembles the root filesystem of the cano-collector runtime image.
 #
-#   scripts/build-rootfs.sh OUT_DIR [BINARY]
+#   scripts/build-rootfs.sh OUT_DIR [BINARY] [--plugins PLUGIN.so...]
 #
 # BINARY defaults to the release build (`swift build -c release --product cano-collector`).
-# The Dockerfile runs this same script in its build stage and copies OUT_DIR into a
+# Without --plugins the tree is the core-only image; with it, the given plugin libraries
+# (the shipped ones: Slack, Webhook, PagerDuty, Opsgenie, Jira, ServiceNow) go into
+# /usr/lib/cano-collector/builtin/, with their own library closure. The
+# Dockerfile runs this same script in its build stage and copies OUT_DIR into a
 # `FROM scratch` image, so the tree tests/rootfs checks with chroot is the image.
 #
 # What goes in, and nothing else (no shell, no package manager):
@@ -17,6 +20,8 @@
 #   /etc/passwd, /etc/group            root and the non-root user nonroot (65532:65532)
 #   /etc/nsswitch.conf, /etc/hosts     name resolution from files, then DNS
 #   /usr/lib/cano-collector/plugins/   plugin directory (root-owned: plugins are mounted)
+#   /usr/lib/cano-collector/builtin/   the --plugins libraries, if any (outside plugins/,
+#                                      which the chart may mount over)
 #   /var/lib/cano-collector/           data directory, owned by 65532, mode 0750
 #   /tmp                               1777, for libraries that want a temp dir
 #   /proc, /sys, /dev                  empty mount points
@@ -26,13 +31,25 @@ set -euo pipefail
 
 die() { echo "build-rootfs: $*" >&2; exit 1; }
 
-[[ $# -ge 1 && $# -le 2 ]] || die "usage: $0 OUT_DIR [BINARY]"
+usage="usage: $0 OUT_DIR [BINARY] [--plugins PLUGIN.so...]"
+[[ $# -ge 1 ]] || die "$usage"
 out=$1
+shift
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [[ $# -eq 2 ]]; then
-    binary=$2
-else
-    binary="$(cd "$repo" && swift build -c release --show-bin-path)/cano-collector"
+binary=""
+if [[ $# -gt 0 && $1 != --plugins ]]; then
+    binary=$1
+    shift
+fi
+[[ -n $binary ]] || binary="$(cd "$repo" && swift build -c release --show-bin-path)/cano-collector"
+plugins=()
+if [[ $# -gt 0 ]]; then
+    [[ $1 == --plugins ]] || die "$usage"
+    shift
+    plugins=("$@")
+    for so in "${plugins[@]}"; do
+        [[ -f $so && $so == *.so ]] || die "no plugin library at $so"
+    done
 fi
 [[ -x $binary ]] || die "no executable at $binary (run: swift build -c release --product cano-collector)"
 [[ $(id -u) -eq 0 ]] || die "must run as root: it makes /var/lib/cano-collector owned by uid 65532"
@@ -63,18 +80,22 @@ strip --strip-debug "$out/usr/bin/cano-collector" || die "strip failed"
 # ldd resolves the full transitive closure with the real loader. Each library is copied
 # (dereferenced) to the path it was resolved at, so RUNPATHs baked into the binary (the
 # Swift toolchain's lib dir) stay valid, and the loader's own path matches PT_INTERP.
-closure=$(ldd "$binary") || die "ldd failed on $binary"
-if grep -q 'not found' <<<"$closure"; then
-    die "unresolved libraries on the build machine:"$'\n'"$(grep 'not found' <<<"$closure")"
-fi
+# The plugins' closures too: a plugin may need a library the binary does not.
 libs=()
-while read -r line; do
-    case $line in
-        *'=>'*'('*) libs+=("$(awk '{print $3}' <<<"$line")") ;;  # name => /path (addr)
-        /*'('*)     libs+=("$(awk '{print $1}' <<<"$line")") ;;  # /lib64/ld-linux... (addr)
-        *)          ;;                                           # linux-vdso: in the kernel
-    esac
-done <<<"$closure"
+for object in "$binary" "${plugins[@]}"; do
+    closure=$(ldd "$object") || die "ldd failed on $object"
+    if grep -q 'not found' <<<"$closure"; then
+        die "unresolved libraries of $object on the build machine:"$'\n'"$(grep 'not found' <<<"$closure")"
+    fi
+    while read -r line; do
+        case $line in
+            *'=>'*'('*) libs+=("$(awk '{print $3}' <<<"$line")") ;;  # name => /path (addr)
+            /*'('*)     libs+=("$(awk '{print $1}' <<<"$line")") ;;  # /lib64/ld-linux... (addr)
+            *)          ;;                                           # linux-vdso: in the kernel
+        esac
+    done <<<"$closure"
+done
+mapfile -t libs < <(printf '%s\n' "${libs[@]}" | sort -u)
 
 # glibc dlopen()s libgcc_s for pthread_cancel and unwinding, which ldd cannot see; the
 # Swift runtime normally links it anyway, but make sure.
@@ -121,6 +142,14 @@ chmod 0644 "$out"/etc/{passwd,group,nsswitch.conf,hosts,ld.so.conf}
 
 # --- directories -------------------------------------------------------------------------
 install -d -m 0755 "$out/usr/lib/cano-collector/plugins"
+if [[ ${#plugins[@]} -gt 0 ]]; then
+    install -d -m 0755 "$out/usr/lib/cano-collector/builtin"
+    for so in "${plugins[@]}"; do
+        install -m 0755 "$so" "$out/usr/lib/cano-collector/builtin/$(basename "$so")"
+        # Debug info only: the dynamic symbol table the host looks up is untouched.
+        strip --strip-debug "$out/usr/lib/cano-collector/builtin/$(basename "$so")" || die "strip failed on $so"
+    done
+fi
 install -d -m 0750 -o "$APP_UID" -g "$APP_UID" "$out/var/lib/cano-collector"
 install -d -m 1777 "$out/tmp"
 # Mount points the container runtime fills (proc, sysfs, devices).
@@ -132,4 +161,4 @@ for forbidden in bin/sh usr/bin/sh bin/bash usr/bin/apt usr/bin/dpkg; do
     [[ ! -e $out/$forbidden ]] || die "$forbidden must not be in the runtime image"
 done
 
-echo "build-rootfs: $out ready: ${#libs[@]} libraries, $(du -sh "$out" | cut -f1) total"
+echo "build-rootfs: $out ready: ${#libs[@]} libraries, ${#plugins[@]} plugins, $(du -sh "$out" | cut -f1) total"

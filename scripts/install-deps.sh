@@ -7,6 +7,7 @@ packages=(
   libcurl4-openssl-dev      # outbound HTTP, host and plugins
   libsqlite3-dev            # durable outbox and plugin state
   zlib1g-dev                # Helm release payloads are gzip (enrichment)
+  librdkafka-dev            # the Kafka destination (its tests use librdkafka's mock cluster)
   make gcc libc6-dev        # build the example C plugins in the tests
   util-linux                # unshare, for the rootfs isolation test
   prometheus-alertmanager   # end-to-end tests post through a real Alertmanager

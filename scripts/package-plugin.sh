@@ -39,6 +39,7 @@ if [[ -z $so ]]; then
     case $name in
         pagerduty) product=CanoPagerDuty ;;
         servicenow) product=CanoServiceNow ;;
+        msteams) product=CanoTeams ;;
         *) product="Cano$(sed -E 's/(^|[-_])([a-z])/\U\2/g' <<<"$name")" ;;
     esac
     (cd "$repo" && swift build -c release --product "$product") || die "swift build of $product failed"

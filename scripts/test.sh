@@ -20,16 +20,20 @@ echo "PostgreSQL for the tests: $CANO_TEST_POSTGRES_URL"
 # `swift test` alone builds only what the test targets link.
 swift build
 swift build --build-tests
-# Three phases. The leader-election failover suite (two replicas racing for a 2 s Lease)
-# and the shared-store suites (2-3 collectors at a time against PostgreSQL servers of their
-# own: initdb, restarts) are timing-bound or CPU-heavy; beside the rest of the suite on a
-# 2-core machine they starve each other's leases and deadlines. So the rest runs first, in
-# parallel as usual, then each group on its own.
+# Four phases. The leader-election failover suite (two replicas racing for a 2 s Lease),
+# the shared-store suites (2-3 collectors at a time against PostgreSQL servers of their
+# own: initdb, restarts) and the destinations' end-to-end suites (a collector and an
+# Alertmanager per destination, and the 200-Issue 429 bursts) are timing-bound or
+# CPU-heavy; beside the rest of the suite on a 2-core machine they starve each other's
+# leases and deadlines. So the rest runs first, in parallel as usual, then each group on
+# its own.
 failover='DetectorStateTests'
 shared_state='SharedStateProcessTests|SharedStoreTests|SchemaUpgradeTests|PostgreSQLDatabaseTests|PostgresTLSTests|PostgresServerTests|aLeaderFailover'
-swift test --skip-build --skip "$failover|$shared_state"
+destinations='(PagerDuty|Opsgenie|Jira|ServiceNow|Teams|Datadog|Kafka)EndToEndTests|RateLimitBurstTests'
+swift test --skip-build --skip "$failover|$shared_state|$destinations"
 swift test --skip-build --filter "$failover"
 swift test --skip-build --filter "$shared_state"
+swift test --skip-build --filter "$destinations"
 scripts/test-packaging.sh
 # Benchmarks are not tests; the smoke variant only checks that every scenario still runs.
 scripts/bench.sh --smoke

@@ -119,3 +119,45 @@ extension Block: Codable {
         }
     }
 }
+
+extension Block {
+    /// The block as plain text lines, for services whose text field is not markdown
+    /// (PagerDuty's custom details, Opsgenie's description, Jira comments, Datadog events):
+    /// tables as `a | b` rows, lists and links as `- ` items, JSON compact, a file by name
+    /// and size only (its content is attached, if at all, by the plugin).
+    public var plainTextLines: [String] {
+        switch self {
+        case .markdown(let text), .header(let text): return [text]
+        case .list(let items): return items.map { "- " + $0 }
+        case .divider: return ["---"]
+        case .links(let links): return links.map { "- \($0.title): \($0.url)" }
+        case .table(let table):
+            return [table.headers.joined(separator: " | ")] + table.rows.map { $0.joined(separator: " | ") }
+        case .json(let value):
+            return [(try? IssueCoding.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? ""]
+        case .file(let file):
+            return ["[file \(file.name), \(file.mimeType), \(file.contentBase64.utf8.count / 4 * 3) bytes: not attached]"]
+        }
+    }
+}
+
+extension Issue {
+    /// The Issue's links and enrichments as plain text lines, each part after a blank line:
+    /// "Links:" then "- title: url", and per enrichment "== title ==" then its blocks'
+    /// ``Block/plainTextLines``. What plugins whose service shows plain text (Opsgenie's
+    /// description, Jira, Datadog events) append after their own header lines.
+    public var plainTextContext: [String] {
+        var lines: [String] = []
+        if !links.isEmpty {
+            lines.append("")
+            lines.append("Links:")
+            lines += links.map { "- \($0.title): \($0.url)" }
+        }
+        for enrichment in enrichments {
+            lines.append("")
+            lines.append("== \(enrichment.title ?? enrichment.type) ==")
+            lines += enrichment.blocks.flatMap(\.plainTextLines)
+        }
+        return lines
+    }
+}

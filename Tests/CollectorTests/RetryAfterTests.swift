@@ -38,6 +38,24 @@ import Testing
         #expect(delay("Sun, 01 Mar 2026 00:00:00 GMT", now: now) == .seconds(10))
     }
 
+    /// A remote header must not be able to trap the host (`Int64(inf)`) or park a queue for
+    /// years: huge values are capped at one day, NaN is no hint.
+    @Test(arguments: ["inf", "1e300", "99999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"])
+    func absurdValuesAreCappedNotATrap(value: String) {
+        #expect(delay(value) == HTTPResponse.maxRetryAfter)
+    }
+
+    /// A year the day arithmetic cannot hold is no date (before, it trapped the host).
+    @Test func anAbsurdYearIsNoDateNotATrap() {
+        #expect(delay("Sun, 06 Nov 1000000000000 08:49:37 GMT") == nil)
+        #expect(delay("Sun Nov  6 08:49:37 9223372036854775807") == nil)
+        #expect(HTTPDate.parse("Sun, 06 Nov 10000 08:49:37 GMT") == nil)
+    }
+
+    @Test func nanIsNoHint() {
+        #expect(delay("nan") == nil)
+    }
+
     @Test func noHeaderIsNil() {
         #expect(HTTPResponse(status: 503).retryAfter == nil)
     }

@@ -90,7 +90,7 @@ import Testing
             server: {host: 127.0.0.1, port: {{port}}}
             plugins: {directories: ["\(pluginDir.path)"]}
             destinations:
-              - {name: pager, type: pagerduty, config: {routing_key: x}}
+              - {name: pager, type: pagerdoody, config: {routing_key: x}}
               - {name: out, type: file, config: {path: "\(out)"}}
             routes:
               - {matchers: ['severity="HIGH"'], destinations: [pager, out]}
@@ -107,7 +107,7 @@ import Testing
         #expect(metrics.contains(#"cano_destination_ready{destination="out"} 1"#))
         #expect(metrics.contains(#"cano_plugin_load_failures_total{reason="#))
         #expect(collector.log.split(separator: "\n").filter { $0.contains("plugin refused") && $0.contains("libbroken.so") }.count == 1)
-        #expect(collector.log.contains(#"unknown destination type \"pagerduty\""#))
+        #expect(collector.log.contains(#"unknown destination type \"pagerdoody\""#), "a type no plugin provides")
         // The undeliverable copy waits in the outbox instead of being dropped.
         #expect(metrics.contains(#"cano_queue_depth{destination="pager"} 1"#))
     }

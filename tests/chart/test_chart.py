@@ -16,6 +16,8 @@ from chart_render import CHART, NAMESPACE, Rendered, render
 from support import REPO
 
 PLUGIN_ROOT = "/usr/lib/cano-collector/plugins"
+# The shipped plugins, in the default image outside PLUGIN_ROOT (which init-copy mounts over).
+BUILTIN = "/usr/lib/cano-collector/builtin"
 
 SLACK_DESTINATION = {
     "name": "ops-slack",
@@ -248,7 +250,7 @@ def test_config_is_rendered_into_the_configmap_and_mounted() -> None:
     assert config["destinations"] == [SLACK_DESTINATION]
     assert config["default_destinations"] == ["ops-slack"]
     assert config["alertmanager"] == {"default_severity": "LOW"}, "config.extra is merged at the top level"
-    assert config["plugins"]["directories"] == [f"{PLUGIN_ROOT}/slack", f"{PLUGIN_ROOT}/in-house"]
+    assert config["plugins"]["directories"] == [BUILTIN, f"{PLUGIN_ROOT}/slack", f"{PLUGIN_ROOT}/in-house"]
     mount = rendered.mounts()["/etc/cano-collector/config.yaml"]
     assert mount["readOnly"] and mount["subPath"] == "config.yaml"
     assert rendered.volumes()[mount["name"]]["configMap"]["name"] == rendered.one("ConfigMap")["metadata"]["name"]
@@ -333,6 +335,13 @@ def test_image_volume_mode_mounts_each_plugin_image() -> None:
     assert mounts[f"{PLUGIN_ROOT}/in-house"]["readOnly"] is True
 
 
+def test_the_shipped_plugins_are_loaded_unless_builtin_is_off() -> None:
+    values = COMBINATIONS["init-copy plugins, existingSecret, no RBAC, single replica"]
+    assert render(values).config["plugins"]["directories"][0] == BUILTIN
+    core = {**values, "plugins": {**values["plugins"], "builtin": False}}
+    assert BUILTIN not in render(core).config["plugins"]["directories"]
+
+
 def test_init_copy_mode_copies_each_plugin_into_an_empty_dir() -> None:
     rendered = render(COMBINATIONS["init-copy plugins, existingSecret, no RBAC, single replica"])
     inits = {c["name"]: c for c in rendered.pod["initContainers"]}
@@ -345,7 +354,7 @@ def test_init_copy_mode_copies_each_plugin_into_an_empty_dir() -> None:
     assert "emptyDir" in rendered.volumes()["plugins"]
     assert rendered.mounts()[PLUGIN_ROOT] == {"name": "plugins", "mountPath": PLUGIN_ROOT, "readOnly": True}
     assert not any("image" in v for v in rendered.pod["volumes"])
-    assert rendered.config["plugins"]["directories"] == [f"{PLUGIN_ROOT}/slack", f"{PLUGIN_ROOT}/pagerduty"]
+    assert rendered.config["plugins"]["directories"] == [BUILTIN, f"{PLUGIN_ROOT}/slack", f"{PLUGIN_ROOT}/pagerduty"]
 
 
 def test_auto_mode_uses_image_volumes_on_a_current_cluster() -> None:

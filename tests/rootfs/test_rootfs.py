@@ -122,6 +122,36 @@ def test_nothing_but_the_binary_its_libraries_and_config(rootfs: pathlib.Path) -
     assert not any(list((rootfs / d).iterdir()) for d in ("proc", "sys", "dev")), "mount points stay empty"
 
 
+SHIPPED = {"slack": "CanoSlack", "webhook": "CanoWebhook", "pagerduty": "CanoPagerDuty",
+           "opsgenie": "CanoOpsgenie", "jira": "CanoJira", "servicenow": "CanoServiceNow",
+           "msteams": "CanoTeams", "datadog": "CanoDatadog", "kafka": "CanoKafka"}
+BUILTIN_DIR = "usr/lib/cano-collector/builtin"
+
+
+def test_the_default_image_carries_the_shipped_plugins_and_they_load(
+        binary: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """The default image (Dockerfile's last stage) is this tree with --plugins: every shipped
+    plugin is in builtin/, its libraries resolve inside the tree, and the collector loads it
+    (plugins list exits 1 when any file is refused)."""
+    require_root()
+    plugins = [binary.parent / f"lib{product}.so" for product in SHIPPED.values()]
+    missing = [str(p) for p in plugins if not p.is_file()]
+    assert not missing, f"release plugin builds missing (swift build -c release --product ...): {missing}"
+    tree = tmp_path / "tree"
+    subprocess.run([str(REPO / "scripts" / "build-rootfs.sh"), str(tree), str(binary), "--plugins", *map(str, plugins)], check=True)
+    assert sorted(p.name for p in (tree / BUILTIN_DIR).iterdir()) == sorted(p.name for p in plugins)
+    assert not list((tree / PLUGIN_DIR).iterdir()), "plugins/ stays empty: the chart mounts plugin images there"
+    loader = elf_interpreter(tree / "usr/bin/cano-collector")
+    for plugin in plugins:
+        listing = chroot_list(tree, loader, f"/{BUILTIN_DIR}/{plugin.name}")
+        assert "not found" not in listing, f"{plugin.name}: {listing}"
+    out = subprocess.run(in_container(tree, "/usr/bin/cano-collector", "plugins", "list", "--plugin-dir", "/" + BUILTIN_DIR),
+                         capture_output=True, text=True, env={}, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for name in SHIPPED:
+        assert name in out.stdout, f"{name} not loaded:\n{out.stdout}"
+
+
 def test_non_root_user_directories_and_certificates(rootfs: pathlib.Path) -> None:
     passwd = (rootfs / "etc/passwd").read_text()
     assert f"nonroot:x:{APP_UID}:{APP_UID}:" in passwd

@@ -53,33 +53,20 @@ public final class Webhook: DestinationPlugin {
         let httpRequest = HTTPRequest(
             method: "POST", url: config.url, headers: headers, body: body,
             timeout: min(config.timeout, remaining), maxResponseBytes: 64 * 1024, tls: config.tls)
+        // The shared mapping (HTTPOutcome): 2xx delivered; 408, 429, 5xx and transport
+        // failures retry with Retry-After; redirects and other 4xx are permanent; every
+        // message redacted of this destination's secrets.
         let result: DeliveryResult
         do {
-            result = Self.classify(try client.send(httpRequest), origin: config.origin).redacting(secrets: secrets)
+            result = HTTPOutcome.classify(try client.send(httpRequest), origin: config.origin, secrets: secrets)
         } catch {
-            // HTTPClientError names the origin only; every transport failure may clear up.
-            // Redacted and capped all the same: libcurl's text is not ours to vouch for.
-            result = .retry(message: BoundedEcho.cap(SecretSafe.redact("\(error)", prepared: secrets), limit: 600))
+            result = HTTPOutcome.classify(error, secrets: secrets)
         }
         switch result {
         case .delivered: host.log(.debug, "webhook delivered", fields: ["origin": config.origin])
         case .retry(_, let message), .permanent(let message): host.log(.warning, "webhook delivery failed", fields: ["reason": message])
         }
         return result
-    }
-
-    /// Maps an HTTP response to a result, the way Alertmanager's notifiers do.
-    static func classify(_ response: HTTPResponse, origin: String) -> DeliveryResult {
-        switch response.status {
-        case 200..<300:
-            return .delivered(message: "HTTP \(response.status) from \(origin)")
-        case 408, 429, 500..<600:
-            return .retry(after: response.retryAfter, message: "HTTP \(response.status) from \(origin)")
-        case 300..<400:
-            return .permanent(message: "HTTP \(response.status) (redirect) from \(origin): redirects are not followed; configure the final URL")
-        default:
-            return .permanent(message: "HTTP \(response.status) from \(origin)")
-        }
     }
 
     /// Lowercase hex HMAC-SHA256 of `body`.

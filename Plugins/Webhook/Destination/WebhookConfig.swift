@@ -20,7 +20,6 @@ struct WebhookConfig: Sendable {
     static let knownKeys: Set<String> = ["url", "headers", "hmac_secret", "signature_header", "timeout", "ca", "insecure_skip_verify"]
     static let defaultSignatureHeader = "X-Cano-Signature"
     static let defaultTimeout: Duration = .seconds(10)
-    static let maxTimeout: Duration = .seconds(300)
 
     var url: String
     var headers: [HTTPHeader] = []
@@ -55,7 +54,7 @@ struct WebhookConfig: Sendable {
         guard case .string(let url)? = object["url"] else {
             throw PluginError(object["url"] == nil ? "missing required key \"url\"" : "key \"url\": expected a string")
         }
-        guard Self.isUsableURL(url) else {
+        guard ConfigValues.isUsableURL(url, allowQuery: true) else {
             // Deliberately not echoed: webhook URLs often carry their key in the path.
             throw PluginError("key \"url\": expected an absolute http:// or https:// URL with a host and no spaces")
         }
@@ -89,50 +88,8 @@ struct WebhookConfig: Sendable {
         default: throw PluginError("key \"signature_header\": expected a header name")
         }
 
-        if let value = object["timeout"] {
-            guard let timeout = Self.duration(value), timeout > .zero, timeout <= Self.maxTimeout else {
-                throw PluginError("key \"timeout\": expected a duration between 1ms and 300s, like 10s, 500ms or a number of seconds")
-            }
-            self.timeout = timeout
-        }
-
-        var tls = TLSOptions()
-        var customTLS = false
-        // `ca` is PEM text: in the collector's YAML users write `ca_file: /path`, and the
-        // host replaces any `<key>_file` with the file's content before create().
-        switch object["ca"] {
-        case nil: break
-        case .string(let pem)? where pem.contains("-----BEGIN CERTIFICATE-----"): tls.caPEM = Array(pem.utf8); customTLS = true
-        default: throw PluginError("key \"ca\": expected PEM certificates (use ca_file: /path in the collector config)")
-        }
-        switch object["insecure_skip_verify"] {
-        case nil: break
-        case .bool(let skip)?: tls.insecureSkipVerify = skip; customTLS = customTLS || skip
-        default: throw PluginError("key \"insecure_skip_verify\": expected true or false")
-        }
-        self.tls = customTLS ? tls : nil
-    }
-
-    /// A number of seconds, or a string like "10s", "500ms", "2m".
-    static func duration(_ value: JSONValue) -> Duration? {
-        switch value {
-        case .number(let seconds): return .milliseconds(Int64((seconds * 1000).rounded()))
-        case .string(let text):
-            let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000)]
-            for (suffix, factor) in units where text.hasSuffix(suffix) {
-                guard let number = Double(text.dropLast(suffix.count)), number.isFinite else { return nil }
-                return .milliseconds(Int64((number * factor).rounded()))
-            }
-            return nil
-        default: return nil
-        }
-    }
-
-    static func isUsableURL(_ url: String) -> Bool {
-        guard url.hasPrefix("http://") || url.hasPrefix("https://") else { return false }
-        guard !url.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7f } == true }) else { return false }
-        let origin = RedactedURL.origin(of: url)
-        return !origin.hasSuffix("://") && !origin.hasSuffix(":")
+        timeout = try ConfigValues.timeout(object["timeout"], fallback: Self.defaultTimeout)
+        tls = try ConfigValues.tls(object)
     }
 
     /// An HTTP token (RFC 9110 field name).

@@ -190,12 +190,15 @@ private final class TransferSink: @unchecked Sendable {
 }
 
 extension String {
-    func trimming(_ set: String) -> String {
-        let chars = Set(set)
-        var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s.removeFirst() }
-        while let l = s.last, chars.contains(l) { s.removeLast() }
-        return String(s)
+    /// Without leading and trailing Unicode scalars from `set` (`" \t\r\n"`).
+    /// Scalar-wise on purpose: as Characters, "\r\n" is one grapheme that a set holding
+    /// "\r" and "\n" would not match.
+    public func trimming(_ set: String) -> String {
+        let scalars = Set(set.unicodeScalars)
+        var s = Substring(self).unicodeScalars[...]
+        while let f = s.first, scalars.contains(f) { s.removeFirst() }
+        while let l = s.last, scalars.contains(l) { s.removeLast() }
+        return String(String.UnicodeScalarView(s))
     }
 }
 

@@ -31,7 +31,9 @@ public enum HTTPDate {
             // RFC 850's two-digit year: a year more than 50 years ahead is in the past (§5.6.7).
             if let y = year, fields[3].count == 2 { year = y + (y < 70 ? 2000 : 1900) }
         }
-        guard let day, let month, let year, let clock, (1...31).contains(day) else { return nil }
+        // The year bound keeps the day arithmetic far from overflow: a remote header must
+        // never be able to trap the host (`Sun, 06 Nov 1000000000000 ...`).
+        guard let day, let month, let year, let clock, (1...31).contains(day), (1...9999).contains(year) else { return nil }
         let hms = clock.split(separator: ":").compactMap { Int($0) }
         guard hms.count == 3, (0...23).contains(hms[0]), (0...59).contains(hms[1]), (0...60).contains(hms[2]) else { return nil }
         let days = daysFromCivil(year: year, month: month + 1, day: day)

@@ -12,6 +12,18 @@ public struct HTTPHeader: Sendable, Equatable {
         self.name = name
         self.value = value
     }
+
+    /// The credential of HTTP Basic auth (RFC 7617): base64 of "user:password" in UTF-8.
+    /// A secret as much as the password: list it with the plugin's secrets, since a proxy
+    /// may echo the `Authorization` header it refused.
+    public static func basicCredential(user: String, password: String) -> String {
+        Data((user + ":" + password).utf8).base64EncodedString()
+    }
+
+    /// `Authorization: Basic <credential>`.
+    public static func basicAuthorization(user: String, password: String) -> HTTPHeader {
+        HTTPHeader(name: "Authorization", value: "Basic " + basicCredential(user: user, password: password))
+    }
 }
 
 /// Certificates for HTTPS beyond the system trust store.
@@ -91,7 +103,8 @@ public struct HTTPResponse: Sendable {
 
     /// `Retry-After` as a delay: delay-seconds ("120"), or an HTTP-date (RFC 9110 §10.2.3)
     /// turned into the time left until it (zero when it has passed). Nil when absent or
-    /// unreadable.
+    /// unreadable. At most ``maxRetryAfter``: a remote header must never be able to park a
+    /// queue for years, or (`inf`, `1e300`) overflow the conversion.
     public var retryAfter: Duration? { retryAfter(now: Date()) }
 
     /// ``retryAfter`` with the clock given (tests).
@@ -99,15 +112,32 @@ public struct HTTPResponse: Sendable {
         guard let raw = header("Retry-After") else { return nil }
         let value = raw.trimming(" \t")
         if let seconds = Double(value) {
-            return seconds >= 0 ? .milliseconds(Int64(seconds * 1000)) : nil
+            guard seconds >= 0, !seconds.isNaN else { return nil }
+            return Self.bounded(seconds)
         }
         guard let date = HTTPDate.parse(value) else { return nil }
-        let left = date.timeIntervalSince(now)
-        return .milliseconds(Int64(max(0, left) * 1000))
+        return Self.bounded(max(0, date.timeIntervalSince(now)))
+    }
+
+    /// The longest `Retry-After` honoured: one day.
+    public static let maxRetryAfter: Duration = .seconds(86_400)
+
+    private static func bounded(_ seconds: Double) -> Duration {
+        let cap = Double(maxRetryAfter.components.seconds)
+        return .milliseconds(Int64(min(seconds, cap) * 1000))
     }
 
     /// The body as UTF-8 text.
     public var text: String { String(decoding: body, as: UTF8.self) }
+
+    /// True when the answer is a web page (`Content-Type: text/html`, or a body starting
+    /// with `<`): what a hibernating instance, a proxy's login page or a maintenance page
+    /// sends with a 200 instead of the API's JSON. A plugin must not read such a 2xx as
+    /// "nothing found" (it would create a twin, or lose a resolve): it retries.
+    public var isWebPage: Bool {
+        if header("Content-Type")?.lowercased().contains("html") == true { return true }
+        return body.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D } == UInt8(ascii: "<")
+    }
 }
 
 /// A transport-level failure: no HTTP response was received.

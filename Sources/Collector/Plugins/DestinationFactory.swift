@@ -30,7 +30,7 @@ public struct DestinationFactory: Sendable {
     public var createFlags: PluginCreateFlags = []
 
     /// Plugins shipped with the collector, built and tested with it: in process by default.
-    public static let shippedPlugins: Set<String> = ["slack", "webhook"]
+    public static let shippedPlugins: Set<String> = ["slack", "webhook", "pagerduty", "opsgenie", "jira", "servicenow", "msteams", "datadog", "kafka"]
 
     /// A factory over a scanned catalog. `pluginHostExecutable` defaults to the binary
     /// registered in `PluginHostExecutable` (the `cano-collector` binary registers itself).

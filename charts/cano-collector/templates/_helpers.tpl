@@ -122,6 +122,9 @@ firing message has no reference to update it with.
 {{/* The collector's config file. */}}
 {{- define "cano-collector.config" -}}
 {{- $dirs := list }}
+{{- if .Values.plugins.builtin }}
+{{- $dirs = append $dirs "/usr/lib/cano-collector/builtin" }}
+{{- end }}
 {{- range .Values.plugins.images }}
 {{- include "cano-collector.checkPluginName" .name }}
 {{- $dirs = append $dirs (printf "/usr/lib/cano-collector/plugins/%s" .name) }}

@@ -60,19 +60,21 @@ final class MyDestination: DestinationPlugin {
                 ],
                 body: request.issueJSON, timeout: timeout))
         } catch {
-            // Transport errors name the host only, never the path or query.
-            return .retry(message: error.description)
+            // Transport errors name the host only; every one but an oversized answer retries.
+            return HTTPOutcome.classify(error, secrets: secrets)
         }
-        switch response.status {
-        case 200..<300:
+        // CanoSDK's one mapping: 2xx delivered; 408, 429, 5xx retry (with Retry-After);
+        // anything else permanent. Pass the service's own error text as `detail`.
+        let result = HTTPOutcome.classify(response, origin: RedactedURL.origin(of: config.url), secrets: secrets)
+        if case .delivered = result {
             host.increment("issues_sent")
             return .delivered(reference: response.header("Location"), message: "HTTP \(response.status)")
-        case 429, 500...599:
-            return .retry(after: response.retryAfter, message: "HTTP \(response.status) from \(RedactedURL.origin(of: config.url))")
-        default:
-            return .permanent(message: "HTTP \(response.status) from \(RedactedURL.origin(of: config.url))")
         }
+        return result
     }
+
+    /// What no message may carry: the URL's credentials (``SecretSafe``).
+    private var secrets: [[UInt8]] { SecretSafe.prepared(SecretSafe.secrets(inURL: config.url)) }
 }
 
 /// The one exported symbol: the host dlopen()s the library and calls it.

@@ -1,0 +1,40 @@
+import CanoSDK
+
+/// The `kafka` destination as the host loads it: one librdkafka producer per configured
+/// destination, each Issue one record on the configured topic (or the topic its `topic`
+/// template names, e.g. `alerts-{{namespace}}`). Exported from the `CanoKafka` library by
+/// `Plugins/Kafka/Entry`.
+///
+/// - Value: the Issue JSON; key: the fingerprint (firing and resolve of one alert stay in
+///   one partition, in order); headers carry the idempotency key, schema version, type,
+///   status, severity and source.
+/// - `properties` that would break these guarantees are refused at create, by name.
+/// - Idempotent producer with `acks=all` by default.
+/// - Results: delivered once librdkafka's delivery report says so; retriable librdkafka
+///   errors and a deadline without a report retry; an unknown topic, a record too large or
+///   an authorization failure is permanent, with librdkafka's error name and text.
+/// - `sasl_password` and `ssl_key_password` never appear in a result or log line.
+///
+/// See docs/kafka.md for the config reference.
+public final class Kafka: DestinationPlugin {
+    /// The type name in config: `type: kafka`.
+    public static let name = "kafka"
+    /// This plugin's version.
+    public static let version = "1.1.0"
+    /// TLS files librdkafka opens itself; see ``KafkaConfig/pathKeys``.
+    public static var pathKeys: [String] { KafkaConfig.pathKeys }
+
+    let notifier: KafkaNotifier
+
+    /// Validates the config and creates the producer. librdkafka connects on first use, so
+    /// there is no network I/O here, validate-only or not.
+    public init(config: PluginConfig, host: HostServices) throws(PluginError) {
+        let parsed = try KafkaConfig(config.json)
+        notifier = try KafkaNotifier(config: parsed) { level, message, fields in host.log(level, message, fields: fields) }
+    }
+
+    /// Sends the Issue and waits for its delivery report (blocks; runs on a host delivery thread).
+    public func deliver(_ request: DeliveryRequest) -> DeliveryResult {
+        notifier.deliver(request)
+    }
+}
