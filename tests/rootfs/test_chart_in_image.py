@@ -30,9 +30,15 @@ CASES: dict[str, dict[str, Any]] = {
             "default_destinations": ["audit"],
         },
         "secrets": {"values": {"slack-token": "xoxb-test-not-a-real-token"}},
-        "plugins": {"mode": "image-volume", "images": [{"name": "slack", "image": "x/slack:1"}]},
+        # The core image with the Slack plugin mounted as an image of its own.
+        "plugins": {"builtin": False, "mode": "image-volume", "images": [{"name": "slack", "image": "x/slack:1"}]},
     },
 }
+# The default image with its builtin plugins, and the same Slack destination.
+CASES["slack from the default image"] = {k: v for k, v in CASES["slack with a chart secret and a route"].items() if k != "plugins"}
+
+SHIPPED = ["CanoSlack", "CanoWebhook", "CanoPagerDuty", "CanoOpsgenie", "CanoJira", "CanoServiceNow",
+           "CanoTeams", "CanoDatadog", "CanoKafka"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -40,7 +46,11 @@ def test_chart_config_is_accepted_by_the_collector_in_the_image(
         case: str, binary: pathlib.Path, tmp_path: pathlib.Path) -> None:
     require_root()
     root = tmp_path / "tree"
-    subprocess.run([str(REPO / "scripts" / "build-rootfs.sh"), str(root), str(binary)], check=True,
+    # The image the values go with: the default one (builtin plugins) unless they turn
+    # builtin off, which is how the core image is deployed.
+    builtin = CASES[case].get("plugins", {}).get("builtin", True)
+    plugins = ["--plugins", *(str(binary.parent / f"lib{p}.so") for p in SHIPPED)] if builtin else []
+    subprocess.run([str(REPO / "scripts" / "build-rootfs.sh"), str(root), str(binary), *plugins], check=True,
                    capture_output=True)
     rendered = render(CASES[case])
     etc = root / "etc" / "cano-collector"

@@ -25,17 +25,22 @@ def stages(dockerfile: str) -> list[list[str]]:
     return result
 
 
-def test_runtime_image_is_the_tested_tree() -> None:
-    build, final = stages("Dockerfile")
+def test_runtime_images_are_the_tested_trees() -> None:
+    """Two final stages: `core` (the host alone) and the default (the host and the shipped
+    plugins, the last stage, so a plain `docker build` makes it)."""
+    build, core, default = stages("Dockerfile")
     assert build[0].startswith("FROM ${SWIFT_IMAGE} AS build")
     runs = " ".join(i for i in build if i.startswith("RUN "))
     assert "swift build -c release --product cano-collector" in runs
-    assert "scripts/build-rootfs.sh /rootfs" in runs
+    assert "scripts/build-rootfs.sh /rootfs-core" in runs
+    assert "scripts/build-rootfs.sh /rootfs " in runs and "--plugins" in runs
     # Nothing but the tree, the non-root user and the entry point.
-    assert final[0] == "FROM scratch"
-    assert [i for i in final if i.split()[0] in ("COPY", "ADD", "RUN")] == ["COPY --from=build /rootfs /"]
-    assert "USER 65532:65532" in final
-    assert 'ENTRYPOINT ["/usr/bin/cano-collector"]' in final
+    for final, tree in ((core, "/rootfs-core"), (default, "/rootfs")):
+        assert final[0].startswith("FROM scratch")
+        assert [i for i in final if i.split()[0] in ("COPY", "ADD", "RUN")] == [f"COPY --from=build {tree} /"]
+        assert "USER 65532:65532" in final
+        assert 'ENTRYPOINT ["/usr/bin/cano-collector"]' in final
+    assert core[0] == "FROM scratch AS core"
 
 
 def test_plugin_image_is_the_staged_plugin() -> None:
