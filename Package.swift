@@ -229,7 +229,8 @@ let package = Package(
         ),
         .testTarget(
             name: "KafkaTests",
-            dependencies: ["KafkaDestination", "CRdKafka", "CanoSDK", "Collector", "TestSupport"],
+            dependencies: ["KafkaDestination", "CRdKafka", "CanoSDK", "Collector", "TestSupport",
+                           .product(name: "Logging", package: "swift-log")],
             path: "Tests/KafkaTests"
         ),
         .testTarget(

@@ -6,7 +6,7 @@
 #   scripts/bench.sh --quick    the same with the storm scaled down to a tenth
 #   scripts/bench.sh --smoke    tiny sizes, checks only that every scenario runs (CI);
 #                               results go to a temporary directory, not the repository
-#   scripts/bench.sh --only ingest,latency    a subset (names: plugin-call ingest latency memory storm kube shared)
+#   scripts/bench.sh --only ingest,latency    a subset (names: plugin-call ingest latency memory storm kube shared kafka)
 #
 # `shared` (issue 11: SQLite vs PostgreSQL, 1 and 3 replicas) needs a PostgreSQL: the one
 # named by CANO_TEST_POSTGRES_URL, else its own, started through scripts/postgres.sh.

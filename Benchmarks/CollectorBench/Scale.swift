@@ -20,6 +20,8 @@ struct Scale: Sendable {
     var kubePods: Int
     var kubeEvents: Int
     var pluginCalls: Int
+    /// Issues delivered through the Kafka destination per configuration (after a warm-up).
+    var kafkaIssues = 5_000
 
     static let full = Scale(
         mode: "full", ingestAlerts: [(1, 5_000), (50, 50_000), (500, 100_000)], ingestTimeLimit: .seconds(30),
@@ -39,5 +41,5 @@ struct Scale: Sendable {
     static let smoke = Scale(
         mode: "smoke", ingestAlerts: [(1, 40), (50, 500), (500, 1_000)], ingestSenders: 4, ingestTimeLimit: .seconds(10),
         latencyRuns: [(10, 1), (100, 1), (1000, 1)], stormAlerts: 60, stormSeconds: 2, stormFingerprints: 3,
-        sustainedSeconds: 2, kubePods: 200, kubeEvents: 1_000, pluginCalls: 10_000)
+        sustainedSeconds: 2, kubePods: 200, kubeEvents: 1_000, pluginCalls: 10_000, kafkaIssues: 20)
 }

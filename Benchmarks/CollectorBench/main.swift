@@ -1,7 +1,7 @@
 // cano-collector's benchmark suite (issue 8). Run it through scripts/bench.sh, which builds
 // release and passes the output directory:
 //
-//   CollectorBench [--smoke | --quick] [--out DIR] [--only ingest,latency,storm,memory,kube,plugin-call,shared]
+//   CollectorBench [--smoke | --quick] [--out DIR] [--only ingest,latency,storm,memory,kube,plugin-call,shared,kafka]
 //
 // Every scenario runs the release `cano-collector` binary as a subprocess (next to this
 // binary, or in CANO_BIN_DIR) against loopback doubles; KubeBench runs as its own process.
@@ -27,6 +27,7 @@ let machine = Machine.read()
 let scenarios: [(String, (Scale) async throws -> Section)] = [
     ("plugin-call", pluginCallScenario), ("ingest", ingestScenario), ("latency", latencyScenario),
     ("memory", memoryScenario), ("storm", stormScenario), ("kube", kubeScenario), ("shared", sharedStoreScenario),
+    ("kafka", kafkaScenario),
 ]
 var sections: [Section] = []
 for (name, run) in scenarios where only?.contains(name) ?? true {

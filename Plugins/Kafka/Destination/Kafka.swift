@@ -24,17 +24,25 @@ public final class Kafka: DestinationPlugin {
     /// TLS files librdkafka opens itself; see ``KafkaConfig/pathKeys``.
     public static var pathKeys: [String] { KafkaConfig.pathKeys }
 
-    let notifier: KafkaNotifier
+    /// Nil for `validate`'s dry run, which delivers nothing.
+    let notifier: KafkaNotifier?
 
-    /// Validates the config and creates the producer. librdkafka connects on first use, so
-    /// there is no network I/O here, validate-only or not.
+    /// Validates the config and creates the producer. An idempotent producer asks the
+    /// brokers for a producer id as soon as it exists, so `validate` (validate-only) only
+    /// has librdkafka check every property, and starts no producer.
     public init(config: PluginConfig, host: HostServices) throws(PluginError) {
         let parsed = try KafkaConfig(config.json)
-        notifier = try KafkaNotifier(config: parsed) { level, message, fields in host.log(level, message, fields: fields) }
+        let log: @Sendable (HostServices.LogLevel, String, [String: String]) -> Void = { level, message, fields in host.log(level, message, fields: fields) }
+        if host.isValidateOnly {
+            try KafkaProducer.check(config: parsed, events: ProducerEvents(secrets: parsed.secrets, log: log))
+            notifier = nil
+        } else {
+            notifier = try KafkaNotifier(config: parsed, log: log)
+        }
     }
 
     /// Sends the Issue and waits for its delivery report (blocks; runs on a host delivery thread).
     public func deliver(_ request: DeliveryRequest) -> DeliveryResult {
-        notifier.deliver(request)
+        notifier?.deliver(request) ?? .permanent(message: "this kafka instance was created by validate, which delivers nothing")
     }
 }

@@ -203,6 +203,11 @@ public struct KafkaConfig: Sendable {
                 case .number(let n)? where n.rounded() == n && abs(n) < 1e15: value = String(Int64(n))
                 default: throw PluginError("key \"properties\": \"\(BoundedEcho.cap(name, limit: 64))\" must be a string, number or boolean")
                 }
+                // A property a dedicated key sets would silently override it (and skip its
+                // checks: security.protocol could send the SASL password in clear).
+                if let key = Self.dedicatedKeys[lower] {
+                    throw PluginError("key \"properties.\(BoundedEcho.cap(name, limit: 64))\": refused, set it with the \"\(key)\" key")
+                }
                 if let reason = Self.refusal(property: lower, value: value, idempotence: idempotence) {
                     throw PluginError("key \"properties.\(BoundedEcho.cap(name, limit: 64))\": refused, \(reason)")
                 }
@@ -214,6 +219,16 @@ public struct KafkaConfig: Sendable {
 
     /// The producer's librdkafka properties, in the order they are set, each with the config
     /// key that produced it (for error messages).
+    /// librdkafka properties set from a dedicated config key, by property: `properties`
+    /// may not set them.
+    static let dedicatedKeys: [String: String] = [
+        "bootstrap.servers": "brokers", "metadata.broker.list": "brokers", "client.id": "client_id",
+        "compression.type": "compression", "compression.codec": "compression", "message.max.bytes": "message_max_bytes",
+        "security.protocol": "security_protocol", "sasl.mechanisms": "sasl_mechanism", "sasl.mechanism": "sasl_mechanism",
+        "sasl.username": "sasl_username", "ssl.ca.location": "ssl_ca_file", "ssl.certificate.location": "ssl_certificate_file",
+        "ssl.key.location": "ssl_key_file", "enable.ssl.certificate.verification": "ssl_verify",
+    ]
+
     public func properties() -> [(property: String, value: String, key: String)] {
         var out: [(String, String, String)] = [
             ("bootstrap.servers", brokers.joined(separator: ","), "brokers"),
@@ -226,6 +241,10 @@ public struct KafkaConfig: Sendable {
         // 30 s, longer than most delivery deadlines, which would turn a permanent mistake
         // into endless retries). `properties` may override it.
         out.append(("topic.metadata.propagation.max.ms", String(Self.milliseconds(Self.unknownTopicTimeout)), "properties"))
+        // Each delivery waits for its own record, one call at a time: lingering to batch
+        // only adds librdkafka's 5 ms default to every call (185 → 13,000 Issues/s on the
+        // mock cluster). `properties` may set it back, up to ``maxLinger``.
+        out.append(("linger.ms", "0", "properties"))
         if let compression { out.append(("compression.type", compression, "compression")) }
         if let messageMaxBytes { out.append(("message.max.bytes", String(messageMaxBytes), "message_max_bytes")) }
         if let securityProtocol { out.append(("security.protocol", securityProtocol, "security_protocol")) }

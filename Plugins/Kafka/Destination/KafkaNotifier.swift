@@ -109,6 +109,9 @@ public final class KafkaNotifier {
             let detail = producer.fatalError ?? KafkaError.describe(code)
             // A fatal error (idempotence state lost) ends this handle; the next delivery
             // builds a fresh one rather than failing forever.
+            // No flush when it goes: a fatal producer delivers nothing more, and flushing
+            // for flush_timeout would hold this delivery past its deadline.
+            producer.flushTimeout = .zero
             self.producer = nil
             events.log(.error, "the Kafka producer hit a fatal error; a new one is created for the next delivery", ["error": detail])
             return .retry(message: "Kafka producer fatal error \(detail); retrying with a new producer")

@@ -116,8 +116,22 @@ final class KafkaProducer {
 
     let handle: OpaquePointer
     let events: ProducerEvents
-    let flushTimeout: Duration
+    /// How long destroying the handle waits for records in flight (`flush_timeout`; zero
+    /// after a fatal error, when nothing more can be delivered).
+    var flushTimeout: Duration
     private var nextID: UInt = 0
+
+    /// Checks every property with librdkafka (`rd_kafka_conf_set`) without creating a
+    /// producer: `validate`'s dry run, which must start no broker thread or connection.
+    /// SASL mechanisms and TLS files are checked only by ``init(config:events:)``.
+    static func check(config: KafkaConfig, events: ProducerEvents) throws(PluginError) {
+        guard let conf = rd_kafka_conf_new() else { throw PluginError("librdkafka could not allocate a config", retryable: true) }
+        defer { rd_kafka_conf_destroy(conf) }
+        var errstr = [CChar](repeating: 0, count: 512)
+        for (property, value, key) in config.properties() where rd_kafka_conf_set(conf, property, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
+            throw PluginError("key \"\(key)\": librdkafka refused \(property): \(events.redact(text(of: errstr)))")
+        }
+    }
 
     /// Creates the handle. librdkafka checks most properties here and the rest (SASL
     /// mechanism, TLS files) in `rd_kafka_new`; both kinds of refusal name the config key
