@@ -13,9 +13,9 @@ struct JiraLostCreateTests {
         let h = try await Harness.start()
         h.jira.searchLags = true  // the new issue does not show in search yet
         h.jira.inject(.delay(.zero))  // the search answers at once: nothing open
-        h.jira.inject(.delay(.seconds(8)))  // the create is made, its answer comes too late
-        // 3 s for the request to reach the double even on a busy machine.
-        let first = await h.deliver(try h.notifier(["timeout": "3s"]), makeIssue())
+        h.jira.inject(.delay(.seconds(20)))  // the create is made, its answer comes too late
+        // 6 s for the search and the create to reach the double even on a busy machine.
+        let first = await h.deliver(try h.notifier(["timeout": "6s"]), makeIssue())
         #expect(first.isRetry, "\(first)")
 
         // The retry (a restart: a new notifier, the same plugin state) waits for search.
