@@ -65,6 +65,9 @@ public enum JiraDoubleFault: Sendable, Equatable {
     /// A web page with this status instead of the API (a proxy's maintenance page):
     /// nothing is processed.
     case page(status: Int)
+    /// Process normally, then answer this status instead (a gateway that timed out while
+    /// Jira did the work): the answer is lost, without any timing.
+    case processedThen(status: Int)
 }
 
 /// The answer to one request.
@@ -148,6 +151,9 @@ final class JiraDoubleModel: Sendable {
             // Processed now, answered late: what a client that timed out and retries meets.
             reply = route(&call, segments: segments, headers: headers)
             reply.delay = duration
+        case .processedThen(let status)?:
+            _ = route(&call, segments: segments, headers: headers)
+            reply = Self.error(status, ["Gateway Timeout"], call: &call)
         case let fault?:
             reply = Self.faultReply(fault, call: &call, headers: headers)
         case nil:
@@ -484,7 +490,7 @@ final class JiraDoubleModel: Sendable {
             return error(status, messages, errors: errors, call: &call)
         case .echoCredentials(let status):
             return error(status, ["Rejected credentials: Authorization: \(headers["authorization"] ?? "")"], call: &call)
-        case .delay:
+        case .delay, .processedThen:
             return error(500, ["unreachable"], call: &call)
         case .page(let status):
             return JiraDoubleReply(status: status, headers: [("Content-Type", "text/html;charset=UTF-8")],

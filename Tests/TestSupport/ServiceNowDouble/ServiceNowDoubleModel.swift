@@ -87,6 +87,9 @@ public enum ServiceNowDoubleFault: Sendable, Equatable {
     /// A web page with this status instead of the API (a hibernating developer instance, a
     /// proxy's login page): nothing is processed.
     case page(status: Int)
+    /// Process normally, then answer this status instead (a gateway that timed out while
+    /// the instance did the work): the answer is lost, without any timing.
+    case processedThen(status: Int)
     /// An error whose `detail` quotes the request body, as a careless proxy might: for the
     /// token request that is the client secret and password, which the plugin must not pass on.
     case echoBody(status: Int)
@@ -197,6 +200,9 @@ final class ServiceNowDoubleModel: Sendable {
         case .delay(let duration)?:
             reply = route(&call)
             reply.delay = duration
+        case .processedThen(let status)?:
+            _ = route(&call)
+            reply = Self.error(status, "Gateway Timeout", "the instance did not answer the gateway in time", call: &call)
         case let fault?:
             reply = Self.faultReply(fault, call: &call)
         case nil:
@@ -511,7 +517,7 @@ final class ServiceNowDoubleModel: Sendable {
             return error(status, "User Not Authenticated", "rejected Authorization: \(call.headers["authorization"] ?? "")", call: &call)
         case .echoBody(let status):
             return error(status, "Bad request", "could not read: \(String(decoding: call.rawBody, as: UTF8.self))", call: &call)
-        case .delay:
+        case .delay, .processedThen:
             return json(200, [:])
         case .page(let status):
             return ServiceNowDoubleReply(status: status, headers: [("Content-Type", "text/html;charset=UTF-8")],
