@@ -53,7 +53,7 @@ public final class AlertmanagerProcess: @unchecked Sendable {
         ]
         process.standardOutput = log
         process.standardError = log
-        try process.run()
+        try Subprocess.start(process)
         let client = HTTPClient()
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {

@@ -37,7 +37,7 @@ public enum CPluginCompiler {
             + flags + defines.map { "-D" + $0 } + [source, "-o", target]
         let errors = Pipe()
         process.standardError = errors
-        try process.run()
+        try Subprocess.start(process)
         let message = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {

@@ -27,7 +27,7 @@ public enum CollectorCLI {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = standardError ? pipe : FileHandle.nullDevice
-        try process.run()
+        try Subprocess.start(process)
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))

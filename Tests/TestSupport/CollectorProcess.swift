@@ -39,7 +39,7 @@ public final class CollectorProcess: @unchecked Sendable {
         process.environment = BuildProducts.collectorEnvironment(environment)
         process.standardOutput = handle
         process.standardError = handle
-        try process.run()
+        try Subprocess.start(process)
         if waitReady { try await waitUntilReady() }
     }
 

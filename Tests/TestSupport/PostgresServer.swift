@@ -183,7 +183,7 @@ public final class PostgresServer: Sendable {
                 process.standardInput = FileHandle.nullDevice
                 process.standardOutput = handle
                 process.standardError = handle
-                try process.run()
+                try Subprocess.start(process)
                 process.waitUntilExit()
                 return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
             }
