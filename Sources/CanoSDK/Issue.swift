@@ -201,3 +201,24 @@ private struct LenientBlock: Decodable {
         block = Block.knownTypes.contains(type) ? try Block(from: decoder) : nil
     }
 }
+
+extension Issue {
+    /// The Issue's links and enrichments as plain text lines, each part after a blank line:
+    /// "Links:" then "- title: url", and per enrichment "== title ==" then its blocks'
+    /// ``Block/plainTextLines``. What plugins whose service shows plain text (Opsgenie's
+    /// description, Jira, Datadog events) append after their own header lines.
+    public var plainTextContext: [String] {
+        var lines: [String] = []
+        if !links.isEmpty {
+            lines.append("")
+            lines.append("Links:")
+            lines += links.map { "- \($0.title): \($0.url)" }
+        }
+        for enrichment in enrichments {
+            lines.append("")
+            lines.append("== \(enrichment.title ?? enrichment.type) ==")
+            lines += enrichment.blocks.flatMap(\.plainTextLines)
+        }
+        return lines
+    }
+}

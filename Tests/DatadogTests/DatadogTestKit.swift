@@ -111,41 +111,14 @@ func configError(_ json: JSONValue) -> String? {
     }
 }
 
-/// The collector's own host-services table for `Datadog.init` (create), with its log
-/// captured and, when asked, `CANO_CREATE_VALIDATE_ONLY` set.
-///
-/// A class so the table outlives every call the plugin makes through it: the C table
-/// points into the bridge, which must not go away before the plugin instance.
-final class TestHost: @unchecked Sendable {
-    // @unchecked: written once in init, read-only afterwards (the table is the host's).
-    let logs = LogCapture()
-    let bridge: HostServicesBridge
-
-    init(validateOnly: Bool = false) {
-        let logs = logs
-        let logger = Logger(label: "cano.test") { JSONLogHandler(label: $0, level: .debug, output: .capture(logs)) }
-        bridge = HostServicesBridge(instance: "datadog", plugin: "datadog",
-                                    services: PluginServices(logger: logger, store: InMemoryKeyValueStore(), metrics: Metrics()))
-        if validateOnly { bridge.table.pointee.create_flags = 1 }
-    }
-
-    var services: HostServices { HostServices(bridge.table) }
-}
+/// The host-services table create gets (TestSupport's).
+typealias TestHost = PluginTestHost
 
 extension Harness {
     /// Runs the plugin's create (`Datadog.init`) on a dedicated thread, as the host does:
     /// create makes a network call (the key check), so it must never block Swift's
     /// cooperative pool. Returns create's error message, or nil when it succeeded.
     func create(_ extra: [String: JSONValue] = [:], host: TestHost = TestHost()) async -> String? {
-        let config = PluginConfig(json: self.config(extra))
-        let services = host.services
-        return await BlockingThread.run { () -> String? in
-            do throws(PluginError) {
-                _ = try Datadog(config: config, host: services)
-                return nil
-            } catch {
-                return error.message
-            }
-        }
+        await host.create(Datadog.self, config: self.config(extra))
     }
 }

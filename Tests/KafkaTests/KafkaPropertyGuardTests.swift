@@ -38,7 +38,7 @@ import TestSupport
     /// A property a dedicated key sets would override it silently and skip its checks
     /// (found in review: `security.protocol` here could send the SASL password in clear).
     @Test(arguments: [("security.protocol", "sasl_plaintext", "security_protocol"), ("bootstrap.servers", "evil:9092", "brokers"),
-                      ("sasl.mechanisms", "PLAIN", "sasl_mechanism"), ("ssl.ca.location", "/tmp/ca.pem", "ssl_ca_file"),
+                      ("sasl.mechanisms", "PLAIN", "sasl_mechanism"), ("ssl.ca.location", "certs/ca.pem", "ssl_ca_file"),
                       ("enable.ssl.certificate.verification", "false", "ssl_verify"), ("compression.type", "none", "compression")])
     func propertiesADedicatedKeySetsAreRefused(name: String, value: String, key: String) {
         do {

@@ -107,42 +107,15 @@ func imfFixdate(_ date: Date) -> String {
     return formatter.string(from: date)
 }
 
-/// The collector's own host-services table for `ServiceNow.init` (create), with its log
-/// captured and, when asked, `CANO_CREATE_VALIDATE_ONLY` set.
-///
-/// It is a class so the table outlives every call the plugin makes through it: the C
-/// table points into the bridge, which must not go away before the plugin instance.
-final class TestHost: @unchecked Sendable {
-    // @unchecked: written once in init, read-only afterwards (the table is the host's).
-    let logs = LogCapture()
-    let bridge: HostServicesBridge
-
-    init(validateOnly: Bool = false) {
-        let logs = logs
-        let logger = Logger(label: "cano.test") { JSONLogHandler(label: $0, level: .debug, output: .capture(logs)) }
-        bridge = HostServicesBridge(instance: "servicenow", plugin: "servicenow",
-                                    services: PluginServices(logger: logger, store: InMemoryKeyValueStore(), metrics: Metrics()))
-        if validateOnly { bridge.table.pointee.create_flags = 1 }
-    }
-
-    var services: HostServices { HostServices(bridge.table) }
-}
+/// The host-services table create gets (TestSupport's).
+typealias TestHost = PluginTestHost
 
 extension Harness {
     /// Runs the plugin's create (`ServiceNow.init`) on a dedicated thread, as the host does:
     /// since create makes a network call, it must never block Swift's cooperative pool.
     /// Returns create's error message, or nil when it succeeded.
     func create(_ extra: [String: JSONValue] = [:], host: TestHost = TestHost()) async -> String? {
-        let config = PluginConfig(json: configJSON(extra))
-        let services = host.services
-        return await BlockingThread.run { () -> String? in
-            do throws(PluginError) {
-                _ = try ServiceNow(config: config, host: services)
-                return nil
-            } catch {
-                return error.message
-            }
-        }
+        await host.create(ServiceNow.self, config: configJSON(extra))
     }
 }
 
