@@ -2,6 +2,7 @@
 // tools and later comparison), with the machine they were measured on.
 import CanoSDK
 import Foundation
+import TestSupport
 
 /// One scenario's outcome.
 struct Section: Sendable {
@@ -71,7 +72,7 @@ struct Machine: Sendable {
         p.standardOutput = pipe
         p.standardError = pipe
         guard (try? p.run()) != nil else { return "" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let data = Subprocess.readToEnd(pipe.fileHandleForReading)
         p.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
     }
@@ -94,6 +95,8 @@ let goals: [Goal] = [
     Goal(measure: "RSS with 10k pods (Kubernetes sources, steady)", goal: "≤ 60 MiB", figure: "kube.rss_after_sync_mib", met: { $0 <= 60 }, format: { f1($0) + " MiB" }),
     Goal(measure: "Storm: alerts lost", goal: "0", figure: "storm.lost", met: { $0 == 0 }, format: f0),
     Goal(measure: "Storm: 429s after the first", goal: "0", figure: "storm.repeated_429", met: { $0 == 0 }, format: f0),
+    Goal(measure: "Storm with noise control on: Slack messages posted (issue 12)", goal: "≤ 10", figure: "storm_grouped.messages_sent",
+         met: { $0 <= 10 }, format: f0),
 ]
 
 /// Writes `<date>.md` and `<date>.json` into `directory`; returns the markdown path.

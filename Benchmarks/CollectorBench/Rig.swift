@@ -30,7 +30,11 @@ final class Rig: @unchecked Sendable {
     /// `storage`: a top-level `storage:` block (empty: SQLite in data_dir); `replicas`
     /// collectors run that same config (more than one needs a shared store). `sink`: alerts
     /// no route takes (no `bench_dest` label) go to the ingest scenario's `file` destination.
-    init(slackPacing: Int, enforceSlackRate: Bool, podLogs: Bool = false, storage: String = "", replicas: Int = 1, sink: Bool = false) async throws {
+    /// `grouping`: noise control as configured by default (Alertmanager groups, Slack's storm
+    /// guard); off, every alert is its own notification, which is what the latency and
+    /// throughput scenarios measure (every bench webhook carries the same `groupKey`).
+    init(slackPacing: Int, enforceSlackRate: Bool, podLogs: Bool = false, storage: String = "", replicas: Int = 1, sink: Bool = false,
+         grouping: Bool = false) async throws {
         let latencies = Locked<[Int64]>([])
         webhookLatencies = latencies
         let receiver = try await CaptureServer.start { request in
@@ -72,6 +76,8 @@ final class Rig: @unchecked Sendable {
         } else {
             kube = nil
         }
+        // Noise control is per route (`default_notify` is the default route's only).
+        let perAlert = grouping ? "" : "\n    group_by: []"
         let config = """
             cluster: bench
             data_dir: {{data_dir}}
@@ -83,13 +89,14 @@ final class Rig: @unchecked Sendable {
                 config: {url: "\(receiver.baseURL)/hook"}
               - name: slack
                 type: slack
-                config: {token: \(Self.slackToken), channel: C0ALERTS01, api_url: "\(slack.apiURL)", pace_per_channel: \(slackPacing)}
+                config: {token: \(Self.slackToken), channel: C0ALERTS01, api_url: "\(slack.apiURL)", pace_per_channel: \(slackPacing)}\(grouping ? "" : "\n    storm: {enabled: false}")
               \(sink ? ingestSinkDestination + "\ndefault_destinations: [sink]" : "")
             routes:
               - matchers: ['bench_dest="webhook"']
-                destinations: [hook]
+                destinations: [hook]\(perAlert)
               - matchers: ['bench_dest="slack"']
-                destinations: [slack]
+                destinations: [slack]\(perAlert)
+            \(grouping ? "" : "default_notify: {group_by: []}")
             \(enrichment)
             \(storage)
             """

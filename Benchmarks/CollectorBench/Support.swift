@@ -193,24 +193,29 @@ let stampMarker = Array("bench-sent-ns=".utf8)
 func sentStamp(in body: [UInt8]) -> Int64? { number(after: stampMarker, in: body) }
 
 /// The decimal number right after the first occurrence of `marker` in `bytes`.
-func number(after marker: [UInt8], in bytes: [UInt8]) -> Int64? {
-    guard bytes.count > marker.count else { return nil }
+func number(after marker: [UInt8], in bytes: [UInt8]) -> Int64? { numbers(after: marker, in: bytes, limit: 1).first }
+
+/// The decimal numbers right after each occurrence of `marker` in `bytes`, in order, at
+/// most `limit` of them (an occurrence not followed by a digit is skipped).
+func numbers(after marker: [UInt8], in bytes: [UInt8], limit: Int = .max) -> [Int64] {
+    guard bytes.count > marker.count else { return [] }
+    var found: [Int64] = []
     var i = 0
-    while i <= bytes.count - marker.count {
+    while i <= bytes.count - marker.count, found.count < limit {
         if bytes[i] == marker[0] && Array(bytes[i..<(i + marker.count)]) == marker {
             var j = i + marker.count
             var value: Int64 = 0
-            var digits = 0
             while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57 {
                 value = value * 10 + Int64(bytes[j] - 48)
                 j += 1
-                digits += 1
             }
-            return digits > 0 ? value : nil
+            if j > i + marker.count { found.append(value) }
+            i = j
+        } else {
+            i += 1
         }
-        i += 1
     }
-    return nil
+    return found
 }
 
 /// RSS and CPU time of a process, from /proc.

@@ -39,6 +39,13 @@ public struct Issue: Codable, Sendable, Equatable {
     public var endsAt: Date?
     public var links: [Link]
     public var enrichments: [Enrichment]
+    /// Set on Issues of type ``IssueType/group`` only: the members and what changed.
+    public var group: IssueGroup?
+    /// The group the source notified this Issue in, when it has one: Alertmanager's
+    /// `groupKey`. Routes group by it unless they set `group_by`.
+    public var groupKey: String?
+    /// That group's labels (Alertmanager's `groupLabels`).
+    public var groupLabels: [String: String]?
 
     /// Creates an Issue; `id` and `createdAt` default to fresh values.
     public init(
@@ -57,7 +64,10 @@ public struct Issue: Codable, Sendable, Equatable {
         startsAt: Date,
         endsAt: Date? = nil,
         links: [Link] = [],
-        enrichments: [Enrichment] = []
+        enrichments: [Enrichment] = [],
+        group: IssueGroup? = nil,
+        groupKey: String? = nil,
+        groupLabels: [String: String]? = nil
     ) {
         self.id = id
         self.schemaVersion = Issue.currentSchemaVersion
@@ -76,6 +86,9 @@ public struct Issue: Codable, Sendable, Equatable {
         self.endsAt = endsAt
         self.links = links
         self.enrichments = enrichments
+        self.group = group
+        self.groupKey = groupKey
+        self.groupLabels = groupLabels
     }
 }
 
@@ -83,6 +96,9 @@ public struct Issue: Codable, Sendable, Equatable {
 public enum IssueType: String, Codable, Sendable, CaseIterable {
     case alert
     case event
+    /// One notification for several Issues (``Issue/group`` holds them). Only destinations
+    /// that declare they render groups receive it.
+    case group
 }
 
 /// The system that reported the Issue. Open-ended: plugins may see sources added later.

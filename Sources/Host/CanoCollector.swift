@@ -12,7 +12,7 @@ struct CanoCollector: AsyncParsableCommand {
         commandName: "cano-collector",
         abstract: "A Kubernetes-native alert and event agent.",
         discussion: "Receives Alertmanager webhooks and watches the Kubernetes API, turns signals into Issues, and delivers them through destination plugins.",
-        subcommands: [RunCommand.self, ValidateCommand.self, PluginsCommand.self, DeliveriesCommand.self, PluginHostCommand.registered()],
+        subcommands: [RunCommand.self, ValidateCommand.self, PluginsCommand.self, DeliveriesCommand.self, SilencesCommand.self, PluginHostCommand.registered()],
         defaultSubcommand: nil)
 }
 

@@ -13,28 +13,6 @@ struct DeliveriesCommand: AsyncParsableCommand {
         subcommands: [List.self, Retry.self]
     )
 
-    /// Options every subcommand shares.
-    struct StoreOptions: ParsableArguments {
-        @Option(name: .customLong("data-dir"), help: "The collector's data directory (holds cano-collector.db).")
-        var dataDirectory = "./data"
-        @Option(name: .customLong("config"), help: "The collector's config file: its store (PostgreSQL or data_dir) is used instead of --data-dir.")
-        var config: String?
-
-        func openStore() throws -> DeliveryStore {
-            if let config {
-                let loaded = try ConfigLoader.load(path: config)
-                SecretScrubber.shared.register(config: loaded)
-                return DeliveryStore(database: try CollectorStorage.open(loaded.storage, dataDirectory: loaded.dataDirectory,
-                                                                         logger: Logger(label: "cano.deliveries")))
-            }
-            let path = CollectorSchema.path(inDataDirectory: dataDirectory)
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw DeliveriesCommandError(message: "no collector database at \(path) (check --data-dir)")
-            }
-            return DeliveryStore(database: try CollectorSchema.open(path: path))
-        }
-    }
-
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List deliveries, newest first.")
 
@@ -85,6 +63,13 @@ struct DeliveriesCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
+    }
+}
+
+extension StoreOptions {
+    /// The deliveries in the chosen store.
+    func openStore() throws -> DeliveryStore {
+        DeliveryStore(database: try openDatabase(label: "cano.deliveries"))
     }
 }
 

@@ -56,7 +56,9 @@ struct PluginsCommand: AsyncParsableCommand {
             for entry in catalog.entries {
                 switch entry {
                 case .loaded(let p):
-                    print("loaded   \(p.name) \(p.version) (\(p.kind.rawValue), toolchain \(p.toolchain ?? "none")) \(p.path)")
+                    // Capabilities only for destinations: they say what the host sends to deliver().
+                    let capabilities = p.kind == .destination ? ", capabilities \(p.capabilities)" : ""
+                    print("loaded   \(p.name) \(p.version) (\(p.kind.rawValue), ABI \(PluginLoader.abiMajor).\(p.abiMinor), toolchain \(p.toolchain ?? "none")\(capabilities)) \(p.path)")
                 case .refused(let e):
                     print("refused  \(e.path): \(e.reason) [\(e.code)]")
                 }

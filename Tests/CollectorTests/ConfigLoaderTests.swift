@@ -93,7 +93,40 @@ import Foundation
         let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml) }
         let text = error?.description ?? ""
         #expect(text.contains("1:10 cluster: environment variable NOPE is not set"))
-        #expect(text.contains("server.auth.bearer_token_file: cannot read file \"/nonexistent/token\""))
+        #expect(text.contains("server.auth.bearer_token_file: cannot read file \"/nonexistent/token\" for \"bearer_token\": no such file"), "\(text)")
+        #expect(!text.contains("NSCocoaErrorDomain"), "words, not Foundation's error dump")
+    }
+
+    /// Noise-control values that would silently do something else are refused, with where
+    /// (found by a newcomer: a zero storm window turned the guard off, and group_by took
+    /// empty and repeated names).
+    @Test func noiseControlValuesThatWouldMisleadAreRefused() {
+        let yaml = """
+            destinations:
+              - {name: l, type: file, storm: {threshold: 2, window: 0s}}
+            routes:
+              - {matchers: ['a="b"'], destinations: [l], group_by: [namespace, "", namespace]}
+            default_destinations: [l]
+            """
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml) }
+        let text = error?.description ?? ""
+        #expect(text.contains("2:57") && text.contains("storm.window must be positive"), "\(text)")
+        #expect(text.contains("group_by: a label name is empty"), "\(text)")
+        #expect(text.contains("group_by: \"namespace\" is listed twice"), "\(text)")
+    }
+
+    /// The admin credential that writes silences cannot be the intake's, which every
+    /// Alertmanager that sends alerts holds.
+    @Test func theAdminTokenMustDifferFromTheIntakeCredential() {
+        let yaml = """
+            server: {auth: {bearer_token: same-secret-1}, admin_token: same-secret-1}
+            destinations: [{name: l, type: file}]
+            default_destinations: [l]
+            """
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml) }
+        let text = error?.description ?? ""
+        #expect(text.contains("server.admin_token must differ from the intake's credential"), "\(text)")
+        #expect(!text.contains("same-secret-1"), "the secret is not echoed")
     }
 
     @Test func invalidYAMLNamesTheLine() {
@@ -114,5 +147,12 @@ import Foundation
         #expect(YAMLReader.parseDuration("2d") == .seconds(172_800))
         #expect(YAMLReader.parseDuration("10") == nil)
         #expect(YAMLReader.parseDuration("s") == nil)
+        // Alertmanager's units (found by a newcomer: `1w` was refused).
+        #expect(YAMLReader.parseDuration("1w") == .seconds(604_800))
+        #expect(YAMLReader.parseDuration("1y2w") == .seconds(31_536_000 + 1_209_600))
+        // A huge value is refused; it trapped the process converting to Int64 (the same
+        // parser reads a silence's duration from the API).
+        #expect(YAMLReader.parseDuration("99999999999999d") == nil)
+        #expect(YAMLReader.parseDuration("10001y") == nil)
     }
 }

@@ -122,7 +122,7 @@ struct IntakeHardeningTests {
         try Subprocess.start(process)
         let writer = Thread { input.fileHandleForWriting.write(Data(bytes)); try? input.fileHandleForWriting.close() }
         writer.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = Subprocess.readToEnd(output.fileHandleForReading)
         process.waitUntilExit()
         return Array(data)
     }

@@ -14,11 +14,16 @@ import Foundation
 final class RecordingSink: IssueSink {
     let batches = Mutex<[[CanoSDK.Issue]]>([])
     let failure: SubmitError?
-    init(failing failure: SubmitError? = nil) { self.failure = failure }
+    /// Answer that every Issue was kept in a notify group rather than queued.
+    let holds: Bool
+    init(failing failure: SubmitError? = nil, holds: Bool = false) {
+        self.failure = failure
+        self.holds = holds
+    }
     func submit(_ issues: [CanoSDK.Issue]) async throws(SubmitError) -> SubmitReceipt {
         if let failure { throw failure }
         batches.withLock { $0.append(issues) }
-        return SubmitReceipt(queued: issues.count, duplicates: 0)
+        return holds ? SubmitReceipt(queued: 0, duplicates: 0, held: issues.count) : SubmitReceipt(queued: issues.count, duplicates: 0)
     }
     var issues: [CanoSDK.Issue] { batches.withLock { $0.flatMap { $0 } } }
 }
@@ -48,6 +53,16 @@ final class RecordingSink: IssueSink {
         let expected = try IssueCoding.decode(AlertmanagerWebhook.self, from: data).alerts.count
         #expect(sink.issues.count == expected)
         #expect(body(response).contains("\"accepted\":\(expected)"))
+    }
+
+    /// What noise control kept back is said in the answer (docs/noise-control.md), so a
+    /// test alert that does not arrive at once is not a mystery.
+    @Test func theAnswerCountsWhatWasHeld() async throws {
+        let data = try Fixtures.data("alertmanager/kubesphere-kubepodnotready-2alerts.json")
+        let held = await intake(sink: RecordingSink(holds: true)).handle(body: data, authorization: nil)
+        #expect(body(held).contains("\"accepted\":2") && body(held).contains("\"held\":2"), "\(body(held))")
+        let queued = await intake(sink: RecordingSink()).handle(body: data, authorization: nil)
+        #expect(body(queued).contains("\"held\":0"), "\(body(queued))")
     }
 
     @Test func malformedJSONSaysWhatAndWhere() async {

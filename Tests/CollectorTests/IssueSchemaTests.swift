@@ -27,7 +27,29 @@ import Foundation
             .links([Link(title: "Runbook", url: "https://r")]),
         ])]
         issues.append(rich)
+        issues.append(groupSample(members: issues))
         return issues
+    }
+
+    /// A grouped Issue (type `group`) over `members`: one resolved and with the optional
+    /// fields (`stormEnded`, a member's enrichments, `groupKey`/`groupLabels`) present.
+    static func groupSample(members: [CanoSDK.Issue]) -> CanoSDK.Issue {
+        var listed = members
+        listed[0].status = .resolved
+        listed[0].endsAt = listed[0].startsAt.addingTimeInterval(60)
+        let group = IssueGroup(
+            key: "{}:{alertname=\"KubePodCrashLooping\"}", kind: .storm, labels: ["alertname": "KubePodCrashLooping"],
+            members: listed.enumerated().map { IssueGroupMember($0.element, withEnrichments: $0.offset == listed.count - 1) },
+            joined: [listed[1].fingerprint], resolvedSince: [listed[0].fingerprint], isRepeat: false, stormEnded: true)
+        var issue = CanoSDK.Issue(
+            type: .group, source: .prometheus, severity: .high, status: .firing, title: "\(group.firing) alerts KubePodCrashLooping",
+            description: "\(group.firing) firing · \(group.resolved) resolved", aggregationKey: "KubePodCrashLooping", fingerprint: "group-1",
+            subject: Subject(labels: group.labels), cluster: "c", startsAt: listed[0].startsAt,
+            enrichments: [Enrichment(type: "group_members", title: "Members", blocks: [.table(.init(headers: ["Status", "Issue"], rows: listed.map { [$0.status.rawValue, $0.title] }))])],
+            group: group)
+        issue.groupKey = group.key
+        issue.groupLabels = group.labels
+        return issue
     }
 
     @Test func everythingTheHostEmitsValidates() async throws {

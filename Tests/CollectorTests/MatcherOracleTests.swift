@@ -112,8 +112,8 @@ import Yams
         process.standardOutput = out
         process.standardError = err
         try Subprocess.start(process)
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stdout = String(decoding: Subprocess.readToEnd(out.fileHandleForReading), as: UTF8.self)
+        let stderr = String(decoding: Subprocess.readToEnd(err.fileHandleForReading), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { return (.invalid, stderr) }
         switch stdout.split(separator: "\n").first.map(String.init) {

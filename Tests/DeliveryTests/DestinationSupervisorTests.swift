@@ -24,6 +24,7 @@ import TestSupport
                   url: "\(server.url)"
                   hmac_secret_file: "{{dir}}/hmac-secret"
             default_destinations: [hook]
+            default_notify: {group_by: []}   # one delivery per alert: the test counts them
             """
         let collector = try await CollectorProcess(configYAML: yaml)
         defer { collector.stop() }

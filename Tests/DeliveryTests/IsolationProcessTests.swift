@@ -30,6 +30,7 @@ import Glibc
                 isolation: process
                 delivery: {initial_backoff: 10ms, max_backoff: 50ms}
             default_destinations: [hook, crashy]
+            default_notify: {group_by: []}   # one Issue per alert: this test counts them, not groups
             """)
         defer { collector.stop() }
 

@@ -42,6 +42,7 @@ import Glibc
             type: slack
             config: {token: "${HA_SLACK_TOKEN}", channel: "#alerts", api_url: "\(slack.apiURL)"}
         default_destinations: [slack]
+        default_notify: {group_by: []}   # per-alert messages: these tests count and order them
         """
     }
 
@@ -54,6 +55,7 @@ import Glibc
             config: {url: "\(server.url)", timeout: 5s}
             delivery: {workers: \(workers), initial_backoff: 50ms, max_backoff: 500ms, max_attempts: 100000}
         default_destinations: [hook]
+        default_notify: {group_by: []}   # per-alert messages: these tests count and order them
         """
     }
 
@@ -221,7 +223,17 @@ import Glibc
             // Alertmanager's behaviour: a 503 is retried until it is accepted.
             let deadline = ContinuousClock.now + .seconds(60)
             while true {
-                let response = try all[index % 2].postAlerts(WebhookBody.firing(alertname: "HARestart", fingerprints: chunk))
+                let response: HTTPResponse
+                do {
+                    response = try all[index % 2].postAlerts(WebhookBody.firing(alertname: "HARestart", fingerprints: chunk))
+                } catch {
+                    // No answer within the client's 10 s while the database restarts (seen
+                    // in loaded runs): Alertmanager retries such a send as it does a 503,
+                    // and only a 200 counts as acknowledged. What a slow answer means for
+                    // latency is not this test's question; losing nothing acknowledged is.
+                    guard ContinuousClock.now < deadline else { throw error }
+                    continue
+                }
                 if response.status == 200 { acknowledged.formUnion(chunk); break }
                 #expect(response.status == 503, "HTTP \(response.status): \(response.text)")
                 #expect(response.header("Retry-After") != nil)
@@ -233,8 +245,21 @@ import Glibc
             }
         }
         try await restart.value
-        try await waitUntil("every acknowledged alert delivered", timeout: .seconds(60)) {
-            acknowledged.isSubset(of: Set(server.delivered.compactMap { $0.issue?.fingerprint }))
+        do {
+            try await waitUntil("every acknowledged alert delivered", timeout: .seconds(60)) {
+                acknowledged.isSubset(of: Set(server.delivered.compactMap { $0.issue?.fingerprint }))
+            }
+        } catch {
+            // Seen once under a loaded CI-like run (and not in 5 runs since): say what was
+            // left and where, for whoever meets it next.
+            let missing = acknowledged.subtracting(server.delivered.compactMap { $0.issue?.fingerprint })
+            let engines = all.enumerated().map { index, replica in
+                let metrics = ((try? replica.get("/metrics").text) ?? "(no answer)").split(separator: "\n")
+                    .filter { $0.hasPrefix("cano_queue_depth") || $0.hasPrefix("cano_deliveries_total") || $0.hasPrefix("cano_store") }
+                return "replica \(index) (running: \(replica.isRunning)):\n\(metrics.joined(separator: "\n"))\nlog tail:\n\(replica.log.suffix(2000))"
+            }
+            Testing.Issue.record("\(missing.count) acknowledged alerts not delivered, e.g. \(missing.sorted().prefix(5));\n\(engines.joined(separator: "\n"))")
+            throw error
         }
         #expect(acknowledged.count == fingerprints.count)
         try stopAndCheckSecrets(all)

@@ -34,12 +34,18 @@ import Testing
         try await waitUntil("the receiver to get the firing Issue", timeout: .seconds(30)) { receiver.requests.count >= 1 }
         let request = try #require(receiver.requests.first)
         try await IssueSchema.validate([request.body])
-        let issue = try IssueCoding.decode(CanoSDK.Issue.self, from: request.body)
+        // Alertmanager's notification is one group (its groupKey); the Webhook plugin takes
+        // groups, so it gets one grouped Issue with the alert as its member.
+        let group = try IssueCoding.decode(CanoSDK.Issue.self, from: request.body)
+        #expect(group.type == .group && group.status == .firing)
+        #expect(group.title == "1 pod KubePodCrashLooping in shop")
+        #expect(group.group?.kind == .alertmanager && group.group?.firing == 1)
+        #expect(group.source == .prometheus && group.cluster == "e2e")
+        #expect(group.description?.contains("1 firing") == true)
+        let issue = try #require(group.group?.members.first)
         #expect(issue.status == .firing)
         #expect(issue.title == "KubePodCrashLooping")
         #expect(issue.severity == .high)
-        #expect(issue.source == .prometheus)
-        #expect(issue.cluster == "e2e")
         #expect(issue.subject.kind == "Pod")
         #expect(issue.subject.name == "cart-7d9f-x2")
         #expect(issue.subject.namespace == "shop")
@@ -58,7 +64,9 @@ import Testing
             "endsAt": .string(RFC3339.format(Date())),
         ]])
         try await waitUntil("the receiver to get the resolved Issue", timeout: .seconds(30)) { receiver.requests.count >= 2 }
-        let resolved = try IssueCoding.decode(CanoSDK.Issue.self, from: receiver.requests[1].body)
+        let resolvedGroup = try IssueCoding.decode(CanoSDK.Issue.self, from: receiver.requests[1].body)
+        #expect(resolvedGroup.status == .resolved && resolvedGroup.fingerprint == group.fingerprint, "the same group, resolved")
+        let resolved = try #require(resolvedGroup.group?.members.first)
         #expect(resolved.status == .resolved)
         #expect(resolved.fingerprint == issue.fingerprint)
         #expect(resolved.endsAt != nil)

@@ -10,9 +10,9 @@ import Testing
 /// per delivery. The rest is the same for all:
 ///
 ///     POST /api/alerts ×4 (50 each) ─► cano-collector ─► plugin ─► RateLimitProxy ─► double
-///                                                                  (429 + Retry-After: 2)
+///                                                                  (429 + Retry-After: 1)
 ///
-/// The proxy answers 429 to a burst of consecutive delivery requests and to every 7th after
+/// The proxy answers 429 to a burst of consecutive delivery requests and to every 40th after
 /// it (so deliveries that already waited once are throttled again), never forwarding them,
 /// and records every request. The destination's backoff is capped at 500 ms, below the
 /// Retry-After, so only the Retry-After can keep a retry from coming back early: an engine
@@ -24,20 +24,24 @@ import Testing
 ///   attempted. So the next request for the same delivery arrives at or after t + n, where
 ///   t is the arrival of the throttled request (`clockSlack` covers the engine's wall clock
 ///   against the proxy's monotonic one).
-/// - Per destination: a Retry-After does *not* pause the destination's queue; the other
-///   deliveries keep going (RetryPolicy applies it as a floor on that delivery's backoff
-///   only). What does bound the destination is its worker count: at most `workers` calls,
-///   so at most `workers` requests in flight at the service at once (each call's requests
-///   are sequential). (These plugins are not reentrant, so the host serialises their calls
-///   and 1 is what is seen.) How many requests of other deliveries arrived during a
-///   Retry-After is measured and printed, not asserted.
+/// - Per destination: a Retry-After pauses the whole destination until the throttled
+///   delivery is due again (docs/delivery.md, "Pause on wait"): the others would only be
+///   told the same. Calls already under way finish, so how many requests of other
+///   deliveries arrived during a Retry-After is measured and printed, not asserted. What
+///   bounds the destination is its worker count: at most `workers` calls, so at most
+///   `workers` requests in flight at the service at once (each call's requests are
+///   sequential). (These plugins are not reentrant, so the host serialises their calls and
+///   1 is what is seen.)
+///
+/// Each 429 costs the destination a whole Retry-After, so the script is a short burst and
+/// a rare repeat: the long throttled runs of a count-based proxy would only measure pauses.
 @Suite(.serialized) struct RateLimitBurstTests {
     /// Alerts in the burst.
     static let alertCount = 200
     /// Alerts per webhook.
     static let batchSize = 50
-    /// Delivery requests 10 to 49 are throttled (a burst that hits the limit), then every 7th.
-    static let policy = RateLimitProxy.Policy(retryAfterSeconds: 2, window: 10..<50, every: 7)
+    /// Delivery requests 10 to 19 are throttled (a burst that hits the limit), then every 40th.
+    static let policy = RateLimitProxy.Policy(retryAfterSeconds: 1, window: 10..<20, every: 40)
     /// The destination's delivery threads.
     static let workers = 2
     /// How early (by the proxy's clock) a retry may arrive: the engine schedules on the wall

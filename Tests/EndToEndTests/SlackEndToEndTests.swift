@@ -46,7 +46,9 @@ import Testing
         #expect(root.threadTS == nil)
         #expect(root.attachments?.first?["color"]?.stringValue == "#E01E5A")
         let blocks = root.attachments?.first?["blocks"]?.arrayValue ?? []
-        #expect(blocks.first?["text"]?["text"]?.stringValue?.contains("Firing · HIGH — KubePodCrashLooping") == true)
+        // Alertmanager's notification is a group of one: the root is the group's message.
+        let header = blocks.first?["text"]?["text"]?.stringValue ?? ""
+        #expect(header.contains("Firing · HIGH") && header.contains("KubePodCrashLooping"), "\(header)")
         #expect(blocks.contains { $0["type"]?.stringValue == "actions" })
         #expect((root.text ?? "").contains("KubePodCrashLooping"))
         #expect(slack.calls("chat.postMessage").allSatisfy { $0.error == nil && $0.tokenSource == "header" })

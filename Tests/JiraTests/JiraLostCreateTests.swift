@@ -39,6 +39,21 @@ struct JiraLostCreateTests {
         #expect(second.isDelivered, "\(second)")
         #expect(h.jira.issues.count == 1)
     }
+
+    /// A create throttled with a 429 made nothing either: the retry waits only for the
+    /// Retry-After, not for the search lag of a lost create (found by the 429 burst test:
+    /// a 60 s wait, which now pauses the whole destination).
+    @Test func aThrottledCreateWaitsOnlyForItsRetryAfter() async throws {
+        let h = try await Harness.start()
+        h.jira.inject(.delay(.zero))  // the search
+        h.jira.inject(.rateLimited(retryAfter: 2))
+        let first = await h.deliver(try h.notifier(), makeIssue())
+        #expect(first.isRetry && first.retryDelay == .seconds(2), "\(first)")
+        let second = await h.deliver(try h.notifier(), makeIssue())
+        await h.stop()
+        #expect(second.isDelivered, "\(second)")
+        #expect(h.jira.issues.count == 1)
+    }
 }
 
 /// A maintenance page answered with a 200 instead of the search says nothing about what is

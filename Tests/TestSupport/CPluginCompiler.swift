@@ -38,7 +38,7 @@ public enum CPluginCompiler {
         let errors = Pipe()
         process.standardError = errors
         try Subprocess.start(process)
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        let message = Subprocess.readToEnd(errors.fileHandleForReading)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw TestSupportError("\(try compiler()) failed for \(source): \(String(decoding: message, as: UTF8.self))")

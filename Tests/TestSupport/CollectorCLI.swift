@@ -28,7 +28,7 @@ public enum CollectorCLI {
         process.standardOutput = pipe
         process.standardError = standardError ? pipe : FileHandle.nullDevice
         try Subprocess.start(process)
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let data = Subprocess.readToEnd(pipe.fileHandleForReading)
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }

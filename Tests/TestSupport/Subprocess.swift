@@ -14,4 +14,20 @@ public enum Subprocess {
         defer { lock.unlock() }
         try process.run()
     }
+
+    /// Everything `handle` yields until end of file. Foundation's `readDataToEndOfFile()`
+    /// traps (`try!`) when a signal interrupts its read (EINTR): it crashed the whole test
+    /// process in CI. This reads with read(2) and retries an interrupted call.
+    public static func readToEnd(_ handle: FileHandle) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if n > 0 {
+                data.append(contentsOf: buffer[0..<n])
+            } else if n == 0 || errno != EINTR {
+                return data
+            }
+        }
+    }
 }

@@ -166,8 +166,10 @@ final class JiraNotifier: @unchecked Sendable {
         state.put(creating, String(Int64(Date().timeIntervalSince1970 * 1000)))
         switch send("POST", "/issue", body: JiraPayload.create(issue, config: config), step: "create issue in \(config.project)", deadline: request.deadline) {
         case .failure(let failure):
-            // Refused outright (a 4xx): nothing was created.
-            if case .permanent = failure.result { state.delete(creating) }
+            // Refused outright (a 4xx, a 429 rate limit): nothing was created. Only an
+            // unanswered call (or a 5xx, which a gateway may send after Jira acted) leaves
+            // the mark, so the retry waits for the search to show a possible twin.
+            if let status = failure.status, (400..<500).contains(status) { state.delete(creating) }
             return failure.result
         case .success(let r): response = r
         }
@@ -351,6 +353,9 @@ final class JiraNotifier: @unchecked Sendable {
     /// A failed step, as the result to return.
     struct Failure: Error {
         var result: DeliveryResult
+        /// The HTTP status Jira answered with; nil when no answer came (timeout, reset),
+        /// when an unanswered create may still have made an issue.
+        var status: Int? = nil
     }
 
     /// One API call; a status outside 2xx (and `allowing`) or a transport error is a failure.
@@ -378,7 +383,7 @@ final class JiraNotifier: @unchecked Sendable {
         }
         if (200..<300).contains(response.status) || allowing.contains(response.status) { return .success(response) }
         let result = HTTPOutcome.classify(response, origin: config.origin, detail: explanation(response, step: step), secrets: secrets)
-        return .failure(Failure(result: result))
+        return .failure(Failure(result: result, status: response.status))
     }
 
     private func headers(json: Bool) -> [HTTPHeader] {

@@ -168,11 +168,6 @@ enum BlockKit {
     /// A native table block. The caller checks it fits (``SlackLimits/tableRows`` rows
     /// including the header, ``SlackLimits/tableColumns`` columns).
     static func table(headers: [String], rows: [[String]]) -> SlackBlock {
-        func cell(_ text: String) -> JSONValue {
-            // Slack refuses empty text objects; a lone space keeps the cell blank.
-            let fitted = text.isEmpty ? " " : SlackLimits.truncate(text, to: SlackLimits.fieldText, mrkdwn: false)
-            return .object(["type": .string("raw_text"), "text": .string(fitted)])
-        }
         let width = headers.count
         let all = [headers] + rows.map { row in
             // Rows must match the header's width: pad short rows, keep long rows' extra cells
@@ -181,9 +176,44 @@ enum BlockKit {
             if row.count < width { return row + Array(repeating: "", count: width - row.count) }
             return Array(row.prefix(width - 1)) + [row[(width - 1)...].joined(separator: " | ")]
         }
-        let weight = all.reduce(0) { $0 + $1.reduce(0) { $0 + SlackLimits.length($1) } }
+        return table(all.map { $0.map(TableCell.text) })
+    }
+
+    /// One table cell: data shown as typed, or a link (a rich_text cell, the only kind of
+    /// cell Slack makes clickable).
+    enum TableCell: Sendable, Equatable {
+        case text(String)
+        case link(url: String, label: String)
+
+        var json: JSONValue {
+            switch self {
+            case .text(let text):
+                // Slack refuses empty text objects; a lone space keeps the cell blank.
+                let fitted = text.isEmpty ? " " : SlackLimits.truncate(text, to: SlackLimits.fieldText, mrkdwn: false)
+                return .object(["type": .string("raw_text"), "text": .string(fitted)])
+            case .link(let url, let label):
+                let link: JSONValue = .object(["type": .string("link"), "url": .string(url), "text": .string(label.isEmpty ? url : label)])
+                return .object(["type": .string("rich_text"), "elements": .array([
+                    .object(["type": .string("rich_text_section"), "elements": .array([link])]),
+                ])])
+            }
+        }
+
+        /// The characters it adds to the message.
+        var weight: Int {
+            switch self {
+            case .text(let text): SlackLimits.length(text)
+            case .link(let url, let label): SlackLimits.length(url) + SlackLimits.length(label)
+            }
+        }
+    }
+
+    /// A native table of `rows`, the first being the header row; every row as wide as the
+    /// first. The caller checks it fits, as for ``table(headers:rows:)``.
+    static func table(_ rows: [[TableCell]]) -> SlackBlock {
+        let weight = rows.reduce(0) { $0 + $1.reduce(0) { $0 + $1.weight } }
         return SlackBlock(
-            json: .object(["type": .string("table"), "rows": .array(all.map { .array($0.map(cell)) })]),
+            json: .object(["type": .string("table"), "rows": .array(rows.map { .array($0.map(\.json)) })]),
             isTable: true, weight: weight)
     }
 }

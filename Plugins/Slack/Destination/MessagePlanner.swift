@@ -10,6 +10,21 @@ struct MessagePlanner: Sendable {
     /// The block lists of the root message and of each thread reply. The root ends with a
     /// note saying how much continues in the thread when anything does.
     func chunk(_ rendered: RenderedIssue) -> [[SlackBlock]] {
+        var chunks = split(rendered.lead + rendered.body, reserveInFirst: true)
+        if chunks.count > 1 || !rendered.files.isEmpty {
+            let moreBlocks = chunks.dropFirst().reduce(0) { $0 + $1.count }
+            var parts: [String] = []
+            if moreBlocks > 0 { parts.append("\(moreBlocks) more block\(moreBlocks == 1 ? "" : "s") in \(chunks.count - 1) repl\(chunks.count == 2 ? "y" : "ies")") }
+            if !rendered.files.isEmpty { parts.append("\(rendered.files.count) file\(rendered.files.count == 1 ? "" : "s")") }
+            chunks[0].append(BlockKit.context(["🧵 Continued in the thread: " + parts.joined(separator: " and ")]))
+        }
+        return chunks
+    }
+
+    /// `blocks` as consecutive messages within the limits; never empty (an empty input is
+    /// one empty message). `reserveInFirst` keeps one block and a little text free in the
+    /// first message, for the root's "continued" note.
+    func split(_ blocks: [SlackBlock], reserveInFirst: Bool) -> [[SlackBlock]] {
         // Reserve one block and a little text in the root for the "continued" note.
         let noteReserve = 200
         var chunks: [[SlackBlock]] = []
@@ -17,7 +32,7 @@ struct MessagePlanner: Sendable {
         var weight = 0
         var hasTable = false
         func capacity() -> (blocks: Int, text: Int) {
-            chunks.isEmpty ? (blockLimit - 1, textBudget - noteReserve) : (blockLimit, textBudget)
+            chunks.isEmpty && reserveInFirst ? (blockLimit - 1, textBudget - noteReserve) : (blockLimit, textBudget)
         }
         func close() {
             chunks.append(current)
@@ -30,7 +45,7 @@ struct MessagePlanner: Sendable {
             weight += block.weight
             hasTable = hasTable || block.isTable
         }
-        for block in rendered.lead + rendered.body {
+        for block in blocks {
             let cap = capacity()
             let full = current.count >= cap.blocks || (weight + block.weight > cap.text && !current.isEmpty) || (block.isTable && hasTable)
             if full {
@@ -52,13 +67,6 @@ struct MessagePlanner: Sendable {
             add(block)
         }
         if !current.isEmpty || chunks.isEmpty { close() }
-        if chunks.count > 1 || !rendered.files.isEmpty {
-            let moreBlocks = chunks.dropFirst().reduce(0) { $0 + $1.count }
-            var parts: [String] = []
-            if moreBlocks > 0 { parts.append("\(moreBlocks) more block\(moreBlocks == 1 ? "" : "s") in \(chunks.count - 1) repl\(chunks.count == 2 ? "y" : "ies")") }
-            if !rendered.files.isEmpty { parts.append("\(rendered.files.count) file\(rendered.files.count == 1 ? "" : "s")") }
-            chunks[0].append(BlockKit.context(["🧵 Continued in the thread: " + parts.joined(separator: " and ")]))
-        }
         return chunks
     }
 }

@@ -119,7 +119,6 @@ struct MessageRenderer: Sendable {
         let links = AlertmanagerLink.rewrite(issue.links, labels: issue.subject.labels)
         if !links.isEmpty { lead += BlockKit.buttons(links) }
 
-        var body: [SlackBlock] = []
         var enrichments = issue.enrichments
         // A resolve replaces the firing message in place, and resolved Issues are usually
         // not enriched: without this the update would wipe the labels the reader saw.
@@ -128,6 +127,16 @@ struct MessageRenderer: Sendable {
             let rows = issue.subject.labels.sorted { $0.key < $1.key }.map { [$0.key, $0.value] }
             enrichments.insert(Enrichment(type: "labels", title: "Labels", blocks: [.table(Block.Table(headers: ["Label", "Value"], rows: rows))]), at: 0)
         }
+        let body = enrichmentBlocks(enrichments, names: &names, files: &files)
+        let subject = subjectLine(issue)
+        return RenderedIssue(lead: lead, body: body, files: files, fallback: fallback(issue), subjectLine: subject, color: Self.color(issue.severity, issue.status))
+    }
+
+    /// Each enrichment as a bold heading and its blocks; what does not fit inline goes to
+    /// `files`. Shared by single Issues (the message body) and groups (a member's
+    /// enrichments in the thread), so both show an enrichment the same way.
+    func enrichmentBlocks(_ enrichments: [Enrichment], names: inout FileNamer, files: inout [FileUpload]) -> [SlackBlock] {
+        var body: [SlackBlock] = []
         for enrichment in enrichments {
             let title = enrichment.title ?? enrichment.type
             let heading = "*\(Mrkdwn.escape(title))*"
@@ -144,8 +153,7 @@ struct MessageRenderer: Sendable {
                 }
             }
         }
-        let subject = subjectLine(issue)
-        return RenderedIssue(lead: lead, body: body, files: files, fallback: fallback(issue), subjectLine: subject, color: Self.color(issue.severity, issue.status))
+        return body
     }
 
     /// The `text` field: what notifications and screen readers show.
@@ -204,7 +212,12 @@ struct MessageRenderer: Sendable {
         var used: Set<String> = []
 
         init(_ issue: Issue) {
-            prefix = [issue.title, issue.subject.name ?? ""].map { FileNamer.slug($0) }.filter { !$0.isEmpty }
+            self.init(parts: [issue.title, issue.subject.name ?? ""])
+        }
+
+        /// Names starting with `parts` (each slugged; empty ones left out).
+        init(parts: [String]) {
+            prefix = parts.map { FileNamer.slug($0) }.filter { !$0.isEmpty }
         }
 
         /// A fresh base name (no extension) for a block called `block`.

@@ -15,6 +15,9 @@ public final class SlackDestinationPlugin: DestinationPlugin {
     public static let version = "1.1.0"
     /// `ca_file` is a path the plugin opens (libcurl's CAINFO), not a Secret to read.
     public static let pathKeys = ["ca_file"]
+    /// Renders grouped Issues: one root message edited in place as members join and
+    /// resolve (``GroupRenderer``, docs/slack.md).
+    public static let capabilities: PluginCapabilities = [.groups]
     /// auth.test answers that mean the token itself is refused. Anything else (a proxy or
     /// a Slack-compatible gateway that lacks the method, an odd answer) is only a warning:
     /// the token may still post, and the deliveries will tell.

@@ -20,6 +20,7 @@ public final class SlackNotifier: Sendable {
     let pacer: Pacer
     let directory = ChannelDirectory()
     let renderer = MessageRenderer()
+    let groupRenderer = GroupRenderer()
     let planner = MessagePlanner()
 
     /// Creates the core; no I/O happens until the first delivery.
@@ -57,8 +58,7 @@ public final class SlackNotifier: Sendable {
         do {
             var progress = try threads.progress(key) ?? start(request)
             var route = try routeIfPosting(&progress, issue, deadline: request.deadline)
-            var rendered = renderer.render(issue, now: environment.clock.now(), notices: progress.notices ?? [])
-            var steps = plan(progress.mode, rendered, issue)
+            var (rendered, steps) = prepare(progress, issue)
             do {
                 try run(&steps, &progress, rendered: rendered, issue: issue, route: route, key: key, deadline: request.deadline)
             } catch let stop as Stop {
@@ -68,26 +68,38 @@ public final class SlackNotifier: Sendable {
                 // invited, archived, an ID that doesn't exist): the default channel can.
                 route = try defaultRoute(issue, failed: route?.override, reason: error.slackError ?? "", deadline: request.deadline)
                 progress.notices = route?.notices
-                rendered = renderer.render(issue, now: environment.clock.now(), notices: progress.notices ?? [])
-                steps = plan(progress.mode, rendered, issue)
+                (rendered, steps) = prepare(progress, issue)
                 try run(&steps, &progress, rendered: rendered, issue: issue, route: route, key: key, deadline: request.deadline)
-            } catch let error as SlackAPIError where error.slackError == "message_not_found" && progress.mode == .resolve && progress.done == 0 {
-                // The root was deleted in Slack: say it's resolved in a new message instead.
-                environment.log(.warning, "Slack root message is gone; posting the resolution as a new message", ["fingerprint": issue.fingerprint])
-                progress = DeliveryProgress(mode: .newResolved, done: 0, channel: progress.channel, ts: nil)
+            } catch let error as SlackAPIError where error.slackError == "message_not_found" && (progress.mode == .resolve || progress.mode == .groupUpdate) && progress.done == 0 {
+                // The root was deleted in Slack: say it's resolved (or the group's current
+                // state) in a new message instead.
+                environment.log(.warning, progress.mode == .resolve
+                    ? "Slack root message is gone; posting the resolution as a new message"
+                    : "Slack group message is gone; posting the group as a new message", ["fingerprint": issue.fingerprint])
+                progress = DeliveryProgress(mode: issue.status == .resolved ? .newResolved : .new, done: 0, channel: progress.channel, ts: nil,
+                                            stormClosed: progress.stormClosed)
                 route = try routeIfPosting(&progress, issue, deadline: request.deadline)
-                rendered = renderer.render(issue, now: environment.clock.now(), notices: progress.notices ?? [])
-                steps = plan(.newResolved, rendered, issue)
+                (rendered, steps) = prepare(progress, issue)
                 try run(&steps, &progress, rendered: rendered, issue: issue, route: route, key: key, deadline: request.deadline)
             }
             threads.clearProgress(key)
             guard let handle = progress.handle else { return .permanent(message: "Slack delivery finished without a message handle") }
-            if progress.mode == .resolve || progress.mode == .newResolved {
+            if issue.type == .group {
+                // The group's state for the next notification: resolved (a new episode
+                // posts anew) and whether the storm's end was announced.
+                let record = ThreadRecord(channel: handle.channel, ts: handle.ts, resolved: issue.status == .resolved,
+                                          stormEnded: issue.group?.stormEnded == true ? true : nil)
+                if !threads.setThread(record, for: issue) {
+                    environment.log(.warning, "could not store the Slack group thread", ["fingerprint": issue.fingerprint])
+                }
+            } else if progress.mode == .resolve || progress.mode == .newResolved {
                 if !threads.setThread(ThreadRecord(channel: handle.channel, ts: handle.ts, resolved: true), fingerprint: issue.fingerprint) {
                     environment.log(.warning, "could not store the Slack thread as resolved", ["fingerprint": issue.fingerprint])
                 }
             }
-            let summary = "\(progress.mode.summary) in \(handle.channel) (ts \(handle.ts); \(steps.count) call\(steps.count == 1 ? "" : "s"), \(rendered.files.count) file\(rendered.files.count == 1 ? "" : "s"))"
+            // Files as uploaded by this plan: a group update may leave its member list out.
+            let files = steps.count { if case .upload = $0 { true } else { false } }
+            let summary = "\(progress.mode.summary) in \(handle.channel) (ts \(handle.ts); \(steps.count) call\(steps.count == 1 ? "" : "s"), \(files) file\(files == 1 ? "" : "s"))"
             environment.log(.info, "Slack delivery done", ["fingerprint": issue.fingerprint, "channel": handle.channel, "ts": handle.ts, "mode": progress.mode.rawValue])
             return .delivered(reference: handle.reference, message: summary)
         } catch let stop as Stop {
@@ -104,8 +116,18 @@ public final class SlackNotifier: Sendable {
     /// The first attempt's decision: which thread (if any) this Issue belongs to.
     private func start(_ request: DeliveryRequest) throws -> DeliveryProgress {
         let issue = request.issue
-        let record = threads.thread(issue.fingerprint)
         let fromReference = request.reference.flatMap(ThreadHandle.init(reference:))
+        if issue.type == .group {
+            // The host's reference is this group episode's own (it is kept per fingerprint
+            // and startsAt), so it wins; the record stands in when the host has none (the
+            // first notification dead-lettered after its root was posted).
+            let record = threads.thread(for: issue)
+            guard let thread = fromReference ?? record?.handle else {
+                return DeliveryProgress(mode: issue.status == .resolved ? .newResolved : .new, done: 0, channel: nil, ts: nil, stormClosed: record?.stormEnded)
+            }
+            return DeliveryProgress(mode: .groupUpdate, done: 0, channel: thread.channel, ts: thread.ts, stormClosed: record?.stormEnded)
+        }
+        let record = threads.thread(issue.fingerprint)
         var thread: ThreadHandle?
         var resolved = false
         if let record, let fromReference, record.ts != fromReference.ts {
@@ -130,6 +152,43 @@ public final class SlackNotifier: Sendable {
         }
     }
 
+    /// The rendering and the calls for this delivery: a grouped Issue's own, or a single
+    /// Issue's. Deterministic for one Issue and progress, so a retry can skip `done` steps.
+    func prepare(_ progress: DeliveryProgress, _ issue: Issue) -> (rendered: RenderedIssue, steps: [Step]) {
+        let now = environment.clock.now()
+        if issue.type == .group, let group = issue.group {
+            let closing = group.stormEnded == true && progress.stormClosed != true
+            let rendered = groupRenderer.render(issue, group, now: now, notices: progress.notices ?? [], stormClosing: closing)
+            return (rendered.message, groupPlan(progress.mode, rendered))
+        }
+        let rendered = renderer.render(issue, now: now, notices: progress.notices ?? [])
+        return (rendered, plan(progress.mode, rendered, issue))
+    }
+
+    /// A grouped Issue's calls. The first notification posts the root (summary, counts,
+    /// members table), then the full member list when the table is capped, then each
+    /// joined member's enrichments. A later one edits the root in place and adds one note
+    /// saying what changed, then the joined members' enrichments, and the member list
+    /// again when new members may be hidden or the storm ended.
+    func groupPlan(_ mode: DeliveryMode, _ group: RenderedGroup) -> [Step] {
+        var replies: [Step] = []
+        for details in group.details {
+            let chunks = planner.split(details.blocks, reserveInFirst: false)
+            for (index, blocks) in chunks.enumerated() {
+                let part = chunks.count > 1 ? " (\(index + 1)/\(chunks.count))" : ""
+                replies.append(.post(blocks, root: false, text: SlackLimits.truncate("Details\(part): \(Mrkdwn.escape(details.who))", to: SlackLimits.fallbackText)))
+            }
+        }
+        let uploads = group.detailFiles.map(Step.upload)
+        let list = group.memberList.map { [Step.upload($0)] } ?? []
+        switch mode {
+        case .new, .newResolved:
+            return [.post(group.message.lead, root: true, text: group.message.fallback)] + list + replies + uploads
+        case .groupUpdate, .reply, .resolve:
+            return [.update(group.message.lead), .note(group.note)] + replies + uploads + (group.listOnUpdate ? list : [])
+        }
+    }
+
     /// The calls for a mode. Deterministic for one Issue, so a retry can skip `done` steps.
     func plan(_ mode: DeliveryMode, _ rendered: RenderedIssue, _ issue: Issue) -> [Step] {
         let chunks = planner.chunk(rendered)
@@ -147,6 +206,10 @@ public final class SlackNotifier: Sendable {
             let end = issue.endsAt ?? environment.clock.now()
             let note = "✅ Resolved \(MessageRenderer.slackDate(end)) after \(MessageRenderer.duration(from: issue.startsAt, to: end))"
             return [.update(chunks[0])] + replies + uploads + [.note(note)]
+        case .groupUpdate:
+            // Only a grouped Issue gets this mode (see `start`); as a single Issue, an
+            // update of the root is the closest meaning.
+            return [.update(chunks[0])] + replies + uploads
         }
     }
 
@@ -204,7 +267,7 @@ public final class SlackNotifier: Sendable {
                 progress.channel = id
                 progress.ts = ts
                 let record = ThreadRecord(channel: id, ts: ts, resolved: progress.mode == .newResolved)
-                if !threads.setThread(record, fingerprint: issue.fingerprint) {
+                if !threads.setThread(record, for: issue) {
                     environment.log(.warning, "could not store the Slack thread; the host's reference is the only link now", ["fingerprint": issue.fingerprint])
                 }
             }
@@ -374,6 +437,7 @@ extension DeliveryMode {
         case .reply: "replied in the thread"
         case .resolve: "marked the message resolved"
         case .newResolved: "posted a resolved message"
+        case .groupUpdate: "updated the group message"
         }
     }
 }

@@ -57,6 +57,9 @@ struct ThreadRecord: Codable, Equatable {
     var ts: String
     /// True once the root was turned green: a new firing then opens a new message.
     var resolved: Bool
+    /// Groups only: the storm's closing summary was delivered, so a later change of the
+    /// same storm group does not announce the end (and upload the list) again.
+    var stormEnded: Bool? = nil
     var handle: ThreadHandle { ThreadHandle(channel: channel, ts: ts) }
 }
 
@@ -72,6 +75,9 @@ struct DeliveryProgress: Codable, Equatable {
     /// Notices shown in the root (a routed channel that was not found). Kept with the
     /// progress so a retry renders, and so splits, the message exactly as the first try did.
     var notices: [String]?
+    /// Groups only: the thread already had the storm's closing summary when this delivery
+    /// started (decided once, so every retry renders the same plan).
+    var stormClosed: Bool? = nil
     var handle: ThreadHandle? {
         guard let channel, let ts else { return nil }
         return ThreadHandle(channel: channel, ts: ts)
@@ -88,6 +94,9 @@ enum DeliveryMode: String, Codable {
     case resolve
     /// Resolved without a known root: post a new green root.
     case newResolved
+    /// A later notification of a grouped Issue whose root is known: edit the root to the
+    /// group's current state and add one note to its thread.
+    case groupUpdate
 }
 
 /// Typed access to the records in a ``SlackStateStore``.
@@ -97,8 +106,18 @@ struct ThreadStore: Sendable {
     static func threadKey(_ fingerprint: String) -> String { "thread:" + fingerprint }
     static func progressKey(_ idempotencyKey: String) -> String { "progress:" + idempotencyKey }
 
+    /// Where `issue`'s thread is recorded. A group's is kept per episode (fingerprint and
+    /// `startsAt`): a group that ended and fires again is a new group with the same
+    /// fingerprint, and must get a new message even if its end was never delivered.
+    static func threadKey(for issue: Issue) -> String {
+        guard issue.type == .group else { return threadKey(issue.fingerprint) }
+        return "group:\(issue.fingerprint)@\(Int64((issue.startsAt.timeIntervalSince1970 * 1000).rounded(.down)))"
+    }
+
     func thread(_ fingerprint: String) -> ThreadRecord? { read(Self.threadKey(fingerprint)) }
     func setThread(_ record: ThreadRecord, fingerprint: String) -> Bool { write(record, Self.threadKey(fingerprint)) }
+    func thread(for issue: Issue) -> ThreadRecord? { read(Self.threadKey(for: issue)) }
+    func setThread(_ record: ThreadRecord, for issue: Issue) -> Bool { write(record, Self.threadKey(for: issue)) }
 
     func progress(_ key: String) -> DeliveryProgress? { read(Self.progressKey(key)) }
     func setProgress(_ progress: DeliveryProgress, key: String) -> Bool { write(progress, Self.progressKey(key)) }

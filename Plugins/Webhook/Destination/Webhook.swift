@@ -16,6 +16,9 @@ public final class Webhook: DestinationPlugin {
     public static let name = "webhook"
     /// This plugin's version, also sent in `User-Agent`.
     public static let version = "1.0.0"
+    /// Grouped Issues are JSON like any other and go out as they are: the receiver sees
+    /// the `group` object and decides itself (docs/webhook.md).
+    public static let capabilities: PluginCapabilities = [.groups]
 
     private let config: WebhookConfig
     /// ``WebhookConfig/secrets``, prepared once: every result is cleaned of them.

@@ -28,11 +28,20 @@ public protocol DestinationPlugin: AnyObject {
     /// exported as the descriptor's `path_keys` (ABI v1.1). The host passes them through;
     /// every other `X_file` is read as a secret file into `X`. Default: none.
     static var pathKeys: [String] { get }
+    /// What this plugin renders beyond single Issues, exported as the descriptor's
+    /// `capabilities` (ABI v1.2). Declare ``PluginCapabilities/groups`` only when
+    /// `deliver` handles an Issue of type `group` (its ``Issue/group`` and updates of the
+    /// same fingerprint); otherwise the host sends the group's members one by one.
+    /// Default: none.
+    static var capabilities: PluginCapabilities { get }
 }
 
 extension DestinationPlugin {
     /// No path keys: every `X_file` in the config is a secret file the host reads.
     public static var pathKeys: [String] { [] }
+    /// No capabilities: the host sends single Issues only, as to a plugin written before
+    /// grouping existed.
+    public static var capabilities: PluginCapabilities { [] }
 }
 
 /// An enricher written in Swift: adds context blocks to Issues.

@@ -39,7 +39,8 @@ public enum PluginExport {
 
     /// The descriptor for a destination plugin type. Call it from `cano_plugin_entry`.
     public static func destination<P: DestinationPlugin>(_ type: P.Type) -> UnsafeRawPointer {
-        descriptor(name: P.name, version: P.version, kind: CANO_KIND_DESTINATION, pathKeys: P.pathKeys) { config, host throws(PluginError) in
+        descriptor(name: P.name, version: P.version, kind: CANO_KIND_DESTINATION, pathKeys: P.pathKeys,
+                   capabilities: P.capabilities) { config, host throws(PluginError) in
             let plugin = try P(config: config, host: host)
             return InstanceBox(deliver: { plugin.deliver($0) }, enrich: nil)
         }
@@ -62,7 +63,7 @@ public enum PluginExport {
     nonisolated(unsafe) static var exported: UnsafeMutablePointer<cano_plugin_descriptor>?
 
     private static func descriptor(name: String, version: String, kind: cano_plugin_kind, pathKeys: [String] = [],
-                                   factory: @escaping Factory) -> UnsafeRawPointer {
+                                   capabilities: PluginCapabilities = [], factory: @escaping Factory) -> UnsafeRawPointer {
         if let exported { return UnsafeRawPointer(exported) }
         self.factory = factory
         let d = UnsafeMutablePointer<cano_plugin_descriptor>.allocate(capacity: 1)
@@ -81,6 +82,7 @@ public enum PluginExport {
             list[pathKeys.count] = nil
             d.pointee.path_keys = UnsafePointer(list)
         }
+        d.pointee.capabilities = capabilities.rawValue
         d.pointee.create = { config, host, instanceOut, result in
             PluginExport.create(config: config, host: host, instanceOut: instanceOut, result: result)
         }

@@ -74,12 +74,13 @@ public struct CollectorApp: Sendable {
         let pluginServices = PluginServices(logger: logger, store: SQLKeyValueStore(database: database), metrics: metrics)
         // Destinations that cannot be created now are retried in the background; their
         // deliveries are queued meanwhile and flow once created (or outlive max_age).
+        let factory = DestinationFactory(catalog: catalog, services: pluginServices)
         let supervisor = DestinationSupervisor(
-            factory: DestinationFactory(catalog: catalog, services: pluginServices), configs: config.destinations,
+            factory: factory, configs: config.destinations,
             readiness: readiness, metrics: metrics, logger: logger, backoff: destinationBackoff)
         let initial = await supervisor.createAll()
 
-        let policies = Dictionary(uniqueKeysWithValues: config.destinations.map { ($0.name, $0.delivery) })
+        let policies = Dictionary(uniqueKeysWithValues: config.destinations.map { ($0.name, $0.effectiveDelivery) })
         let logger = self.logger
         let engine = DeliveryEngine(
             database: database, destinations: Array(initial.values), policies: policies, metrics: metrics, logger: logger,
@@ -90,19 +91,27 @@ public struct CollectorApp: Sendable {
                 if let problem { readiness.markStorageUnavailable(problem) } else { readiness.markStorageAvailable() }
                 if was != nil && problem == nil { logger.info("the store answers again; intake and deliveries resume") }
             })
-        let outbox = Outbox(
-            database: database, router: IssueRouter(routes: config.routes, defaultDestinations: config.defaultDestinations),
-            policies: policies, metrics: metrics, logger: logger, onQueued: { engine.notify() })
+        let router = IssueRouter(routes: config.routes, defaultDestinations: config.defaultDestinations, defaultNotify: config.defaultNotify)
+        let dispatcher = Dispatcher(
+            database: database, routePolicies: router.policies, timeIntervals: config.timeIntervals, deliveryPolicies: policies,
+            storms: Dictionary(uniqueKeysWithValues: config.destinations.map { ($0.name, $0.effectiveStorm) }),
+            metrics: metrics, logger: logger, groupDestinations: Set(config.destinations.filter(factory.acceptsGroups).map(\.name)),
+            onQueued: { engine.notify() })
+        let outbox = Outbox(database: database, router: router, policies: policies, metrics: metrics, logger: logger,
+                            dispatcher: dispatcher, onQueued: { engine.notify() })
         try engine.start(crashReport: crashReport)
         supervisor.start(engine: engine)
+        dispatcher.start()
 
         // Enrichment runs in front of the outbox: senders are acknowledged after the commit.
         let sink = try EnrichmentStage.make(config: config.enrichment, kube: kube, catalog: catalog, services: pluginServices,
-                                            next: outbox, metrics: metrics, logger: logger)
+                                            next: outbox, metrics: metrics, logger: logger,
+                                            externalURL: config.server.externalURL)
         let intake = AlertmanagerIntake(config: config, sink: sink, metrics: metrics, logger: logger)
         let onListening = self.onListening
         let http = HTTPServer.makeApplication(
             config: config.server, intake: intake, readiness: readiness, metrics: metrics, logger: logger,
+            silences: SilenceStore(database: database),
             onListening: { port in
                 readiness.markReady()
                 await onListening(port)
@@ -128,6 +137,7 @@ public struct CollectorApp: Sendable {
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await outbox.close()
+        await BlockingThread.run(name: "cano-stop-dispatch") { dispatcher.stop() }
         for destination in supervisor.readyDestinations.values {
             guard let shutdownable = destination as? any ShutdownableDestination, !shutdownable.shutdown() else { continue }
             var metadata: Logger.Metadata = ["destination": .string(destination.name)]

@@ -18,6 +18,10 @@ public struct CollectorConfig: Sendable, Equatable {
     public var routes: [RouteConfig] = []
     /// Destinations for Issues no route matched (the default route).
     public var defaultDestinations: [String] = []
+    /// Noise control for the default route (`default_notify`).
+    public var defaultNotify = NotifyPolicy()
+    /// Named time intervals (Alertmanager's `time_intervals`) that routes mute or activate by.
+    public var timeIntervals: [String: TimeIntervalSet] = [:]
     /// Enrichment workflows and budgets (see `EnrichmentConfig`).
     public var enrichment = EnrichmentConfig()
     /// Watching the cluster itself (off unless `kubernetes.enabled`).
@@ -37,6 +41,13 @@ public struct ServerConfig: Sendable, Equatable {
     public var maxBodyBytes = 4 << 20
     /// Optional auth for `POST /api/alerts`, as Alertmanager's http_config sends it.
     public var auth: IntakeAuth = .none
+    /// Bearer token required, on top of `auth`, by the admin API (`/api/silences` writes).
+    /// Nil: the admin API refuses writes (403) and says why.
+    public var adminToken: Secret?
+    /// The collector's address as people reach it (`server.external_url`, e.g.
+    /// `https://cano.example.com`), without a trailing slash. Set: Issues not from
+    /// Alertmanager get a "Silence" link to `<external_url>/silences/new`. Nil: no link.
+    public var externalURL: String?
     /// How long SIGTERM waits for in-flight deliveries.
     public var shutdownGrace: Duration = .seconds(10)
     public init() {}
@@ -106,6 +117,8 @@ public struct DestinationConfig: Sendable, Equatable {
     /// Handed to the plugin's create() as JSON, after `${ENV}` and `*_file` resolution.
     public var config: JSONValue
     public var delivery: DeliveryPolicy
+    /// The storm guard (`storm:`); nil: the default for its type (``effectiveStorm``).
+    public var storm: StormPolicy?
     /// Where the plugin's code runs; nil: the default for its plugin (see
     /// `DestinationFactory.defaultIsolation(for:)`). The built-in `file` ignores it.
     public var isolation: PluginIsolation?
@@ -125,7 +138,7 @@ public struct DestinationConfig: Sendable, Equatable {
     }
 
     public static func == (a: DestinationConfig, b: DestinationConfig) -> Bool {
-        a.name == b.name && a.type == b.type && a.config == b.config && a.delivery == b.delivery && a.isolation == b.isolation
+        a.name == b.name && a.type == b.type && a.config == b.config && a.delivery == b.delivery && a.isolation == b.isolation && a.storm == b.storm
     }
 }
 
@@ -161,6 +174,10 @@ public struct DeliveryPolicy: Sendable, Equatable {
     /// A delivery that was in a plugin call during this many unclean exits of the collector
     /// (or crashes of its isolated plugin process) is quarantined as a dead letter.
     public var quarantineAfterCrashes = 2
+    /// Deliveries to this destination start in the order they were queued, one at a time,
+    /// and a retry holds back the ones behind it, so a chat channel shows Issues in order
+    /// even through 429s. Nil: the plugin's default (on for chat destinations).
+    public var ordered: Bool?
     public init() {}
 }
 
@@ -172,10 +189,90 @@ public struct RouteConfig: Sendable, Equatable {
     public var destinations: [String]
     /// Keep evaluating later routes after this one matched.
     public var `continue`: Bool
-    public init(name: String? = nil, matchers: [Matcher], destinations: [String], continue: Bool = false) {
+    /// Grouping, timing and mute windows for the Issues this route delivers.
+    public var notify: NotifyPolicy
+    public init(name: String? = nil, matchers: [Matcher], destinations: [String], continue: Bool = false, notify: NotifyPolicy = NotifyPolicy()) {
         self.name = name
         self.matchers = matchers
         self.destinations = destinations
         self.continue = `continue`
+        self.notify = notify
+    }
+}
+
+/// A route's noise control (docs/noise-control.md), in Alertmanager's terms. The default
+/// route (`default_destinations`) has its own under `default_notify`.
+public struct NotifyPolicy: Sendable, Equatable {
+    /// How members are grouped into one notification.
+    public enum Grouping: Sendable, Equatable {
+        /// `group_by` not set: Alertmanager notifications group by their `groupKey`; other
+        /// Issues are notified one by one.
+        case upstream
+        /// `group_by: [...]`: by these labels or fields (`namespace`, `workload`, `reason`,
+        /// `source`, any Issue field a matcher can read, or a subject label). An empty list
+        /// means one notification per Issue, for every source.
+        case by([String])
+        /// `group_by: ['...']`: everything the route delivers is one group.
+        case all
+    }
+    public var grouping: Grouping = .upstream
+    /// How long a new group waits for more members before its first notification.
+    public var groupWait: Duration = .seconds(30)
+    /// The wait between two notifications of one group (changes gathered in between).
+    public var groupInterval: Duration = .seconds(300)
+    /// Re-notifies a group (or a lone Issue) still firing and unchanged after this long,
+    /// into its original thread. Nil: never (Alertmanager itself repeats its alerts).
+    public var repeatInterval: Duration?
+    /// A firing Issue is notified only once it has been firing this long; one that resolves
+    /// sooner is never notified. Zero: at once.
+    public var minDuration: Duration = .zero
+    /// Names of `time_intervals` during which nothing is notified (held until they end).
+    public var muteTimeIntervals: [String] = []
+    /// Names of `time_intervals` outside which nothing is notified. Empty: always active.
+    public var activeTimeIntervals: [String] = []
+    public init() {}
+
+    /// True when the policy may hold an Issue back (so it must go through a notify group).
+    var holds: Bool {
+        repeatInterval != nil || minDuration > .zero || !muteTimeIntervals.isEmpty || !activeTimeIntervals.isEmpty
+    }
+}
+
+/// The storm guard of one destination (`storm:` in a destination's config): past
+/// `threshold` new notifications within `window`, further Issues of the same route and
+/// reason fold into one running summary per (route, reason), updated every
+/// `update_interval`, until the rate falls back under the threshold for a whole window.
+public struct StormPolicy: Sendable, Equatable {
+    /// New Issues per `window` past which a storm begins; nil disables the guard.
+    public var threshold: Int?
+    public var window: Duration = .seconds(60)
+    /// The wait between two updates of a storm summary.
+    public var updateInterval: Duration = .seconds(30)
+    public init(threshold: Int? = nil) { self.threshold = threshold }
+}
+
+extension DestinationConfig {
+    /// Destination types read by people in a channel. Two defaults follow from it:
+    /// - a burst of posts is noise there, so the storm guard is on unless configured (20
+    ///   new Issues a minute); machine consumers (webhook, Kafka, incident tools) want
+    ///   every Issue;
+    /// - people read the messages in the order they were posted, so an Issue overtaken by
+    ///   a later one (a 429 retried after others) misleads: deliveries are ordered.
+    ///   Incident and ticket systems and pipes key each alert on its own and keep
+    ///   concurrent delivery (`workers` calls at once) and its throughput.
+    public static let chatTypes: Set<String> = ["slack", "msteams"]
+
+    /// The storm guard in force: as configured, else on for chat destinations.
+    public var effectiveStorm: StormPolicy {
+        storm ?? StormPolicy(threshold: Self.chatTypes.contains(type) ? 20 : nil)
+    }
+
+    /// `delivery` with the type's defaults filled in: `ordered` is true for chat
+    /// destinations unless configured. Every place that builds the engine's or the
+    /// outbox's policies from the config uses this.
+    public var effectiveDelivery: DeliveryPolicy {
+        var policy = delivery
+        if policy.ordered == nil { policy.ordered = Self.chatTypes.contains(type) }
+        return policy
     }
 }

@@ -59,7 +59,7 @@ public enum ConfigLoader {
     // MARK: - Sections
 
     private static func interpret(_ root: YAMLReader.Located, into config: inout CollectorConfig, _ r: YAMLReader) {
-        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "kubernetes", "enrichment", "storage"]) {
+        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "default_notify", "time_intervals", "kubernetes", "enrichment", "storage"]) {
             switch key {
             case "cluster": config.cluster = r.string(value)
             case "data_dir": if let v = r.string(value) { config.dataDirectory = v }
@@ -72,6 +72,8 @@ public enum ConfigLoader {
             case "destinations": config.destinations = r.sequence(value).compactMap { destination($0, r) }
             case "routes": config.routes = r.sequence(value).compactMap { route($0, r) }
             case "default_destinations": config.defaultDestinations = r.strings(value)
+            case "default_notify": config.defaultNotify = notifyPolicy(value, r, keys: nil)
+            case "time_intervals": config.timeIntervals = TimeIntervalParser.parse(value, r)
             case "enrichment": config.enrichment = EnrichmentConfigParser.parse(value, r)
             case "kubernetes": config.kubernetes = kubernetes(value, r)
             case "storage": config.storage = storage(value, r)
@@ -83,14 +85,36 @@ public enum ConfigLoader {
 
     private static func server(_ at: YAMLReader.Located, _ r: YAMLReader) -> ServerConfig {
         var server = ServerConfig()
-        for (key, value) in r.mapping(at, allowed: ["host", "port", "max_body_bytes", "shutdown_grace", "auth"]) {
+        for (key, value) in r.mapping(at, allowed: ["host", "port", "max_body_bytes", "shutdown_grace", "auth", "admin_token", "external_url"]) {
             switch key {
             case "host": if let v = r.string(value) { server.host = v }
             case "port": if let v = r.int(value, range: 0...65535) { server.port = v }
             case "max_body_bytes": if let v = r.int(value, range: 1024...(1 << 30)) { server.maxBodyBytes = v }
             case "shutdown_grace": if let v = r.duration(value) { server.shutdownGrace = v }
             case "auth": server.auth = auth(value, r)
+            case "admin_token":
+                if let token = r.string(value), !token.isEmpty { server.adminToken = Secret(token) } else { r.problem(value, "admin_token is empty") }
+            case "external_url":
+                // Links built from it go to chat messages: only an absolute http(s) URL.
+                if let text = r.string(value), let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil,
+                   url.query == nil, url.fragment == nil {
+                    server.externalURL = text.hasSuffix("/") ? String(text.dropLast()) : text
+                } else {
+                    r.problem(value, "external_url must be an absolute http(s) URL without query, such as https://cano.example.com")
+                }
             default: break
+            }
+        }
+        // The admin credential must be more than the intake's: whoever holds the intake token
+        // (Alertmanager's config) must not also be able to write silences.
+        if let admin = server.adminToken {
+            let intake: String? = switch server.auth {
+            case .bearer(let token): token.value
+            case .basic(_, let password): password.value
+            case .none: nil
+            }
+            if admin.value == intake {
+                r.problem(at, "server.admin_token must differ from the intake's credential (server.auth): whoever sends alerts could also write silences")
             }
         }
         return server
@@ -175,8 +199,9 @@ public enum ConfigLoader {
         var policy = DeliveryPolicy()
         var isolation: PluginIsolation?
         var isolationAt: YAMLReader.Located?
+        var storm: StormPolicy?
         var location = at.location
-        for (key, value) in r.mapping(at, allowed: ["name", "type", "config", "delivery", "isolation"]) {
+        for (key, value) in r.mapping(at, allowed: ["name", "type", "config", "delivery", "isolation", "storm"]) {
             switch key {
             case "name": name = r.string(value)
             case "type":
@@ -184,6 +209,7 @@ public enum ConfigLoader {
                 location = value.location
             case "config": config = r.pluginConfig(value, deferFiles: true)
             case "delivery": policy = delivery(value, r)
+            case "storm": storm = stormPolicy(value, r)
             case "isolation":
                 guard let text = r.string(value) else { break }
                 if let parsed = PluginIsolation(rawValue: text) {
@@ -207,13 +233,64 @@ public enum ConfigLoader {
             // Refused rather than ignored: the operator expects containment `file` cannot give.
             r.problem(isolationAt, "destination \"\(name)\": the built-in file destination runs in the collector; isolation: process is for plugins")
         }
-        return DestinationConfig(name: name, type: type, config: config, delivery: policy, isolation: isolation, location: location)
+        var result = DestinationConfig(name: name, type: type, config: config, delivery: policy, isolation: isolation, location: location)
+        result.storm = storm
+        return result
     }
+
+    private static func stormPolicy(_ at: YAMLReader.Located, _ r: YAMLReader) -> StormPolicy {
+        var p = StormPolicy(threshold: 20)
+        var enabled = true
+        for (key, value) in r.mapping(at, allowed: ["threshold", "window", "update_interval", "enabled"]) {
+            switch key {
+            case "enabled": if let v = r.bool(value) { enabled = v }
+            case "threshold": if let v = r.int(value, range: 1...1_000_000) { p.threshold = v }
+            // Zero would turn the guard off without saying so: refused, as group_interval: 0s is.
+            case "window":
+                if let v = r.positiveDuration(value, name: "storm.window", hint: " (storm: {enabled: false} turns the guard off)") { p.window = v }
+            case "update_interval": if let v = r.positiveDuration(value, name: "storm.update_interval") { p.updateInterval = v }
+            default: break
+            }
+        }
+        if !enabled { p.threshold = nil }
+        return p
+    }
+
+    /// A route's noise-control keys (`keys`: the route's mapping, already read), or the
+    /// whole `default_notify` mapping.
+    private static func notifyPolicy(_ at: YAMLReader.Located, _ r: YAMLReader, keys: [(key: String, value: YAMLReader.Located)]?) -> NotifyPolicy {
+        var p = NotifyPolicy()
+        let pairs = keys ?? r.mapping(at, allowed: Self.notifyKeys)
+        for (key, value) in pairs {
+            switch key {
+            case "group_by":
+                let labels = r.strings(value)
+                p.grouping = labels == ["..."] ? .all : .by(labels)
+                if labels.contains("...") && labels.count > 1 { r.problem(value, "group_by: '...' groups by everything and cannot be combined with other labels") }
+                // As Alertmanager: no empty names, none twice.
+                if labels.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) { r.problem(value, "group_by: a label name is empty") }
+                if let twice = Dictionary(grouping: labels, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+                    r.problem(value, "group_by: \"\(twice)\" is listed twice")
+                }
+            case "group_wait": if let v = r.duration(value) { p.groupWait = v }
+            case "group_interval": if let v = r.positiveDuration(value, name: "group_interval") { p.groupInterval = v }
+            case "repeat_interval": if let v = r.positiveDuration(value, name: "repeat_interval") { p.repeatInterval = v }
+            case "min_duration": if let v = r.duration(value) { p.minDuration = v }
+            case "mute_time_intervals": p.muteTimeIntervals = r.strings(value)
+            case "active_time_intervals": p.activeTimeIntervals = r.strings(value)
+            default: break
+            }
+        }
+        return p
+    }
+
+    private static let notifyKeys: Set<String> = ["group_by", "group_wait", "group_interval", "repeat_interval", "min_duration",
+                                                  "mute_time_intervals", "active_time_intervals"]
 
     private static func delivery(_ at: YAMLReader.Located, _ r: YAMLReader) -> DeliveryPolicy {
         var p = DeliveryPolicy()
         let keys: Set<String> = ["max_attempts", "max_age", "initial_backoff", "max_backoff", "queue_limit", "workers", "timeout",
-                                 "quarantine_after_crashes"]
+                                 "quarantine_after_crashes", "ordered"]
         for (key, value) in r.mapping(at, allowed: keys) {
             switch key {
             case "max_attempts": if let v = r.int(value, range: 1...1_000_000) { p.maxAttempts = v }
@@ -224,6 +301,7 @@ public enum ConfigLoader {
             case "workers": if let v = r.int(value, range: 1...64) { p.workers = v }
             case "timeout": if let v = r.duration(value) { p.timeout = v }
             case "quarantine_after_crashes": if let v = r.int(value, range: 1...100) { p.quarantineAfterCrashes = v }
+            case "ordered": if let v = r.bool(value) { p.ordered = v }
             default: break
             }
         }
@@ -235,7 +313,9 @@ public enum ConfigLoader {
         var route = RouteConfig(matchers: [], destinations: [])
         var matchers: [Matcher] = []
         // Alertmanager's three spellings of a route's conditions; all must hold.
-        for (key, value) in r.mapping(at, allowed: ["name", "matchers", "match", "match_re", "destinations", "continue"]) {
+        let pairs = r.mapping(at, allowed: Self.notifyKeys.union(["name", "matchers", "match", "match_re", "destinations", "continue"]))
+        route.notify = notifyPolicy(at, r, keys: pairs.filter { Self.notifyKeys.contains($0.key) })
+        for (key, value) in pairs {
             switch key {
             case "name": route.name = r.string(value)
             case "matchers": matchers += r.matchers(value)
@@ -348,6 +428,15 @@ public enum ConfigLoader {
         }
         for (j, d) in config.defaultDestinations.enumerated() where !names.contains(d) {
             r.problem(path: "default_destinations", locatedAt: "default_destinations[\(j)]", "unknown destination \"\(d)\"")
+        }
+        let policies = config.routes.enumerated().map { ("routes[\($0.offset)]", $0.element.notify) } + [("default_notify", config.defaultNotify)]
+        for (path, policy) in policies {
+            for (kind, names) in [("mute_time_intervals", policy.muteTimeIntervals), ("active_time_intervals", policy.activeTimeIntervals)] {
+                for name in names where config.timeIntervals[name] == nil {
+                    let known = config.timeIntervals.keys.sorted()
+                    r.problem(path: "\(path).\(kind)", "unknown time interval \"\(name)\"" + (known.isEmpty ? "; define it under time_intervals" : "; defined: \(known.joined(separator: ", "))"))
+                }
+            }
         }
         if config.routes.isEmpty && config.defaultDestinations.isEmpty && !config.destinations.isEmpty {
             r.problem(path: "default_destinations", "no routes and no default_destinations: no Issue would be delivered")

@@ -113,7 +113,7 @@ final class YAMLReader {
                         secretValues.append(content)
                         value = Located(node: .scalar(.init(content, .implicit, .doubleQuoted, valueNode.mark)), path: join(at.path, key))
                     } catch {
-                        problem(value, "cannot read file \"\(path)\" for \"\(key)\": \(error)")
+                        problem(value, "cannot read file \"\(path)\" for \"\(key)\": \(Self.reason(reading: path, error))")
                         continue
                     }
                 }
@@ -237,6 +237,17 @@ final class YAMLReader {
         return value
     }
 
+    /// A ``duration(_:)`` that must be more than zero (a zero would quietly turn something
+    /// off or spin); `name` and `hint` go into the problem.
+    func positiveDuration(_ at: Located, name: String, hint: String = "") -> Duration? {
+        guard let value = duration(at) else { return nil }
+        guard value > .zero else {
+            problem(at, "\(name) must be positive\(hint)")
+            return nil
+        }
+        return value
+    }
+
     /// The subtree as JSON, for plugin configs. YAML's implicit types are kept (a plain
     /// `8080` is a number, a quoted `"8080"` a string).
     func json(_ at: Located) -> JSONValue {
@@ -321,7 +332,7 @@ final class YAMLReader {
                         secrets.append(content)
                         return .string(content)
                     } catch {
-                        throw UnreadFileError(key: key, path: (error as? CocoaError)?.filePath ?? path, underlying: "\(error)")
+                        throw UnreadFileError(key: key, path: (error as? CocoaError)?.filePath ?? path, underlying: reason(reading: path, error))
                     }
                 }
                 var out: [String: JSONValue] = [:]
@@ -343,6 +354,15 @@ final class YAMLReader {
         return (resolved, secrets)
     }
 
+    /// Why `path` could not be read, in words: "no such file", "permission denied", or the
+    /// error's own description, never Foundation's NSError dump.
+    static func reason(reading path: String, _ error: any Error) -> String {
+        let files = FileManager.default
+        if !files.fileExists(atPath: path) { return "no such file" }
+        if !files.isReadableFile(atPath: path) { return "permission denied" }
+        return error.localizedDescription
+    }
+
     /// A destination's `*_file` that still cannot be read.
     struct UnreadFileError: Error, CustomStringConvertible {
         let key: String
@@ -351,6 +371,11 @@ final class YAMLReader {
         var description: String { "cannot read file \"\(path)\" for \"\(key)\": \(underlying)" }
     }
 
+    /// The longest duration a config or request may give, in ms: 10,000 years.
+    static let longestDurationMillis: Double = 10_000 * 31_536_000 * 1000
+
+    /// A duration like `500ms`, `90s`, `1h30m`, `2d`, `1w` or `1y` (Prometheus' units; a
+    /// year is 365 days), or nil when it is not one or is longer than 10,000 years.
     static func parseDuration(_ text: String) -> Duration? {
         var total = Duration.zero
         var number = ""
@@ -365,9 +390,15 @@ final class YAMLReader {
             case "m": scale = 60
             case "h": scale = 3600
             case "d": scale = 86_400
+            case "w": scale = 604_800  // Prometheus' and Alertmanager's units
+            case "y": scale = 31_536_000
             default: return false
             }
-            total += .milliseconds(Int64((n * scale * 1000).rounded()))
+            // Bounded before the conversion: a huge value (a typo, or a silence duration
+            // sent to the API) must be refused, not trap the process converting to Int64.
+            let millis = (n * scale * 1000).rounded()
+            guard millis.isFinite, millis <= Self.longestDurationMillis else { return false }
+            total += .milliseconds(Int64(millis))
             number = ""
             unit = ""
             parsedAny = true

@@ -8,7 +8,13 @@ import Logging
 ///
 /// - Order: per (destination, fingerprint) only the oldest pending delivery is ever
 ///   eligible, so a resolve is never delivered before its firing message, even while that
-///   one is retrying. A dead letter stops blocking its fingerprint.
+///   one is retrying. A dead letter stops blocking its fingerprint. An *ordered* destination
+///   (`DeliveryPolicy.ordered`, on by default for chat destinations) gets one delivery at a
+///   time, strictly in queue order across fingerprints, a retrying head holding the line
+///   (docs/delivery.md, "Ordering"); its queue has one delivery thread.
+/// - Pauses: a retry-after (the destination said "wait") pauses the whole destination
+///   queue until then (``RetryPolicy/destinationPause(after:decision:)``); the delivery
+///   that got it keeps its place in line.
 /// - Durability: the database is the queue. The in-memory schedule is rebuilt from it at
 ///   `start()` and fed from it after each outbox commit (`notify()`) and every
 ///   `pollInterval` (to pick up dead letters re-queued by the CLI). A delivery in flight at
@@ -21,8 +27,8 @@ import Logging
 /// - Shutdown: `drain` returns by its deadline even when a plugin never returns; such calls
 ///   are abandoned, and their deliveries stay queued (not counted as crashes).
 /// - Replicas (a shared engine, PostgreSQL): the feeder claims work instead of loading it
-///   (``DeliveryStore/claim(owner:destinations:leaseMillis:limit:now:)``), only for destinations this
-///   replica has, renews its claims every third of the lease and drops
+///   (``DeliveryStore/claim(owner:destinations:ordered:leaseMillis:limit:now:)``), only for destinations this
+///   replica has (for an ordered one only behind older deliveries it holds itself), renews its claims every third of the lease and drops
 ///   what it no longer holds; deliveries of a replica that died are recovered (and counted
 ///   as crashes if they were in a call) once its lease lapses. New work anywhere wakes
 ///   every replica through LISTEN/NOTIFY (subscribed at ``start(crashReport:)``). A clean stop
@@ -121,6 +127,9 @@ public final class DeliveryEngine: @unchecked Sendable {
         metrics.describe("cano_queue_oldest_age_seconds", type: "gauge", help: "Age of the oldest pending delivery, by destination.")
         metrics.describe("cano_delivery_duration_seconds", type: "histogram", help: "Duration of one destination call, by destination.")
         metrics.describe("cano_delivery_latency_seconds", type: "histogram", help: "Time from intake to successful delivery, by destination.")
+        metrics.describe("cano_destination_paused_seconds", type: "gauge",
+                         help: "Seconds left of the destination's pause (it asked to wait: Retry-After), 0 when not paused, by destination.")
+        metrics.describe("cano_destination_pauses_total", type: "counter", help: "Pauses of the whole destination queue after a Retry-After, by destination.")
     }
 
     /// Loads the pending deliveries and starts the delivery threads. Call once.
@@ -387,9 +396,10 @@ public final class DeliveryEngine: @unchecked Sendable {
             enqueue(try store.claimed(owner: owner, ids: held.subtracting(known).sorted()))
             lastMaintenance = .now
         }
-        let ready = allQueues().filter { $0.destination != nil }.map(\.name)
+        let ready = allQueues().filter { $0.destination != nil }
         guard !ready.isEmpty else { return }
-        let rows = try store.claim(owner: owner, destinations: ready, leaseMillis: leaseMillis, limit: Self.claimBatch, now: unixMillis())
+        let rows = try store.claim(owner: owner, destinations: ready.map(\.name), ordered: Set(ready.filter(\.ordered).map(\.name)),
+                                   leaseMillis: leaseMillis, limit: Self.claimBatch, now: unixMillis())
         enqueue(rows)
         // A full batch: more may wait; go round again without waiting for the poll.
         if rows.count == Self.claimBatch { notify() }
@@ -408,7 +418,8 @@ public final class DeliveryEngine: @unchecked Sendable {
     private func startWorkers(_ queue: DestinationQueue) {
         guard let destination = queue.destination, queue.markWorkersStarted() else { return }
         let log = logger.with(destination: queue.name)
-        for _ in 0..<max(1, queue.policy.workers) {
+        // Ordered: one delivery at a time, so one thread; more would only wait.
+        for _ in 0..<(queue.ordered ? 1 : max(1, queue.policy.workers)) {
             let worker = DeliveryWorker(queue: queue, destination: destination, store: store, owner: sharing?.owner, metrics: metrics,
                                         logger: log, onQuarantine: onQuarantine)
             queue.workerStarted()

@@ -41,13 +41,26 @@ struct DeliveryWorker: Sendable {
         }
         let attempt = delivery.attempts + 1
         do {
-            // Durable before the call: if the plugin takes the process down, the next start
-            // counts this crash against this delivery (and quarantines a poison Issue).
-            guard try store.recordAttemptStart(id: delivery.id, attempts: attempt, owner: owner, now: unixMillis()) else {
-                // Settled meanwhile (an operator), or another replica took it over.
-                logger.info("delivery no longer this process's to attempt; dropped", metadata: ["delivery_id": .stringConvertible(delivery.id)])
-                queue.finish(delivery)
-                return
+            while true {
+                // A pause may have begun on another worker since `next()` (its 429 came back
+                // meanwhile): nothing starts until it ends.
+                guard queue.waitWhilePaused() else {
+                    queue.abandon(delivery)
+                    return
+                }
+                // Durable before the call: if the plugin takes the process down, the next start
+                // counts this crash against this delivery (and quarantines a poison Issue).
+                guard try store.recordAttemptStart(id: delivery.id, attempts: attempt, owner: owner, now: unixMillis()) else {
+                    // Settled meanwhile (an operator), or another replica took it over.
+                    logger.info("delivery no longer this process's to attempt; dropped", metadata: ["delivery_id": .stringConvertible(delivery.id)])
+                    queue.finish(delivery)
+                    return
+                }
+                // The last check before the call, with no I/O between the two: a pause that
+                // began during the write is waited out without the in-flight mark (a kill
+                // during the wait must not count a crash against this delivery).
+                guard queue.isPaused else { break }
+                try store.clearInFlight(ids: [delivery.id])
             }
         } catch {
             logger.error("could not record a delivery attempt", metadata: ["delivery_id": .stringConvertible(delivery.id), "error": .string("\(error)")])
@@ -76,6 +89,22 @@ struct DeliveryWorker: Sendable {
         if outcome.crashed {
             metrics.increment("cano_plugin_crashes_total", labels)
         }
+        // The destination said "wait": pause all of it now, before the outcome's database
+        // write, so that the other workers start nothing meanwhile.
+        var nextAttemptMillis: Int64?
+        if case .retry(let delay) = decision {
+            // Rounded up, so a retry-after is never undercut by rounding.
+            nextAttemptMillis = Int64(((Date().timeIntervalSince1970 + DeliveryEngine.seconds(delay)) * 1000).rounded(.up))
+        }
+        if let pause = retry.destinationPause(after: outcome, decision: decision) {
+            let until = nextAttemptMillis ?? Int64(((Date().timeIntervalSince1970 + DeliveryEngine.seconds(pause)) * 1000).rounded(.up))
+            if queue.pause(until: until) {
+                var m = meta
+                m["pause_ms"] = .stringConvertible(until - now)
+                m["reason"] = .string(outcome.message)
+                logger.warning("destination paused: it asked to wait; no delivery to it starts until then", metadata: m)
+            }
+        }
         do {
             switch decision {
             case .delivered:
@@ -91,8 +120,7 @@ struct DeliveryWorker: Sendable {
                 var next = delivery
                 next.attempts = attempt
                 next.crashes = crashes
-                // Rounded up, so a retry-after is never undercut by rounding.
-                next.nextAttemptMillis = Int64(((Date().timeIntervalSince1970 + DeliveryEngine.seconds(delay)) * 1000).rounded(.up))
+                next.nextAttemptMillis = nextAttemptMillis ?? now + Int64(DeliveryEngine.seconds(delay) * 1000)
                 guard try store.recordRetry(id: delivery.id, attempts: attempt, crashes: crashes, nextAttemptMillis: next.nextAttemptMillis,
                                             message: outcome.message, owner: owner, now: now)
                 else { return lostClaim(delivery, outcome: "retry") }

@@ -16,8 +16,15 @@ import Logging
 public final class Outbox: IssueSink, @unchecked Sendable {
     // @unchecked: mutable state is guarded by `condition`; the rest is immutable.
 
+    /// One routed Issue, encoded once for every destination it goes to.
+    private struct Routed {
+        var issue: Issue
+        var payload: [UInt8]
+        var matches: [IssueRouter.Match]
+    }
+
     private struct Request {
-        var deliveries: [[NewDelivery]]  // per Issue, one per destination
+        var issues: [Routed]
         var continuation: CheckedContinuation<Result<SubmitReceipt, SubmitError>, Never>
     }
 
@@ -27,6 +34,8 @@ public final class Outbox: IssueSink, @unchecked Sendable {
     private let metrics: Metrics
     private let logger: Logger
     private let onQueued: @Sendable () -> Void
+    private let dispatcher: Dispatcher?
+    private let clock: @Sendable () -> Int64
 
     private let condition = NSCondition()
     private var waiting: [Request] = []
@@ -36,54 +45,48 @@ public final class Outbox: IssueSink, @unchecked Sendable {
 
     /// Starts the writer thread. `policies` are per destination (default policy for names
     /// not in it); `onQueued` runs on the writer thread after a commit that queued work
-    /// (pass the engine's `notify`).
+    /// (pass the engine's `notify`). `dispatcher` applies noise control (grouping, silences,
+    /// holds, storms); without one every routed Issue is queued at once. `clock` gives the
+    /// intake time in Unix milliseconds (default: the system clock); tests pass the fake clock they also flush with.
     public init(
         database: any SQLDatabase, router: IssueRouter, policies: [String: DeliveryPolicy], metrics: Metrics, logger: Logger,
+        dispatcher: Dispatcher? = nil, clock: (@Sendable () -> Int64)? = nil,
         onQueued: @escaping @Sendable () -> Void = {}
     ) {
+        self.clock = clock ?? { unixMillis() }
         self.database = database
         self.router = router
         self.policies = policies
         self.metrics = metrics
         self.logger = logger
         self.onQueued = onQueued
-        metrics.describe("cano_deliveries_queued_total", type: "counter", help: "Deliveries recorded in the outbox, by destination.")
-        metrics.describe("cano_deliveries_duplicate_total", type: "counter", help: "Deliveries not queued because the same alert was already queued or delivered.")
-        metrics.describe("cano_queue_overflow_total", type: "counter", help: "Deliveries dead-lettered on arrival because their destination's queue was full, by destination.")
-        metrics.describe("cano_dead_letters_revived_total", type: "counter", help: "Dead letters queued again because the same alert was sent again, by destination.")
+        self.dispatcher = dispatcher
+        Enqueuer.describe(metrics)
         metrics.describe("cano_issues_unrouted_total", type: "counter", help: "Issues that matched no route and no default destination.")
         BlockingThread.start(name: "cano-outbox") { [self] in writerLoop() }
     }
 
     /// Records `issues` durably, or throws and records nothing of them.
     public func submit(_ issues: [Issue]) async throws(SubmitError) -> SubmitReceipt {
-        var perIssue: [[NewDelivery]] = []
-        perIssue.reserveCapacity(issues.count)
+        var routed: [Routed] = []
+        routed.reserveCapacity(issues.count)
         var unrouted = 0
         for issue in issues {
-            let destinations = router.destinations(for: issue)
-            if destinations.isEmpty {
+            let matches = router.matches(for: issue)
+            if matches.isEmpty {
                 unrouted += 1
                 logger.warning("Issue matched no route and there are no default destinations; it is not delivered anywhere",
                                metadata: ["fingerprint": .string(issue.fingerprint), "title": .string(issue.title)])
                 continue
             }
-            let payload: [UInt8]
             do {
-                payload = try IssueCoding.encode(issue)
+                routed.append(Routed(issue: issue, payload: try IssueCoding.encode(issue), matches: matches))
             } catch {
                 throw SubmitError(.internal, "could not encode Issue \(issue.fingerprint) as JSON: \(error)")
             }
-            let startsAt = unixMillis(issue.startsAt)
-            perIssue.append(destinations.map { destination in
-                NewDelivery(
-                    destination: destination, fingerprint: issue.fingerprint, status: issue.status.rawValue, startsAtMillis: startsAt,
-                    idempotencyKey: IdempotencyKey.make(destination: destination, fingerprint: issue.fingerprint, status: issue.status.rawValue, startsAtMillis: startsAt),
-                    payload: payload)
-            })
         }
         if unrouted > 0 { metrics.increment("cano_issues_unrouted_total", by: Double(unrouted)) }
-        if perIssue.isEmpty { return SubmitReceipt(queued: 0, duplicates: 0) }
+        if routed.isEmpty { return SubmitReceipt(queued: 0, duplicates: 0) }
 
         let result: Result<SubmitReceipt, SubmitError> = await withCheckedContinuation { continuation in
             condition.lock()
@@ -92,7 +95,7 @@ public final class Outbox: IssueSink, @unchecked Sendable {
                 continuation.resume(returning: .failure(SubmitError(.shuttingDown, "the collector is shutting down")))
                 return
             }
-            waiting.append(Request(deliveries: perIssue, continuation: continuation))
+            waiting.append(Request(issues: routed, continuation: continuation))
             condition.signal()
         }
         return try result.get()
@@ -136,58 +139,47 @@ public final class Outbox: IssueSink, @unchecked Sendable {
 
     private func commit(_ batch: [Request]) {
         var results: [SubmitReceipt] = []
-        var queuedBy: [String: Int] = [:]
-        var duplicatesBy: [String: Int] = [:]
-        var overflowBy: [String: Int] = [:]
-        var revivedBy: [String: Int] = [:]
+        var enqueuer = Enqueuer(policies: policies)
+        var held = 0
         do {
             let engine = database.engine
             try database.write("record submitted Issues") { c in
                 // The body may run again on a new connection (SQLDatabase.write): start clean.
-                results = []; queuedBy = [:]; duplicatesBy = [:]; overflowBy = [:]; revivedBy = [:]
+                results = []; enqueuer = Enqueuer(policies: policies); held = 0
                 try DeliveryStore.lockIntake(c, engine: engine)
-                let now = unixMillis()
-                var depth: [String: Int] = [:]
+                let now = clock()
+                let context = try dispatcher?.beginIntake(c, now: now)
                 for request in batch {
                     var receipt = SubmitReceipt(queued: 0, duplicates: 0)
-                    for deliveries in request.deliveries {
-                        for d in deliveries {
-                            let current = try depth[d.destination] ?? DeliveryStore.pendingCount(c, destination: d.destination)
-                            let limit = (policies[d.destination] ?? DeliveryPolicy()).queueLimit
-                            if let existing = try DeliveryStore.existing(c, d) {
-                                // The revive rule (docs/delivery.md): a resend brings a dead letter back,
-                                // unless it is a quarantined poison Issue or its queue is full.
-                                if existing.state == .dead, existing.cause != .quarantined, current < limit,
-                                   try DeliveryStore.revive(c, deadID: existing.id, with: d, now: now) {
-                                    depth[d.destination] = current + 1
-                                    revivedBy[d.destination, default: 0] += 1
-                                    queuedBy[d.destination, default: 0] += 1
-                                    receipt.queued += 1
+                    for item in request.issues {
+                        for match in item.matches {
+                            let outcome: Enqueuer.Outcome
+                            if let dispatcher, let context {
+                                switch try dispatcher.place(c, item.issue, match: match, payload: item.payload, now: now, context: context, enqueuer: &enqueuer) {
+                                case .held:
+                                    receipt.held += 1
+                                    held += 1
                                     continue
+                                case .delivery(let o): outcome = o
                                 }
-                                duplicatesBy[d.destination, default: 0] += 1
-                                receipt.duplicates += 1
-                                if existing.state == .delivered { try DeliveryStore.touch(c, id: existing.id, now: now) }
-                                continue
+                            } else {
+                                let startsAt = unixMillis(item.issue.startsAt)
+                                let status = item.issue.status.rawValue
+                                outcome = try enqueuer.enqueue(c, NewDelivery(
+                                    destination: match.destination, fingerprint: item.issue.fingerprint, status: status, startsAtMillis: startsAt,
+                                    idempotencyKey: IdempotencyKey.make(destination: match.destination, fingerprint: item.issue.fingerprint, status: status, startsAtMillis: startsAt),
+                                    payload: item.payload), now: now)
                             }
-                            if current >= limit {
-                                // One destination's backlog must not refuse alerts bound for the
-                                // others (a 503 would), nor lose this one: it is kept as a dead
-                                // letter, which a resend or `deliveries retry` brings back.
-                                let message = "queue full: destination \(d.destination) had \(current) queued deliveries (queue_limit \(limit))"
-                                try DeliveryStore.insert(c, d, now: now, deadLetter: (.overflow, message))
-                                overflowBy[d.destination, default: 0] += 1
-                                continue
+                            switch outcome {
+                            case .queued: receipt.queued += 1
+                            case .duplicate: receipt.duplicates += 1
+                            case .overflow: break
                             }
-                            try DeliveryStore.insert(c, d, now: now)
-                            depth[d.destination] = current + 1
-                            queuedBy[d.destination, default: 0] += 1
-                            receipt.queued += 1
                         }
                     }
                     results.append(receipt)
                 }
-                if !queuedBy.isEmpty { try DeliveryStore.announceNewWork(c, engine: engine) }
+                if enqueuer.queuedAny { try DeliveryStore.announceNewWork(c, engine: engine) }
             }
         } catch {
             // The whole group failed to commit: nothing of it is recorded.
@@ -197,17 +189,9 @@ public final class Outbox: IssueSink, @unchecked Sendable {
             }
             return
         }
-        for (destination, n) in queuedBy { metrics.increment("cano_deliveries_queued_total", ["destination": destination], by: Double(n)) }
-        for (destination, n) in duplicatesBy { metrics.increment("cano_deliveries_duplicate_total", ["destination": destination], by: Double(n)) }
-        for (destination, n) in revivedBy { metrics.increment("cano_dead_letters_revived_total", ["destination": destination], by: Double(n)) }
-        for (destination, n) in overflowBy {
-            metrics.increment("cano_queue_overflow_total", ["destination": destination], by: Double(n))
-            metrics.increment("cano_dead_letters_total", ["destination": destination], by: Double(n))
-            logger.error("queue full: dead-lettered new deliveries for this destination only; `cano-collector deliveries retry --all-failed` re-queues them",
-                         metadata: ["destination": .string(destination), "dead_lettered": .stringConvertible(n),
-                                    "queue_limit": .stringConvertible((policies[destination] ?? DeliveryPolicy()).queueLimit)])
-        }
-        if !queuedBy.isEmpty { onQueued() }
+        enqueuer.publish(metrics: metrics, logger: logger)
+        if enqueuer.queuedAny { onQueued() }
+        if held > 0 { dispatcher?.wake() }
         for (request, receipt) in zip(batch, results) {
             request.continuation.resume(returning: .success(receipt))
         }

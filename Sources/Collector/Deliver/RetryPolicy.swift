@@ -9,6 +9,7 @@
 /// past `maxAge`, or that used `maxAttempts` (when set), is dead-lettered. A call that
 /// crashed its plugin (an isolated plugin's process died or hung) is retried like any other
 /// until `quarantineAfterCrashes`: then it is a poison Issue, quarantined as a dead letter.
+/// A retry-after also pauses the whole destination: ``destinationPause(after:decision:)``.
 public struct RetryPolicy: Sendable {
     /// What to do after one attempt.
     public enum Decision: Sendable, Equatable {
@@ -56,6 +57,26 @@ public struct RetryPolicy: Sendable {
                 return .deadLetter(reason: "gave up: next attempt would be past the max age of \(policy.maxAge): \(outcome.message)")
             }
             return .retry(delay: delay)
+        }
+    }
+
+    /// How long the whole destination pauses after `outcome` (docs/delivery.md,
+    /// "Ordering"), nil for no pause. A pause follows a destination's "wait": a retry with a
+    /// retry-after (a 429 or 503 with `Retry-After`; not a crash). Other deliveries to it
+    /// would only be told the same, and in an ordered destination they must not overtake.
+    /// Plain failures without one back off per delivery, as before.
+    ///
+    /// `decision` is what ``decide(after:attempt:age:crashes:random:)`` returned for the
+    /// delivery that got it. A retry pauses for exactly its own delay — at least the
+    /// retry-after, more (up to `maxBackoff`) when the same delivery is told to wait again and
+    /// again — so that delivery is due when the pause ends and goes first: it keeps its
+    /// place in line. A dead letter (max age, max attempts) still pauses for the retry-after:
+    /// the destination said so, whatever became of the delivery (at most `maxAge`).
+    public func destinationPause(after outcome: DeliveryOutcome, decision: Decision) -> Duration? {
+        guard outcome.status == .retry, !outcome.crashed, let retryAfter = outcome.retryAfter, retryAfter > .zero else { return nil }
+        switch decision {
+        case .retry(let delay): return delay
+        case .deadLetter, .quarantine, .delivered: return min(retryAfter, policy.maxAge)
         }
     }
 

@@ -18,6 +18,9 @@ public enum DefaultWorkflows {
     public static let all: [WorkflowConfig] = [
         WorkflowConfig(name: "alert-context", trigger: WorkflowTrigger(sources: ["prometheus"]),
                        steps: [EnricherStep("alert_labels")]),
+        // The collector's Silence link (with `server.external_url`) for what no Alertmanager silences.
+        WorkflowConfig(name: "silence-link", trigger: WorkflowTrigger(sources: ["kubernetes", "helm"]),
+                       steps: [EnricherStep("alert_labels")]),
         WorkflowConfig(name: "oom-killed", trigger: WorkflowTrigger(aggregationKey: "OOMKilled|KubeContainerOOMKilled|.*OOMKill.*"),
                        steps: podCrash + [EnricherStep("node")]),
         WorkflowConfig(name: "crash-loop", trigger: WorkflowTrigger(aggregationKey: "CrashLoopBackOff|KubePodCrashLooping"),

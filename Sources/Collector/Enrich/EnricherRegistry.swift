@@ -10,9 +10,11 @@ public struct EnricherRegistry: Sendable {
 
     /// The built-in enrichers. The Kubernetes ones read through `kube`; without cluster
     /// access they fail with a short "no cluster access" note instead of being missing.
-    public static func builtins(kube: (any KubeReader)?) -> EnricherRegistry {
+    /// `externalURL` (`server.external_url`) gives Issues not from Alertmanager a Silence
+    /// link to the collector's own form.
+    public static func builtins(kube: (any KubeReader)?, externalURL: String? = nil) -> EnricherRegistry {
         var registry = EnricherRegistry()
-        for enricher in BuiltinEnrichers.make(kube: kube) { registry.register(enricher) }
+        for enricher in BuiltinEnrichers.make(kube: kube, externalURL: externalURL) { registry.register(enricher) }
         return registry
     }
 
@@ -35,10 +37,10 @@ enum BuiltinEnrichers {
         "resource_quota",
     ]
 
-    static func make(kube: (any KubeReader)?) -> [any Enricher] {
+    static func make(kube: (any KubeReader)?, externalURL: String?) -> [any Enricher] {
         let api = KubeAPI(reader: kube)
         return [
-            AlertLabelsEnricher(),
+            AlertLabelsEnricher(externalURL: externalURL),
             PodLogsEnricher(api: api),
             ContainerStatusEnricher(api: api),
             ResourcesEnricher(api: api),
@@ -57,12 +59,12 @@ extension EnrichmentStage {
     /// in front of `next` (the durable outbox).
     public static func make(
         config: EnrichmentConfig, kube: (any KubeReader)?, catalog: PluginCatalog, services: PluginServices,
-        next: any IssueSink, metrics: Metrics, logger: Logger
+        next: any IssueSink, metrics: Metrics, logger: Logger, externalURL: String? = nil
     ) throws(EnrichmentSetupError) -> EnrichmentStage {
         if kube == nil, config.enabled {
             logger.warning("no cluster access: the Kubernetes enrichers (pod logs, status, events...) will add nothing")
         }
-        var registry = EnricherRegistry.builtins(kube: kube)
+        var registry = EnricherRegistry.builtins(kube: kube, externalURL: externalURL)
         var pluginServices = services
         if pluginServices.kube == nil { pluginServices.kube = kube }
         for plugin in try PluginEnricher.make(config.plugins, catalog: catalog, services: pluginServices) {

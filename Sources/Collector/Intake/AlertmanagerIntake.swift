@@ -22,7 +22,9 @@ public struct AlertmanagerIntake: Sendable {
     /// What to answer.
     public struct Response: Sendable, Equatable {
         public var status: Int
-        /// A JSON object: `{"accepted":N,"duplicates":N,"rejected":[...]}` or `{"error":"..."}`.
+        /// A JSON object: `{"accepted":N,"duplicates":N,"held":N,"rejected":[...]}` or
+        /// `{"error":"..."}`. `held` counts the Issue-and-destination pairs kept in a notify
+        /// group (grouped, silenced, muted, waiting for `min_duration`) instead of queued.
         public var body: [UInt8]
         public var headers: [HTTPHeader]
 
@@ -127,7 +129,13 @@ public struct AlertmanagerIntake: Sendable {
             switch decoded {
             case .alert(let alert):
                 do {
-                    issues.append(try mapper.map(alert, externalURL: webhook.externalURL, group: group))
+                    var issue = try mapper.map(alert, externalURL: webhook.externalURL, group: group)
+                    // Routes group by Alertmanager's own group unless they set group_by.
+                    if let key = webhook.groupKey, !key.isEmpty {
+                        issue.groupKey = key
+                        issue.groupLabels = group.labels
+                    }
+                    issues.append(issue)
                 } catch {
                     rejected.append(["index": String(index), "error": Self.echo("alerts[\(index)]: \(error.message)", limit: 512)])
                 }
@@ -143,7 +151,7 @@ public struct AlertmanagerIntake: Sendable {
             }
         }
         if issues.isEmpty && !rejected.isEmpty {
-            return Response(status: 400, body: Self.summary(accepted: 0, duplicates: 0, rejected: rejected), headers: [])
+            return Response(status: 400, body: Self.summary(accepted: 0, duplicates: 0, held: 0, rejected: rejected), headers: [])
         }
 
         do {
@@ -152,7 +160,7 @@ public struct AlertmanagerIntake: Sendable {
             metrics.increment("cano_alerts_received_total", ["outcome": "accepted"], by: Double(accepted))
             metrics.increment("cano_alerts_received_total", ["outcome": "duplicate"], by: Double(receipt.duplicates))
             metrics.increment("cano_issues_created_total", ["source": IssueSource.prometheus.rawValue], by: Double(issues.count))
-            return Response(status: 200, body: Self.summary(accepted: accepted, duplicates: receipt.duplicates, rejected: rejected), headers: [])
+            return Response(status: 200, body: Self.summary(accepted: accepted, duplicates: receipt.duplicates, held: receipt.held, rejected: rejected), headers: [])
         } catch {
             logger.error("could not accept alerts", metadata: ["reason": .string(error.message), "alerts": .stringConvertible(issues.count)])
             switch error.code {
@@ -164,39 +172,18 @@ public struct AlertmanagerIntake: Sendable {
         }
     }
 
-    private func authorized(_ header: String?) -> Bool {
-        switch auth {
-        case .none:
-            return true
-        case .bearer(let token):
-            guard let header, header.hasPrefix("Bearer ") else { return false }
-            return Self.constantTimeEqual(Array(header.utf8.dropFirst(7)), Array(token.value.utf8))
-        case .basic(let username, let password):
-            guard let header, header.hasPrefix("Basic "),
-                  let decoded = Data(base64Encoded: String(header.dropFirst(6))) else { return false }
-            let expected = Array("\(username):\(password.value)".utf8)
-            return Self.constantTimeEqual(Array(decoded), expected)
-        }
-    }
+    private func authorized(_ header: String?) -> Bool { auth.accepts(header) }
 
-    /// Compares without an early exit, so response timing does not leak the secret.
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<max(a.count, b.count) {
-            difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
-        }
-        return difference == 0
-    }
-
-    private static func summary(accepted: Int, duplicates: Int, rejected: [[String: String]]) -> [UInt8] {
+    private static func summary(accepted: Int, duplicates: Int, held: Int, rejected: [[String: String]]) -> [UInt8] {
         struct Summary: Encodable {
             var accepted: Int
             var duplicates: Int
+            var held: Int
             var rejected: [String]
         }
         var reasons = rejected.prefix(maxListedRejections).compactMap { $0["error"] }
         if rejected.count > maxListedRejections { reasons.append("… and \(rejected.count - maxListedRejections) more rejected alerts") }
-        return (try? IssueCoding.encode(Summary(accepted: accepted, duplicates: duplicates, rejected: reasons))) ?? []
+        return (try? IssueCoding.encode(Summary(accepted: accepted, duplicates: duplicates, held: held, rejected: reasons))) ?? []
     }
 
     /// Request-derived text fit to send back or log: secrets scrubbed, then capped

@@ -12,9 +12,13 @@ public struct SubmitReceipt: Sendable, Equatable {
     public var queued: Int
     /// Issues already delivered or queued with the same fingerprint, status and start.
     public var duplicates: Int
-    public init(queued: Int, duplicates: Int) {
+    /// Issues kept in a notify group (grouped, silenced, held back): recorded durably,
+    /// notified when their group's timing or hold allows (docs/noise-control.md).
+    public var held: Int
+    public init(queued: Int, duplicates: Int, held: Int = 0) {
         self.queued = queued
         self.duplicates = duplicates
+        self.held = held
     }
 }
 

@@ -50,6 +50,18 @@ public struct DestinationFactory: Sendable {
         return .process
     }
 
+    /// True when destinations of `config`'s type render grouped Issues (type `group`,
+    /// docs/noise-control.md): its plugin declared `CANO_CAPABILITY_GROUPS`. Known from
+    /// the type alone, read at load time, so the dispatcher decides the same before the
+    /// destination is created, while it cannot be, and wherever its plugin runs (in process
+    /// or in a child). Built-ins and types no plugin provides get each member of a group
+    /// as an Issue of its own: the file destination's readers expect one Issue per line,
+    /// and a destination waiting for its plugin must still show its queued deliveries.
+    public func acceptsGroups(_ config: DestinationConfig) -> Bool {
+        guard !Self.builtInTypes.contains(config.type), let plugin = catalog.plugin(named: config.type) else { return false }
+        return plugin.capabilities.contains(.groups)
+    }
+
     /// Creates every destination it can. Each failure is logged once, naming the
     /// destination and the reason, counted in
     /// `cano_destination_setup_failures_total{destination,code}` and returned in `failures`.

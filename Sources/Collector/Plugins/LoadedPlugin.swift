@@ -1,3 +1,4 @@
+import CanoSDK
 import PluginABI
 
 /// A plugin library that passed every load-time check. Its descriptor is a private copy
@@ -31,11 +32,14 @@ public final class LoadedPlugin: @unchecked Sendable {
     /// Config keys ending in `_file` that the plugin reads as paths (ABI v1.1 `path_keys`):
     /// passed through unchanged instead of being read as secret files.
     public let pathKeys: Set<String>
+    /// What the plugin renders beyond single Issues (ABI v1.2 `capabilities`); empty for
+    /// an older descriptor. `DestinationFactory.acceptsGroups` reads it.
+    public let capabilities: PluginCapabilities
     /// The host's copy of the descriptor.
     let descriptor: cano_plugin_descriptor
 
     init(descriptor: cano_plugin_descriptor, name: String, version: String, toolchain: String?, kind: Kind, path: String,
-         pathKeys: Set<String> = []) {
+         pathKeys: Set<String> = [], capabilities: PluginCapabilities = []) {
         self.descriptor = descriptor
         self.name = name
         self.version = version
@@ -45,6 +49,7 @@ public final class LoadedPlugin: @unchecked Sendable {
         self.abiMinor = Int(descriptor.abi_minor)
         self.flags = descriptor.flags
         self.pathKeys = pathKeys
+        self.capabilities = capabilities
     }
 
     /// True when the plugin allows concurrent deliver()/enrich() calls on one instance.

@@ -13,7 +13,7 @@ extension PluginCatalog {
             case .loaded(let plugin):
                 logger.info("plugin loaded", metadata: [
                     "plugin": .string(plugin.name), "version": .string(plugin.version), "kind": .string(plugin.kind.rawValue),
-                    "path": .string(plugin.path),
+                    "path": .string(plugin.path), "capabilities": .string(plugin.capabilities.description),
                 ])
             case .refused(let error):
                 metrics.increment("cano_plugin_load_failures_total", ["reason": error.code.description])

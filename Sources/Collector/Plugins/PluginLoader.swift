@@ -115,7 +115,21 @@ public enum PluginLoader {
         try checkToolchain(toolchain, path: path, name: name, hostToolchain: hostToolchain)
         let version = d.version.map { String(cString: $0) } ?? "unversioned"
         let pathKeys = try readPathKeys(d, path: path, name: name)
-        return LoadedPlugin(descriptor: d, name: name, version: version, toolchain: toolchain, kind: kind, path: path, pathKeys: pathKeys)
+        return LoadedPlugin(descriptor: d, name: name, version: version, toolchain: toolchain, kind: kind, path: path, pathKeys: pathKeys,
+                            capabilities: readCapabilities(d, structSize: size))
+    }
+
+    /// Where the v1.2 `capabilities` field ends: a descriptor must be at least this big for it.
+    static let capabilitiesEnd = MemoryLayout<cano_plugin_descriptor>.offset(of: \.capabilities)! + MemoryLayout<UInt64>.size
+
+    /// The v1.2 `capabilities`, or none. Both checks matter: a v1.0/v1.1 descriptor ends
+    /// before the field (the zeroed copy already reads 0 then), and one that declares an
+    /// older minor with a larger `struct_size` may keep its own data there, which must not
+    /// turn into "renders groups". Unknown bits are kept: `plugins list` shows them, and
+    /// nothing acts on them.
+    private static func readCapabilities(_ d: cano_plugin_descriptor, structSize: Int) -> PluginCapabilities {
+        guard d.abi_minor >= 2, structSize >= capabilitiesEnd else { return [] }
+        return PluginCapabilities(rawValue: d.capabilities)
     }
 
     /// Most `path_keys` a descriptor may list; more is a corrupt array, not a real config.

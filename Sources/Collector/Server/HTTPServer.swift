@@ -8,15 +8,21 @@ import NIOCore
 /// - `POST /api/alerts`: Alertmanager webhook intake (``AlertmanagerIntake``);
 /// - `GET /healthz`: the process is alive;
 /// - `GET /readyz`: ready for traffic (``Readiness``);
-/// - `GET /metrics`: Prometheus text format.
+/// - `GET /metrics`: Prometheus text format;
+/// - with a ``SilenceStore``: `/api/silences` and the `/silences/new` form (``SilencesAPI``).
 public enum HTTPServer {
     /// Builds the application (a swift-service-lifecycle `Service`). `onListening` gets the
-    /// bound port, which tests need when they ask for port 0.
+    /// bound port, which tests need when they ask for port 0. `silences` nil leaves the
+    /// silences API out (404).
     public static func makeApplication(
         config: ServerConfig, intake: AlertmanagerIntake, readiness: Readiness, metrics: Metrics, logger: Logger,
+        silences: SilenceStore? = nil,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
+        if let silences {
+            addSilenceRoutes(router, SilencesAPI(store: silences, auth: config.auth, adminToken: config.adminToken, metrics: metrics, logger: logger))
+        }
         let maxBody = config.maxBodyBytes
         router.post("/api/alerts") { request, _ -> Response in
             var request = request
@@ -49,6 +55,47 @@ public enum HTTPServer {
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "cano-collector"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? config.port) },
             logger: logger)
+    }
+
+    /// The silences API's routes (see ``SilencesAPI`` for what each answers).
+    private static func addSilenceRoutes(_ router: Router<BasicRequestContext>, _ api: SilencesAPI) {
+        let admin = HTTPField.Name(SilencesAPI.adminTokenHeader)!
+        router.get("/api/silences") { request, _ in
+            reply(await api.list(state: request.uri.queryParameters["state"].map(String.init), authorization: request.headers[.authorization]))
+        }
+        router.post("/api/silences") { request, _ -> Response in
+            var request = request
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: SilencesAPI.maxBodyBytes)
+            } catch is NIOTooManyBytesError {
+                return reply(api.bodyTooLarge())
+            }
+            return reply(await api.create(body: Array(buffer: body), authorization: request.headers[.authorization], adminToken: request.headers[admin]))
+        }
+        router.get("/api/silences/:id") { request, context in
+            reply(await api.get(id: context.parameters.get("id") ?? "", authorization: request.headers[.authorization]))
+        }
+        router.delete("/api/silences/:id") { request, context in
+            reply(await api.expire(id: context.parameters.get("id") ?? "", authorization: request.headers[.authorization],
+                                   adminToken: request.headers[admin]))
+        }
+        for method in [HTTPRequest.Method.put, .patch, .delete] {
+            router.on("/api/silences", method: method) { request, _ in reply(api.methodNotAllowed(request.method.rawValue, allow: "GET, POST")) }
+        }
+        for method in [HTTPRequest.Method.put, .patch, .post] {
+            router.on("/api/silences/:id", method: method) { request, _ in reply(api.methodNotAllowed(request.method.rawValue, allow: "GET, DELETE")) }
+        }
+        router.get("/silences/new") { request, _ in
+            reply(api.form(matchers: request.uri.queryParameters["matchers"].map(String.init)))
+        }
+    }
+
+    private static func reply(_ response: SilencesAPI.Response) -> Response {
+        var fields = HTTPFields()
+        for h in response.headers { if let name = HTTPField.Name(h.name) { fields[name] = h.value } }
+        fields[.contentType] = response.contentType
+        return Response(status: .init(code: response.status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: response.body)))
     }
 
     /// An intake answer as an HTTP response: its status, headers and JSON body.

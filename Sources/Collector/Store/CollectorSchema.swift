@@ -62,6 +62,50 @@ public enum CollectorSchema {
                 PRIMARY KEY (namespace, key)
             ) WITHOUT ROWID;
             """),
+        Migration(version: 4, sql: """
+            -- Noise control (Sources/Collector/Dispatch): an aggregation group per destination
+            -- and group key, with what it last notified, so a restart or another replica
+            -- neither resends nor forgets a held Issue.
+            CREATE TABLE notify_groups (
+                destination TEXT NOT NULL,
+                group_key TEXT NOT NULL,                -- route id + grouping values (or the Issue's fingerprint)
+                route TEXT NOT NULL,                    -- route id: whose policy applies
+                kind TEXT NOT NULL,                     -- single | alertmanager | route | storm
+                fingerprint TEXT NOT NULL,              -- the notification's fingerprint
+                labels BLOB NOT NULL,                   -- JSON object: the group's labels
+                created_ms INTEGER NOT NULL,            -- the notification's startsAt (its thread)
+                next_flush_ms INTEGER,                  -- when to look at it again; NULL: nothing pending
+                last_flush_ms INTEGER NOT NULL DEFAULT 0,
+                last_notified_ms INTEGER NOT NULL DEFAULT 0,
+                notifications INTEGER NOT NULL DEFAULT 0,
+                storm_ended INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (destination, group_key)
+            );
+            CREATE INDEX notify_groups_due ON notify_groups (next_flush_ms) WHERE next_flush_ms IS NOT NULL;
+            CREATE TABLE notify_members (
+                destination TEXT NOT NULL,
+                group_key TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                status TEXT NOT NULL,                   -- the member's latest status
+                starts_at_ms INTEGER NOT NULL,
+                seen_ms INTEGER NOT NULL,               -- first seen (joins are listed newest first)
+                payload BLOB NOT NULL,                  -- the latest Issue JSON
+                notified TEXT,                          -- the status last notified; NULL: never
+                PRIMARY KEY (destination, group_key, fingerprint)
+            );
+            -- Silences (Alertmanager's model): matchers and a window; expired ones are kept
+            -- for the retention period, then pruned.
+            CREATE TABLE silences (
+                id TEXT PRIMARY KEY,
+                matchers TEXT NOT NULL,                 -- JSON array of matcher strings
+                starts_at_ms INTEGER NOT NULL,
+                ends_at_ms INTEGER NOT NULL,
+                created_by TEXT NOT NULL,
+                comment TEXT NOT NULL,
+                updated_ms INTEGER NOT NULL
+            );
+            CREATE INDEX silences_ends ON silences (ends_at_ms);
+            """),
     ]
 
     /// Every PostgreSQL migration, oldest first. Version 1 is the SQLite schema at its
@@ -113,6 +157,45 @@ public enum CollectorSchema {
                 value BYTEA NOT NULL,
                 PRIMARY KEY (namespace, key)
             );
+            """),
+        Migration(version: 2, sql: """
+            CREATE TABLE notify_groups (
+                destination TEXT NOT NULL,
+                group_key TEXT NOT NULL,
+                route TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                labels BYTEA NOT NULL,
+                created_ms BIGINT NOT NULL,
+                next_flush_ms BIGINT,
+                last_flush_ms BIGINT NOT NULL DEFAULT 0,
+                last_notified_ms BIGINT NOT NULL DEFAULT 0,
+                notifications BIGINT NOT NULL DEFAULT 0,
+                storm_ended BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (destination, group_key)
+            );
+            CREATE INDEX notify_groups_due ON notify_groups (next_flush_ms) WHERE next_flush_ms IS NOT NULL;
+            CREATE TABLE notify_members (
+                destination TEXT NOT NULL,
+                group_key TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                status TEXT NOT NULL,
+                starts_at_ms BIGINT NOT NULL,
+                seen_ms BIGINT NOT NULL,
+                payload BYTEA NOT NULL,
+                notified TEXT,
+                PRIMARY KEY (destination, group_key, fingerprint)
+            );
+            CREATE TABLE silences (
+                id TEXT PRIMARY KEY,
+                matchers TEXT NOT NULL,
+                starts_at_ms BIGINT NOT NULL,
+                ends_at_ms BIGINT NOT NULL,
+                created_by TEXT NOT NULL,
+                comment TEXT NOT NULL,
+                updated_ms BIGINT NOT NULL
+            );
+            CREATE INDEX silences_ends ON silences (ends_at_ms);
             """),
     ]
 

@@ -144,8 +144,18 @@ public struct DeliveryStore: Sendable {
                     [.text(destination)], operation: "count queue of \(destination)")
     }
 
+    /// Whether a delivery of `fingerprint` to `destination` is still pending (queued,
+    /// retrying or in a call).
+    static func hasPending(_ c: any SQLConnection, destination: String, fingerprint: String) throws(DatabaseError) -> Bool {
+        try c.scalar("SELECT 1 FROM deliveries WHERE destination = ? AND fingerprint = ? AND state = 'pending' LIMIT 1",
+                     [.text(destination), .text(fingerprint)], operation: "look for a pending delivery") != nil
+    }
+
+    /// A row ``existing(_:_:)`` found.
+    typealias ExistingRow = (id: Int64, state: DeliveryState, cause: DeadLetterCause?)
+
     /// The existing row for the same alert (fingerprint, status, start) at a destination.
-    static func existing(_ c: any SQLConnection, _ d: NewDelivery) throws(DatabaseError) -> (id: Int64, state: DeliveryState, cause: DeadLetterCause?)? {
+    static func existing(_ c: any SQLConnection, _ d: NewDelivery) throws(DatabaseError) -> ExistingRow? {
         var found: (Int64, DeliveryState, DeadLetterCause?)?
         try c.query(
             "SELECT id, state, dead_cause FROM deliveries WHERE destination = ? AND fingerprint = ? AND starts_at_ms = ? AND status = ? LIMIT 1",
@@ -232,28 +242,55 @@ public struct DeliveryStore: Sendable {
     /// every older pending row of its fingerprint is already `owner`'s, so a resolve
     /// accepted by B waits for the firing A is delivering and then goes to A (who holds the
     /// firing); once the firing is delivered any replica may take it, with its reference.
+    ///
+    /// Order per destination for the `ordered` ones (docs/delivery.md, "Ordering"): a row
+    /// is claimed only when every older pending row of its destination is `owner`'s, held
+    /// already or claimed by this same statement. So one replica holds a prefix of such a
+    /// destination's line and delivers it in order, one at a time; no other replica claims
+    /// a newer row until that prefix is settled (delivered or dead), then whoever claims
+    /// first takes the rest from its oldest row. A row another replica holds, or one another
+    /// claim has locked this instant, or one this statement skipped, blocks every newer row
+    /// of the destination.
+    ///
     /// `FOR UPDATE SKIP LOCKED`: replicas claiming at once never wait for, nor take, the
     /// same row.
-    func claim(owner: String, destinations: [String], leaseMillis: Int64, limit: Int, now: Int64) throws -> [PendingDelivery] {
+    func claim(owner: String, destinations: [String], ordered: Set<String> = [], leaseMillis: Int64, limit: Int, now: Int64) throws -> [PendingDelivery] {
         guard !destinations.isEmpty else { return [] }
         let placeholders = Array(repeating: "?", count: destinations.count).joined(separator: ", ")
+        let orderedNames = ordered.intersection(destinations).sorted()
+        // The candidates are locked first (`locked`); an ordered destination's candidate is
+        // then kept only if no older pending row of its destination is neither `owner`'s nor
+        // locked here. Rows this statement claims are still unclaimed in its snapshot, hence
+        // the `locked` test: without it only one row per round could be claimed.
+        let isOrdered = { (column: String) in
+            orderedNames.isEmpty ? "FALSE" : "\(column) IN (\(Array(repeating: "?", count: orderedNames.count).joined(separator: ", ")))"
+        }
+        let names = orderedNames.map { SQLValue.text($0) }
         return try database.write("claim deliveries") { c in
             var result: [PendingDelivery] = []
             try c.query(
                 """
-                UPDATE deliveries SET claimed_by = ?, claim_until_ms = ?
-                WHERE id IN (
-                    SELECT d.id FROM deliveries d
+                WITH locked AS (
+                    SELECT d.id, d.destination FROM deliveries d
                     WHERE d.state = 'pending' AND d.claimed_by IS NULL AND d.destination IN (\(placeholders))
-                      AND NOT EXISTS (
+                      AND (\(isOrdered("d.destination")) OR NOT EXISTS (
                           SELECT 1 FROM deliveries e
                           WHERE e.state = 'pending' AND e.destination = d.destination AND e.fingerprint = d.fingerprint AND e.id < d.id
-                            AND (e.claimed_by IS NULL OR e.claimed_by <> ?))
+                            AND (e.claimed_by IS NULL OR e.claimed_by <> ?)))
                     ORDER BY d.id LIMIT ?
                     FOR UPDATE SKIP LOCKED)
+                UPDATE deliveries SET claimed_by = ?, claim_until_ms = ?
+                WHERE id IN (
+                    SELECT l.id FROM locked l
+                    WHERE NOT (\(isOrdered("l.destination"))) OR NOT EXISTS (
+                        SELECT 1 FROM deliveries e
+                        WHERE e.state = 'pending' AND e.destination = l.destination AND e.id < l.id
+                          AND (e.claimed_by IS NULL OR e.claimed_by <> ?)
+                          AND e.id NOT IN (SELECT id FROM locked)))
                 RETURNING \(Self.pendingColumns)
                 """,
-                [.text(owner), .integer(now + leaseMillis)] + destinations.map { .text($0) } + [.text(owner), .integer(Int64(limit))],
+                destinations.map { .text($0) } + names + [.text(owner), .integer(Int64(limit)), .text(owner), .integer(now + leaseMillis)]
+                    + names + [.text(owner)],
                 operation: "claim deliveries"
             ) { row in
                 result.append(Self.pendingDelivery(row))

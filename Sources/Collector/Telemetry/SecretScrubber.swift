@@ -73,6 +73,7 @@ public final class SecretScrubber: Sendable {
             found.append(password.value)
             found.append(Data("\(username):\(password.value)".utf8).base64EncodedString())
         }
+        if let admin = config.server.adminToken { found.append(admin.value) }
         if let postgres = config.storage.postgres {
             // The URL and its password; not the user name, which is no secret and may be a
             // common word ("postgres") that scrubbing would blank everywhere.

@@ -1,5 +1,5 @@
 /*
- * cano_plugin.h: the cano-collector plugin ABI, version 1.1.
+ * cano_plugin.h: the cano-collector plugin ABI, version 1.2.
  *
  * This header is the whole contract between the cano-collector host and a plugin
  * (a destination or an enricher) loaded with dlopen. It depends on nothing but the C
@@ -19,7 +19,9 @@
  *     newer minor than the host is refused: it may rely on host services the host lacks.
  *   - Every struct starts with `struct_size`, set by whoever fills it in. Fields are only
  *     ever appended. A reader copies min(struct_size, its own sizeof) bytes into a zeroed
- *     struct, so new fields read as zero/NULL for old writers.
+ *     struct, so new fields read as zero/NULL for old writers. The host also reads a
+ *     descriptor field added in minor N only when abi_minor >= N: a plugin of an older
+ *     minor may set struct_size larger and keep its own data past the fields it knows.
  *   - A descriptor whose struct_size is smaller than CANO_DESCRIPTOR_V1_MIN_SIZE, or whose
  *     kind is unknown, is refused.
  *   - Swift plugins set `toolchain` to the Swift compiler version they were built with
@@ -66,7 +68,7 @@ extern "C" {
 #endif
 
 #define CANO_ABI_MAJOR 1
-#define CANO_ABI_MINOR 1
+#define CANO_ABI_MINOR 2
 
 /** The one symbol a plugin exports. */
 #define CANO_PLUGIN_ENTRY_SYMBOL "cano_plugin_entry"
@@ -114,6 +116,14 @@ typedef enum cano_log_level {
 
 /** Descriptor flag: deliver()/enrich() may run concurrently on one instance. */
 #define CANO_FLAG_REENTRANT ((uint64_t)1 << 0)
+
+/**
+ * Descriptor capability (v1.2): the destination renders grouped Issues (`"type": "group"`
+ * with a `group` object, see docs/issue.schema.json). Without it the host never sends one:
+ * it delivers each member of a group as an Issue of its own, as it always has. Unknown
+ * bits are ignored, so a plugin may set bits a later host defines.
+ */
+#define CANO_CAPABILITY_GROUPS ((uint64_t)1 << 0)
 
 /**
  * cano_host_services.create_flags (v1.1): this create() only checks the config. The host
@@ -257,10 +267,22 @@ typedef struct cano_plugin_descriptor {
      * holding the content (trailing whitespace removed). Static, like the other strings.
      */
     const char *const *path_keys;
+
+    /* ---- v1.2 (read only when struct_size covers it and abi_minor >= 2) ---- */
+
+    /**
+     * CANO_CAPABILITY_* bits: what this plugin can take beyond plain Issues. 0 (and any
+     * v1.0/v1.1 descriptor) means none: the host then sends only single Issues. A separate
+     * field from `flags`, which says how to call the plugin rather than what to send it.
+     */
+    uint64_t capabilities;
 } cano_plugin_descriptor;
 
 /** The smallest descriptor a v1 host accepts: everything up to and including free_buffer. */
 #define CANO_DESCRIPTOR_V1_MIN_SIZE (offsetof(cano_plugin_descriptor, free_buffer) + sizeof(void (*)(void *)))
+
+/** The size of a v1.1 descriptor: everything up to and including path_keys. */
+#define CANO_DESCRIPTOR_V1_1_SIZE (offsetof(cano_plugin_descriptor, path_keys) + sizeof(const char *const *))
 
 /** The entry point's type: returns a pointer to a static descriptor. */
 typedef const cano_plugin_descriptor *(*cano_plugin_entry_fn)(void);

@@ -73,7 +73,7 @@ public enum AdaptiveCardSchema {
         process.standardOutput = pipe
         process.standardError = pipe
         try Subprocess.start(process)
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        let output = Subprocess.readToEnd(pipe.fileHandleForReading)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw Violation(description: "Adaptive Card schema validation failed (needs python3 with jsonschema):\n" + String(decoding: output, as: UTF8.self))

@@ -126,7 +126,8 @@ public enum PluginConformance {
             report.checks.append(.init("descriptor", .pass,
                 "\(p.name) \(p.version), \(p.kind.rawValue), ABI \(PluginLoader.abiMajor).\(p.abiMinor), "
                 + "toolchain \(p.toolchain ?? "none (C/Rust/Go)"), \(p.isReentrant ? "reentrant" : "serialised calls")"
-                + (p.pathKeys.isEmpty ? "" : ", path keys: \(p.pathKeys.sorted().joined(separator: ", "))")))
+                + (p.pathKeys.isEmpty ? "" : ", path keys: \(p.pathKeys.sorted().joined(separator: ", "))")
+                + (p.kind == .destination ? ", capabilities: \(p.capabilities)" : "")))
         case .failure(let error):
             let loadCodes: Set<PluginLoadError.Code> = [.fileNotFound, .dlopenFailed, .missingSymbol, .nullDescriptor]
             if loadCodes.contains(error.code) {
