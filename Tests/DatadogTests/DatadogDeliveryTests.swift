@@ -11,7 +11,7 @@ import TestSupport
     /// status error then ok, the key in DD-API-KEY and nowhere else.
     @Test func v2FiringThenResolveShareTheAggregationKey() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let notifier = try h.notifier(["tag_labels": ["alertname"], "tags": ["env:prod"]])
         let firing = try await notifier.deliverOnThread(Sample.issue())
         #expect(firing.isDelivered, "\(firing)")
@@ -38,7 +38,7 @@ import TestSupport
     /// v1 on a site that has it: alert_type error then success, same aggregation_key.
     @Test func v1FiringThenResolve() async throws {
         let h = try await Harness.start(site: "US1-FED")
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let notifier = try h.notifier(["api_version": "v1"])
         #expect(try await notifier.deliverOnThread(Sample.issue()).isDelivered)
         let resolve = try await notifier.deliverOnThread(Sample.issue(.resolved))
@@ -55,7 +55,7 @@ import TestSupport
     /// On UK1 the default is v2, which the double serves; it has no v1 path at all.
     @Test func uk1UsesV2() async throws {
         let h = try await Harness.start(site: "UK1")
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         #expect(try await h.notifier().deliverOnThread(Sample.issue()).isDelivered)
         #expect(h.datadog.events.first?.version == "v2")
     }
@@ -63,7 +63,7 @@ import TestSupport
     /// A 4,000+ character text arrives cut, and the double (which enforces the limit) takes it.
     @Test func longTextIsAccepted() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         var issue = Sample.issue()
         issue.description = String(repeating: "crash ", count: 2_000)
         issue.title = String(repeating: "T", count: 700)
@@ -79,7 +79,7 @@ import TestSupport
     /// exactly that many seconds.
     @Test func rateLimitRetriesAfterTheReset() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         h.datadog.inject(.rateLimited(reset: 17))
         let result = try await h.notifier().deliverOnThread(Sample.issue())
         #expect(result.isRetry, "\(result)")
@@ -91,7 +91,7 @@ import TestSupport
     /// A Retry-After, when a proxy adds one, wins over the reset header.
     @Test func retryAfterWins() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         h.datadog.inject(.response(CaptureServer.Response(status: 429, headers: [("Retry-After", "3"), ("X-RateLimit-Reset", "40")])))
         #expect(try await h.notifier().deliverOnThread(Sample.issue()).retryAfter == .seconds(3))
     }
@@ -112,7 +112,7 @@ import TestSupport
     @Test(arguments: [500, 502, 503])
     func serverErrorsRetry(status: Int) async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         h.datadog.inject(.serverError(status))
         let notifier = try h.notifier()
         let result = try await notifier.deliverOnThread(Sample.issue())
@@ -127,7 +127,7 @@ import TestSupport
     /// neither key in the message or the log.
     @Test func wrongKeyIsPermanent() async throws {
         let h = try await Harness.start(apiKeys: ["another0key0entirely0000000000000"])
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let result = try await h.notifier().deliverOnThread(Sample.issue())
         #expect(result.isPermanent, "\(result)")
         #expect(result.message.contains("HTTP 403"))
@@ -139,7 +139,7 @@ import TestSupport
     /// A 400 carries Datadog's `errors` text, v1 strings and v2 JSON:API objects alike.
     @Test func badRequestIsPermanentWithDatadogsErrors() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let v1Body = Array(#"{"errors":["Event title is required"]}"#.utf8)
         h.datadog.inject(.response(CaptureServer.Response(status: 400, headers: [("Content-Type", "application/json")], body: v1Body)))
         let v1 = try await h.notifier().deliverOnThread(Sample.issue())
@@ -157,7 +157,7 @@ import TestSupport
     /// the result or the log.
     @Test func echoedKeyIsRedacted() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let body = Array(#"{"errors":["API key \#(testAPIKey) is invalid"]}"#.utf8)
         for status in [400, 403, 429, 500] {
             h.datadog.inject(.response(CaptureServer.Response(status: status, body: body)))

@@ -20,7 +20,7 @@ import TestSupport
 
     @Test func acceptsWellFormedEventsOnBothPaths() async throws {
         let double = try await DatadogDouble.start(apiKeys: [key])
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         #expect(try await post(double, "/api/v1/events", Self.v1OK).status == 202)
         #expect(try await post(double, "/api/v2/events", Self.v2OK).status == 202)
         #expect(double.events.map(\.version) == ["v1", "v2"])
@@ -29,7 +29,7 @@ import TestSupport
 
     @Test func refusals() async throws {
         let double = try await DatadogDouble.start(site: "UK1", apiKeys: [key])
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         // UK1 has no v1 host.
         #expect(try await post(double, "/api/v1/events", Self.v1OK).status == 404)
         // No or wrong key.
@@ -55,7 +55,7 @@ import TestSupport
 
     @Test func v1Limits() async throws {
         let double = try await DatadogDouble.start(apiKeys: [key])
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         let longTitle = #"{"title":"\#(String(repeating: "t", count: 101))","text":"x"}"#
         let response = try await post(double, "/api/v1/events", longTitle)
         #expect(response.status == 400)
@@ -69,7 +69,7 @@ import TestSupport
     /// kept apart from the event requests.
     @Test func validateEndpoint() async throws {
         let double = try await DatadogDouble.start(site: "UK1", apiKeys: [key])
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         func get(_ headers: [String: String]) async throws -> HTTPResponse {
             let request = HTTPRequest(method: "GET", url: double.url + "/api/v1/validate",
                                       headers: headers.map { HTTPHeader(name: $0.key, value: $0.value) }, timeout: .seconds(30))
@@ -92,7 +92,7 @@ import TestSupport
 
     @Test func scriptedRateLimit() async throws {
         let double = try await DatadogDouble.start(apiKeys: [key])
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         double.inject(.rateLimited(reset: 9))
         let response = try await post(double, "/api/v2/events", Self.v2OK)
         #expect(response.status == 429)

@@ -335,7 +335,7 @@ import Glibc
             helperHung("PostgresServer.dedicated()")
             return
         }
-        defer { Task { try? await server.destroy() } }
+        defer { stopLater { try? await server.destroy() } }
         let url = try await server.makeDatabase(prefix: "restart")
         let db = try PostgreSQLDatabase(config: PostgresStorageConfig(url: Secret(url)), logger: Self.logger)
         defer { db.close() }

@@ -11,7 +11,7 @@ import Testing
     @Test func alertmanagerFiringAndResolveReachDatadogWithOneAggregationKey() async throws {
         let apiKey = "c4n0e2e0datadog0api0key000000007"
         let datadog = try await DatadogDouble.start(site: "EU1", apiKeys: [apiKey])
-        defer { Task { await datadog.stop() } }
+        defer { stopLater { await datadog.stop() } }
         let workspace = try EndToEndWorkspace(plugins: ["CanoDatadog"])
         defer { workspace.remove() }
         // As a Kubernetes Secret mounts it: a file ending in a newline, read by the host

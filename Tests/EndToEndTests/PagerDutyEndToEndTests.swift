@@ -11,7 +11,7 @@ import Testing
     @Test func alertmanagerFiringAndResolveReachPagerDutyAsOneAlert() async throws {
         let routingKey = "c4n0e2e0pagerduty0routing0key007"
         let pagerduty = try await PagerDutyDouble.start(routingKeys: [routingKey])
-        defer { Task { await pagerduty.stop() } }
+        defer { stopLater { await pagerduty.stop() } }
         let workspace = try EndToEndWorkspace(plugins: ["CanoPagerDuty"])
         defer { workspace.remove() }
         // As a Kubernetes Secret mounts it: a file ending in a newline, read by the host

@@ -53,7 +53,7 @@ import Testing
         let began = ContinuousClock.now
         let double = try await row.start()
         let proxy = try await RateLimitProxy.start(upstream: double.url, policy: Self.policy, identity: row.identity)
-        defer { Task { await proxy.stop(); await double.stop() } }
+        defer { stopLater { await proxy.stop(); await double.stop() } }
         let workspace = try EndToEndWorkspace(plugins: [row.product])
         defer { workspace.remove() }
         // Backoff capped below the Retry-After: see the suite's comment.

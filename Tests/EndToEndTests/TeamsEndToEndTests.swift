@@ -11,7 +11,7 @@ import Testing
 @Suite(.serialized) struct TeamsEndToEndTests {
     @Test func alertmanagerFiringAndResolveReachTeamsAsTwoCards() async throws {
         let teams = try await TeamsDouble.start()
-        defer { Task { await teams.stop() } }
+        defer { stopLater { await teams.stop() } }
         let workspace = try EndToEndWorkspace(plugins: ["CanoTeams"])
         defer { workspace.remove() }
         let urlFile = try workspace.secretFile("webhook-url", teams.url)

@@ -16,7 +16,7 @@ import TestSupport
         _ = ProcessCurl.initialized
         let token = FakeAPIServerEnrichmentTests.token
         let api = try await FakeKubeAPIServer.start(tokens: [token])
-        defer { Task { await api.shutdown() } }
+        defer { stopLater { await api.shutdown() } }
         let connection = KubeConnection(server: api.url, tls: TLSOptions(caPEM: Array(api.certificates.caPEM.utf8)),
                                         token: TokenSource(token: token), namespace: "cano")
         let sink = RecordingSink()

@@ -38,7 +38,7 @@ import TestSupport
 
     @Test func anOOMKilledPodOverHTTPSCarriesItsLogLimitsAndEvents() async throws {
         let env = try await start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         let pod = try KubeFixtures.object("pods/pod-oomkilled-laststate-restarted.yaml")
         _ = env.cluster.apply("pods", pod)
         // No Event for this pod was captured: the real Killing event, retargeted at it.
@@ -67,7 +67,7 @@ import TestSupport
 
     @Test func aFiftyMegabyteLogOverHTTPSIsCapped() async throws {
         let env = try await start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         _ = env.cluster.apply("pods", try KubeFixtures.object("pods/pod-oomkilled-laststate-restarted.yaml"))
         let line = "2026-01-08T08:07:09Z INFO padding padding padding padding padding padding padding padding\n"
         let big = String(repeating: line, count: (50 << 20) / line.utf8.count + 1) + "the last line\n"
@@ -88,7 +88,7 @@ import TestSupport
 
     @Test func aKubePodCrashLoopingAlertGetsThePodContextOverHTTPS() async throws {
         let env = try await start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         // The alert's pod (payments/api-7d9f8b6c5-x2x9q) was not captured; the real
         // crash-looping pod fixture stands in under its names.
         var pod = try KubeFixtures.object("pods/pod-crashloopbackoff.yaml")
@@ -110,7 +110,7 @@ import TestSupport
 
     @Test func anEnricherPluginReadsThroughKubeGetAndIsRefusedSecrets() async throws {
         let env = try await start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         let pod = try KubeFixtures.object("pods/pod-running-healthy-managedfields.json")
         _ = env.cluster.apply("pods", pod)
         let dir = try TemporaryDirectory(prefix: "cano-enricher")

@@ -17,7 +17,7 @@ import TestSupport
     @Test func anOOMKilledPodsSlackMessageShowsTheLimitTheEventsAndTheLog() async throws {
         _ = ProcessCurl.initialized
         let api = try await FakeKubeAPIServer.start(tokens: [FakeAPIServerEnrichmentTests.token])
-        defer { Task { await api.shutdown() } }
+        defer { stopLater { await api.shutdown() } }
         let slack = try await SlackDouble.start(token: Self.slackToken)
         defer { slack.stop() }
 

@@ -5,6 +5,7 @@ import Foundation
 import KubeClient
 import KubeSources
 import Testing
+import TestSupport
 import Yams
 
 @Suite("Kubernetes config and enricher reader")
@@ -81,7 +82,7 @@ struct ConfigAndReaderTests {
         #expect(!KubeAPIReader.isAllowed("/apis/apps/v1/namespaces/x/deployments"))
 
         let env = try await KubeTestEnv.start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         env.cluster.setLog(namespace: "x", pod: "y", "boom\n")
         let reader = KubeAPIReader(client: env.client())
         let result = try await blocking { () throws(KubeError) in reader.get(path: "/api/v1/namespaces/x/pods/y/log?tailLines=50") }

@@ -43,7 +43,7 @@ struct EventJobHelmTests {
         env.cluster.apply("events", template.event(reason: "FailedCreate", message: try Self.quotaMessage(), kind: "ReplicaSet",
                                                    name: "allocation-manager-6597bc46dc", namespace: "quota", at: nowRFC3339(offset: -3600)))
         let h = try await SourcesHarness(env: env, config: Self.only(events: true))
-        defer { Task { await h.stop(); await env.server.shutdown() } }
+        defer { stopLater { await h.stop(); await env.server.shutdown() } }
 
         let quota = template.event(reason: "FailedCreate", message: try Self.quotaMessage(), kind: "ReplicaSet",
                                    name: "allocation-manager-6597bc46dc", namespace: "quota")
@@ -87,7 +87,7 @@ struct EventJobHelmTests {
             env.cluster.apply("jobs.batch", item)
         }
         let h = try await SourcesHarness(env: env, config: Self.only(jobs: true))
-        defer { Task { await h.stop(); await env.server.shutdown() } }
+        defer { stopLater { await h.stop(); await env.server.shutdown() } }
         let job = try Fixtures.load("jobs/job-failed-backofflimitexceeded.yaml")
         let running = job.placed(namespace: "etl", name: "nightly").removing("status.conditions")
         env.cluster.apply("jobs.batch", running)
@@ -121,7 +121,7 @@ struct EventJobHelmTests {
         var config = Self.only(helm: true)
         config.helm.pendingTimeoutSeconds = 60
         let h = try await SourcesHarness(env: env, config: config)
-        defer { Task { await h.stop(); await env.server.shutdown() } }
+        defer { stopLater { await h.stop(); await env.server.shutdown() } }
 
         // `helm upgrade` writes revision 4 (pending-upgrade), then marks it failed.
         func revision(_ n: Int, _ status: String, modifiedAt: Date = Date()) -> JSONValue {

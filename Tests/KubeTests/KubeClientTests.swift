@@ -86,7 +86,7 @@ struct KubeConfigTests {
 struct KubeClientTests {
     @Test func listPaginatesWithContinueTokens() async throws {
         let env = try await KubeTestEnv.start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         let pod = try Fixtures.load("pods/pod-running-healthy-managedfields.json")
         for i in 0..<7 { env.cluster.apply("pods", pod.placed(namespace: "p", name: "web-\(i)")) }
         let client = env.client()
@@ -106,7 +106,7 @@ struct KubeClientTests {
 
     @Test func forbiddenDecodesTheStatus() async throws {
         let env = try await KubeTestEnv.start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         env.cluster.forbid("pods")
         let client = env.client()
         let error = await #expect(throws: KubeError.self) {
@@ -122,7 +122,7 @@ struct KubeClientTests {
 
     @Test func throttlingIsRetriedAfterRetryAfter() async throws {
         let env = try await KubeTestEnv.start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         env.cluster.apply("pods", try Fixtures.load("pods/pod-running-healthy-managedfields.json").placed(namespace: "a"))
         env.cluster.failNext(1, pathContains: "/pods", status: 429, retryAfter: 1)
         env.cluster.failNext(1, pathContains: "/pods", status: 503)
@@ -141,7 +141,7 @@ struct KubeClientTests {
 
     @Test func watchDecodesTheStreamAndExpiresOldVersions() async throws {
         let env = try await KubeTestEnv.start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         let client = env.client()
         let pod = try Fixtures.load("pods/pod-running-healthy-managedfields.json").placed(namespace: "w", name: "one")
         let start = String(env.cluster.resourceVersion)
@@ -189,7 +189,7 @@ struct KubeClientTests {
 
     @Test func metadataOnlyListSendsTheAcceptHeader() async throws {
         let env = try await KubeTestEnv.start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         env.cluster.apply("secrets", try Fixtures.load("helm/helm-release-secret-deployed-handbuilt.yaml"))
         let client = env.client()
         let labels = try await blocking { () throws(KubeError) -> [String: String] in
@@ -207,7 +207,7 @@ struct KubeClientTests {
 
     @Test func podLogs() async throws {
         let env = try await KubeTestEnv.start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         env.cluster.setLog(namespace: "a", pod: "p", "line 1\nline 2\n")
         let client = env.client()
         let text = try await blocking { () throws(KubeError) in try client.podLog(namespace: "a", pod: "p", tailLines: 2) }
@@ -217,7 +217,7 @@ struct KubeClientTests {
 
     @Test func rotatedTokenFileIsReRead() async throws {
         let env = try await KubeTestEnv.start(token: "first-token-aaaa")
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "first-token-aaaa\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
@@ -236,7 +236,7 @@ struct KubeClientTests {
 
     @Test func tokensNeverReachErrorsOrLogs() async throws {
         let env = try await KubeTestEnv.start(token: "accepted-token")
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         let secret = "wrong-token-9f8e7d6c"
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -270,7 +270,7 @@ final class SeenEvents: Sendable {
 struct WatchResumptionTests {
     @Test func theRealExpiredErrorLineMeansRelist() async throws {
         let env = try await KubeTestEnv.start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         // The 410 ERROR line exactly as a real API server sent it (wso2/apk#571).
         let line = String(decoding: try Fixtures.data("watch/watch-error-410-expired.jsonl"), as: UTF8.self)
         let status = try #require(try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))["object"])
@@ -293,7 +293,7 @@ struct WatchResumptionTests {
         let env = try await KubeTestEnv.start()
         env.cluster.setWatchTimeout(seconds: 1)
         let h = try await SourcesHarness(env: env, config: PodDetectorTests.sourcesConfig())
-        defer { Task { await h.stop(); await env.server.shutdown() } }
+        defer { stopLater { await h.stop(); await env.server.shutdown() } }
         env.cluster.apply("pods", try Fixtures.load("pods/pod-crashloopbackoff.yaml").placed(namespace: "t"))
         try await waitUntil("reported") { h.issues.count == 1 }
         let listsBefore = env.cluster.requests.filter { $0.path == "/api/v1/pods" && $0.query["watch"] == nil }.count
@@ -315,7 +315,7 @@ struct WatchResumptionTests {
 struct ClientCertificateTests {
     @Test func kubeconfigClientCertificateDataAndFiles() async throws {
         let server = try await FakeKubeAPIServer.start(tokens: [], clientCertificates: true)
-        defer { Task { await server.shutdown() } }
+        defer { stopLater { await server.shutdown() } }
         let certs = server.certificates
         server.cluster.apply("pods", try Fixtures.load("pods/pod-running-healthy-managedfields.json"))
         let dir = try makeTempDir()

@@ -59,7 +59,7 @@ struct LeaderElectionTests {
 
     @Test func onlyOneLeadsAndAFollowerTakesOverAfterTheLeaderDies() async throws {
         let env = try await KubeTestEnv.start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         let config = LeaderElectionConfig(leaseDurationSeconds: 2, renewDeadlineSeconds: 1.5, retryPeriodSeconds: 0.2)
         let book = Book()
         let a = Replica("replica-a", client: env.client(), config: config, book: book, releaseOnStop: false)
@@ -92,7 +92,7 @@ struct LeaderElectionTests {
 
     @Test func conflictingUpdatesAreRefusedWith409() async throws {
         let env = try await KubeTestEnv.start()
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         let client = env.client()
         let path = KubeResource.leases.path(namespace: "cano", name: "l")
         let created = try await blocking { () throws(KubeError) in
@@ -120,7 +120,7 @@ struct LeaderElectionTests {
     @Test func onlyTheLeaderReports() async throws {
         // Each replica has its own token, so the server log tells whose requests are whose.
         let env = try await KubeTestEnv.start(token: "replica-a-token", extraTokens: ["replica-b-token"])
-        defer { Task { await env.server.shutdown() } }
+        defer { stopLater { await env.server.shutdown() } }
         var config = SourcesHarness.baseConfig()
         config.events.enabled = false
         config.jobs.enabled = false

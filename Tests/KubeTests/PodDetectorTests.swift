@@ -20,7 +20,7 @@ struct PodDetectorTests {
     @Test func crashLoopFiresOncePerWorkloadAndResolvesWhenHealthy() async throws {
         let env = try await KubeTestEnv.start()
         let h = try await SourcesHarness(env: env, config: Self.sourcesConfig())
-        defer { Task { await h.stop(); await env.server.shutdown() } }
+        defer { stopLater { await h.stop(); await env.server.shutdown() } }
         let crash = try Fixtures.load("pods/pod-crashloopbackoff-managedfields.json")
         let healthy = try Fixtures.load("pods/pod-running-healthy-managedfields.json")
 
@@ -76,7 +76,7 @@ struct PodDetectorTests {
             env.cluster.apply("pods", item)
         }
         let h = try await SourcesHarness(env: env, config: Self.sourcesConfig())
-        defer { Task { await h.stop(); await env.server.shutdown() } }
+        defer { stopLater { await h.stop(); await env.server.shutdown() } }
 
         // Resyncs: every object re-sent unchanged, then a broken watch.
         for f in files { env.cluster.apply("pods", try Fixtures.load(f)) }
@@ -112,7 +112,7 @@ struct PodDetectorTests {
     @Test func oomKilled137IsAKillBut143AndEvictionsAreNot() async throws {
         let env = try await KubeTestEnv.start()
         let h = try await SourcesHarness(env: env, config: Self.sourcesConfig())
-        defer { Task { await h.stop(); await env.server.shutdown() } }
+        defer { stopLater { await h.stop(); await env.server.shutdown() } }
         let oom = try Fixtures.load("pods/pod-oomkilled-laststate-restarted.yaml")
         let path = "status.containerStatuses.0.lastState.terminated"
 
@@ -148,7 +148,7 @@ struct PodDetectorTests {
     @Test func imagePullAndConfigErrors() async throws {
         let env = try await KubeTestEnv.start()
         let h = try await SourcesHarness(env: env, config: Self.sourcesConfig())
-        defer { Task { await h.stop(); await env.server.shutdown() } }
+        defer { stopLater { await h.stop(); await env.server.shutdown() } }
         env.cluster.apply("pods", try Fixtures.load("pods/pod-errimagepull.json").placed(namespace: "img"))
         try await waitUntil("errimagepull") { h.issues.count == 1 }
         // The same Deployment's pod moves on to ImagePullBackOff: the same problem.
@@ -188,7 +188,7 @@ struct PodDetectorTests {
         var config = Self.sourcesConfig()
         config.pods.namespaces = NamespaceFilter(exclude: ["kube-system"])
         let h = try await SourcesHarness(env: env, config: config)
-        defer { Task { await h.stop(); await env.server.shutdown() } }
+        defer { stopLater { await h.stop(); await env.server.shutdown() } }
         env.cluster.apply("pods", try Fixtures.load("pods/pod-crashloopbackoff.yaml").placed(namespace: "kube-system"))
         try await h.podBarrier("ns")
         #expect(h.issues.isEmpty)

@@ -9,7 +9,7 @@ import TestSupport
 @Suite struct PagerDutyDeliveryTests {
     @Test func firingTriggersWithTheFingerprintAsDedupKey() async throws {
         let h = try await Harness.start(routingKeys: [testRoutingKey])
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let notifier = try h.notifier(["client_url": "https://grafana.example/d/k8s"])
         let result = try await notifier.deliverOnThread(Sample.issue(), key: "pd:3f2a9c0d11e4b7a8:firing:1767225600")
         #expect(result.isDelivered, "\(result)")
@@ -54,7 +54,7 @@ import TestSupport
 
     @Test func resolveResolvesTheSameAlert() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let notifier = try h.notifier()
         // The idempotency keys differ between firing and resolve (status is part of them);
         // only the fingerprint ties them together.
@@ -73,7 +73,7 @@ import TestSupport
 
     @Test func repeatsDeduplicateAndARefireOpensANewAlert() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let notifier = try h.notifier()
         for issue in [Sample.issue(), Sample.issue(), Sample.issue(.resolved), Sample.issue()] {
             try await notifier.expectDelivered(issue)
@@ -86,14 +86,14 @@ import TestSupport
     @Test(arguments: [(Severity.high, "critical"), (.low, "warning"), (.info, "info"), (.debug, "info")])
     func defaultSeverityMapping(severity: Severity, expected: String) async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         try await h.notifier().expectDelivered(Sample.issue(severity: severity))
         #expect(h.pagerduty.alertEvents.first?.payload?["severity"]?.stringValue == expected)
     }
 
     @Test func severityMapOverrides() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let notifier = try h.notifier(["severity_map": .object(["LOW": "error", "high": "CRITICAL", "DEBUG": "warning"])])
         for severity in [Severity.low, .high, .debug, .info] {
             try await notifier.expectDelivered(Sample.issue(fingerprint: "fp-\(severity.rawValue)", severity: severity))
@@ -105,7 +105,7 @@ import TestSupport
 
     @Test func rateLimitWithoutRetryAfterWaitsThirtySeconds() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         h.pagerduty.inject(.rateLimited)
         let result = try await h.notifier().deliverOnThread(Sample.issue())
         #expect(result.isRetry)
@@ -116,7 +116,7 @@ import TestSupport
 
     @Test func retryAfterIsHonouredWhenSent() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         h.pagerduty.inject(.response(.init(status: 429, headers: [("Retry-After", "7")])))
         let result = try await h.notifier().deliverOnThread(Sample.issue())
         #expect(result.retryAfter == .seconds(7))
@@ -125,7 +125,7 @@ import TestSupport
     @Test(arguments: [500, 502, 503, 504])
     func serverErrorsRetry(status: Int) async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         h.pagerduty.inject(.serverError(status))
         let notifier = try h.notifier()
         let result = try await notifier.deliverOnThread(Sample.issue())
@@ -140,7 +140,7 @@ import TestSupport
 
     @Test func badRequestIsPermanentWithPagerDutysErrors() async throws {
         let h = try await Harness.start(routingKeys: ["0123456789abcdef0123456789abcdef"])
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let result = try await h.notifier().deliverOnThread(Sample.issue())
         #expect(result.isPermanent, "\(result)")
         #expect(result.message.contains("HTTP 400"))
@@ -161,7 +161,7 @@ import TestSupport
 
     @Test func longSummaryIsCutTo1024Scalars() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         var issue = Sample.issue()
         issue.description = String(repeating: "日本👩‍👩‍👧 ", count: 400)
         let result = try await h.notifier().deliverOnThread(issue)
@@ -177,7 +177,7 @@ import TestSupport
 
     @Test func oversizedEventTrimsCustomDetailsAndSaysSo() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         var issue = Sample.issue()
         let bigLog = String(repeating: "0123456789abcdef\n", count: 40_000)  // 680 KB
         issue.enrichments.append(Enrichment(type: "pod_logs", title: "Previous container logs", blocks: [.markdown(bigLog)]))
@@ -198,7 +198,7 @@ import TestSupport
 
     @Test func unfittableEventIsPermanent() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         var issue = Sample.issue()
         issue.links = (0..<6000).map { Link(title: "link \($0)", url: "https://example.com/\(String(repeating: "x", count: 80))/\($0)") }
         let result = try await h.notifier().deliverOnThread(issue)
@@ -211,7 +211,7 @@ import TestSupport
 
     @Test func routingKeyFromALabel() async throws {
         let h = try await Harness.start(routingKeys: [testRoutingKey, labelRoutingKey])
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let notifier = try h.notifier(["routing_key_label": "pagerduty_key"])
         var labelled = Sample.issue(fingerprint: "fp-labelled")
         labelled.subject.labels["pagerduty_key"] = labelRoutingKey + "\n"
@@ -224,7 +224,7 @@ import TestSupport
 
     @Test func labelOnlyConfigNeedsTheLabel() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let notifier = try h.notifier(["routing_key": .null, "routing_key_label": "pagerduty_key"])
         let result = try await notifier.deliverOnThread(Sample.issue())
         #expect(result.isPermanent)
@@ -234,7 +234,7 @@ import TestSupport
 
     @Test func badLabelKeyIsPermanentAndNotEchoed() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let notifier = try h.notifier(["routing_key_label": "pagerduty_key"])
         var issue = Sample.issue()
         let wrong = "SHORTsecretKEY-not-32-chars"
@@ -249,7 +249,7 @@ import TestSupport
 
     @Test func helmReleasesAreChangeEvents() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let notifier = try h.notifier()
         let fired = try await notifier.deliverOnThread(Sample.helm())
         #expect(fired.isDelivered, "\(fired) \(h.pagerduty.rejections)")
@@ -267,7 +267,7 @@ import TestSupport
 
     @Test func helmAsAlertsWhenChangeEventsAreOff() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         try await h.notifier(["helm_change_events": false]).expectDelivered(Sample.helm())
         #expect(h.pagerduty.alertEvents.first?.action == "trigger")
         #expect(h.pagerduty.alertEvents.first?.dedupKey == "helm-shop-cart-failed")
@@ -280,7 +280,7 @@ import TestSupport
     /// when PagerDuty or a proxy in front of it quotes it back.
     @Test func routingKeyNeverLeaks() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let notifier = try h.notifier(["routing_key_label": "pagerduty_key"])
         var labelled = Sample.issue(fingerprint: "fp-label")
         labelled.subject.labels["pagerduty_key"] = labelRoutingKey

@@ -30,7 +30,7 @@ import TestSupport
 
     @Test func acceptsAValidTrigger() async throws {
         let double = try await PagerDutyDouble.start()
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         let response = try await Self.post(double, json: Self.trigger())
         #expect(response.status == 202)
         let body = try IssueCoding.decode(JSONValue.self, from: response.body)
@@ -41,7 +41,7 @@ import TestSupport
 
     @Test func triggerWithoutDedupKeyGetsOne() async throws {
         let double = try await PagerDutyDouble.start()
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         let response = try await Self.post(double, json: Self.trigger { $0["dedup_key"] = nil })
         #expect(response.status == 202)
         let key = try IssueCoding.decode(JSONValue.self, from: response.body)["dedup_key"]?.stringValue
@@ -90,7 +90,7 @@ import TestSupport
     ])
     func rejects(name: String, error: String) async throws {
         let double = try await PagerDutyDouble.start()
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         let response = try await Self.post(double, json: Self.trigger { Self.breakEvent(name, &$0) })
         #expect(response.status == 400, "\(name)")
         let body = try IssueCoding.decode(JSONValue.self, from: response.body)
@@ -103,7 +103,7 @@ import TestSupport
 
     @Test func rejectsWrongContentTypeAndBadJSON() async throws {
         let double = try await PagerDutyDouble.start()
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         #expect(try await Self.post(double, body: try IssueCoding.encode(Self.trigger()), contentType: "text/plain").status == 400)
         #expect(try await Self.post(double, body: Array("{not json".utf8)).status == 400)
         #expect(double.rejections.map(\.errors.first) == ["Content-Type must be application/json", "Could not parse the event as a JSON object"])
@@ -111,7 +111,7 @@ import TestSupport
 
     @Test func rejectsEventsOver512KB() async throws {
         let double = try await PagerDutyDouble.start()
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         let big = Self.trigger { e in
             e["payload"] = ["summary": "s", "source": "x", "severity": "info", "custom_details": ["log": .string(String(repeating: "x", count: 512_000))]]
         }
@@ -121,14 +121,14 @@ import TestSupport
 
     @Test func unknownKeysAreInvalidWhenKeysAreListed() async throws {
         let double = try await PagerDutyDouble.start(routingKeys: ["0123456789abcdef0123456789abcdef"])
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         #expect(try await Self.post(double, json: Self.trigger()).status == 400)
         #expect(double.rejections.first?.errors == ["Invalid routing key"])
     }
 
     @Test func alertStateMachine() async throws {
         let double = try await PagerDutyDouble.start()
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         let resolve: JSONValue = ["routing_key": .string(Self.key), "event_action": "resolve", "dedup_key": "d-1"]
         let ack: JSONValue = ["routing_key": .string(Self.key), "event_action": "acknowledge", "dedup_key": "d-1"]
         // Resolve and ack before any trigger: accepted, dropped, nothing created.
@@ -150,7 +150,7 @@ import TestSupport
 
     @Test func changeEvents() async throws {
         let double = try await PagerDutyDouble.start()
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         let change: JSONValue = ["routing_key": .string(Self.key), "payload": ["summary": "deployed v2", "source": "helm", "timestamp": "2026-01-01T00:00:00Z"]]
         let response = try await Self.post(double, "/v2/change/enqueue", json: change)
         #expect(response.status == 202)
@@ -165,7 +165,7 @@ import TestSupport
 
     @Test func scriptedFaults() async throws {
         let double = try await PagerDutyDouble.start()
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         double.inject(.rateLimited)
         double.inject(.serverError(503))
         let limited = try await Self.post(double, json: Self.trigger())

@@ -85,7 +85,7 @@ struct CreateChecksTests {
         defer { dir.remove() }
         let certificate = try TestCertificate.make()
         let receiver = try await ReceiverDouble.start(tls: certificate)
-        defer { Task { await receiver.stop() } }
+        defer { stopLater { await receiver.stop() } }
         try certificate.certificatePEM.write(toFile: dir.file("ca.pem"), atomically: true, encoding: .utf8)
         let yaml = """
             destinations:

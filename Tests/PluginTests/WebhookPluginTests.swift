@@ -27,7 +27,7 @@ struct WebhookPluginTests {
 
     @Test func postsTheIssueJSONSignedWithIdempotencyKeyAndHeaders() async throws {
         let receiver = try await ReceiverDouble.start()
-        defer { Task { await receiver.stop() } }
+        defer { stopLater { await receiver.stop() } }
         let hook = try destination([
             "url": .string(receiver.url("/hooks/alerts?team=ops")),
             "headers": .object(["Authorization": .string("Bearer t0ken"), "X-Team": .string("ops")]),
@@ -53,7 +53,7 @@ struct WebhookPluginTests {
 
     @Test func customSignatureHeader() async throws {
         let receiver = try await ReceiverDouble.start()
-        defer { Task { await receiver.stop() } }
+        defer { stopLater { await receiver.stop() } }
         let hook = try destination(["url": .string(receiver.url()), "hmac_secret": .string("k"), "signature_header": .string("X-Hub-Signature-256")])
         #expect(await hook.deliverOnThread(try Samples.json(Samples.issue()), Samples.context()).status == .delivered)
         let request = try #require(receiver.requests.first)
@@ -68,7 +68,7 @@ struct WebhookPluginTests {
     ])
     func classifiesStatuses(status: Int, expected: DeliveryOutcome.Status) async throws {
         let receiver = try await ReceiverDouble.start()
-        defer { Task { await receiver.stop() } }
+        defer { stopLater { await receiver.stop() } }
         receiver.enqueue(.init(status: status))
         let hook = try destination(["url": .string(receiver.url())])
         let outcome = await hook.deliverOnThread(try Samples.json(Samples.issue()), Samples.context())
@@ -78,7 +78,7 @@ struct WebhookPluginTests {
 
     @Test func honoursRetryAfterOn429And503() async throws {
         let receiver = try await ReceiverDouble.start()
-        defer { Task { await receiver.stop() } }
+        defer { stopLater { await receiver.stop() } }
         receiver.enqueue(.init(status: 429, headers: [("Retry-After", "7")]), .init(status: 503, headers: [("Retry-After", "0.5")]), .init(status: 503))
         let hook = try destination(["url": .string(receiver.url())])
         let json = try Samples.json(Samples.issue())
@@ -94,7 +94,7 @@ struct WebhookPluginTests {
 
     @Test func timeoutIsARetry() async throws {
         let receiver = try await ReceiverDouble.start()
-        defer { Task { await receiver.stop() } }
+        defer { stopLater { await receiver.stop() } }
         receiver.enqueue(.init(status: 200, delay: .seconds(5)))
         let hook = try destination(["url": .string(receiver.url()), "timeout": .string("200ms")])
         let outcome = await hook.deliverOnThread(try Samples.json(Samples.issue()), Samples.context())
@@ -104,7 +104,7 @@ struct WebhookPluginTests {
 
     @Test func callDeadlineBoundsTheRequest() async throws {
         let receiver = try await ReceiverDouble.start()
-        defer { Task { await receiver.stop() } }
+        defer { stopLater { await receiver.stop() } }
         receiver.enqueue(.init(status: 200, delay: .seconds(5)))
         let hook = try destination(["url": .string(receiver.url()), "timeout": .string("30s")])
         let outcome = await hook.deliverOnThread(try Samples.json(Samples.issue()), Samples.context(timeout: .milliseconds(300)))
@@ -125,7 +125,7 @@ struct WebhookPluginTests {
     @Test func httpsWithTheConfiguredCA() async throws {
         let certificate = try TestCertificate.make()
         let receiver = try await ReceiverDouble.start(tls: certificate)
-        defer { Task { await receiver.stop() } }
+        defer { stopLater { await receiver.stop() } }
         #expect(receiver.url().hasPrefix("https://127.0.0.1:"))
         let json = try Samples.json(Samples.issue())
 
@@ -176,7 +176,7 @@ struct WebhookPluginTests {
         let secrets = ["PATHKEY0123", "QUERYKEY4567", "HMACKEY89AB", "TOKENCDEF"]
         let test = TestServices()
         let receiver = try await ReceiverDouble.start()
-        defer { Task { await receiver.stop() } }
+        defer { stopLater { await receiver.stop() } }
         let url = receiver.url("/hooks/PATHKEY0123?token=QUERYKEY4567")
         let config: [String: JSONValue] = [
             "url": .string(url), "hmac_secret": .string("HMACKEY89AB"),

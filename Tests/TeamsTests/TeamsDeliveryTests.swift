@@ -12,7 +12,7 @@ import TestSupport
     /// treated it as an error).
     @Test func workflow202EmptyBodyIsDelivered() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let result = try await h.notifier().deliverOnThread(Sample.issue())
         #expect(result.isDelivered, "\(result)")
         #expect(result.message.contains("HTTP 202"))
@@ -30,7 +30,7 @@ import TestSupport
 
     @Test func connector200WithBody1IsDelivered() async throws {
         let h = try await Harness.start(mode: .connector)
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let result = try await h.notifier().deliverOnThread(Sample.issue())
         #expect(result.isDelivered, "\(result)")
     }
@@ -38,7 +38,7 @@ import TestSupport
     /// Robusta #841: an emoji in the title must not cause a 400.
     @Test func emojiTitleIsAccepted() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let title = "🔥 Disk full on node-3 💾 👩‍💻 🇫🇷"
         let result = try await h.notifier().deliverOnThread(Sample.issue(title: title))
         #expect(result.isDelivered, "\(result)")
@@ -52,7 +52,7 @@ import TestSupport
     /// firing returned as its reference.
     @Test func resolvePostsACardReferencingTheFiring() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let notifier = try h.notifier()
         let firing = try await notifier.deliverOnThread(Sample.issue())
         let reference = try #require(firing.reference)
@@ -70,7 +70,7 @@ import TestSupport
 
     @Test func rateLimitWithRetryAfterRetriesThen() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         h.teams.inject(.rateLimited(retryAfter: "7"))
         h.teams.inject(.rateLimited(retryAfter: nil))
         let notifier = try h.notifier()
@@ -88,7 +88,7 @@ import TestSupport
     @Test(arguments: [500, 502, 503, 504])
     func serverErrorsRetry(status: Int) async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         h.teams.inject(.serverError(status))
         let result = try await h.notifier().deliverOnThread(Sample.issue())
         #expect(result.isRetry, "\(result)")
@@ -99,7 +99,7 @@ import TestSupport
     @Test(arguments: [(400, "Bad Request: the card is invalid"), (413, "Request Entity too large")])
     func clientErrorsArePermanentWithTheServiceText(status: Int, text: String) async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         h.teams.inject(.response(CaptureServer.Response(status: status, headers: [("Content-Type", "text/plain")], body: Array(text.utf8))))
         let result = try await h.notifier().deliverOnThread(Sample.issue())
         #expect(result.isPermanent, "\(result)")
@@ -109,7 +109,7 @@ import TestSupport
 
     @Test func connectorThrottleIn200BodyRetries() async throws {
         let h = try await Harness.start(mode: .connector)
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let body = "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429 with ContextId tcid=0"
         h.teams.inject(.response(CaptureServer.Response(status: 200, body: Array(body.utf8))))
         let result = try await h.notifier().deliverOnThread(Sample.issue())
@@ -118,7 +118,7 @@ import TestSupport
 
     @Test func timeoutRetries() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         h.teams.inject(.response(CaptureServer.Response(status: 202, delay: .seconds(3))))
         let result = try await h.notifier(["timeout": .string("300ms")]).deliverOnThread(Sample.issue())
         #expect(result.isRetry, "\(result)")
@@ -139,7 +139,7 @@ import TestSupport
     /// put it, or its signature, into a result or a log line.
     @Test func webhookURLNeverLeaks() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let echo = "Invalid request to \(h.teams.url) (sig=\(TeamsDouble.sampleSignature))"
         h.teams.inject(.response(CaptureServer.Response(status: 400, body: Array(echo.utf8))))
         h.teams.inject(.response(CaptureServer.Response(status: 503, body: Array(echo.utf8))))
@@ -157,7 +157,7 @@ import TestSupport
 
     @Test func passedDeadlineRetriesWithoutSending() async throws {
         let h = try await Harness.start()
-        defer { Task { await h.stop() } }
+        defer { stopLater { await h.stop() } }
         let notifier = try h.notifier()
         let request = try Sample.request(Sample.issue(), timeout: -1)
         let result = await BlockingThread.run { notifier.deliver(request) }

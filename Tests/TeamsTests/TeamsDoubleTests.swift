@@ -24,7 +24,7 @@ import TestSupport
 
     @Test func workflowModeAnswers202EmptyAndRecordsTheCard() async throws {
         let double = try await TeamsDouble.start()
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         let response = try await post(double, Array(Self.envelope().utf8))
         #expect(response.status == 202)
         #expect(response.body.isEmpty)
@@ -33,7 +33,7 @@ import TestSupport
 
     @Test func connectorModeAnswers200One() async throws {
         let double = try await TeamsDouble.start(mode: .connector)
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         let response = try await post(double, Array(Self.envelope().utf8))
         #expect(response.status == 200)
         #expect(response.text == "1")
@@ -51,7 +51,7 @@ import TestSupport
     ])
     func badEnvelopesAreRejected(body: String, reason: String) async throws {
         let double = try await TeamsDouble.start()
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         let response = try await post(double, Array(body.utf8))
         #expect(response.status == 400)
         #expect(response.text.contains(reason), "\(response.text)")
@@ -61,7 +61,7 @@ import TestSupport
 
     @Test func oversizedBodyGets413() async throws {
         let double = try await TeamsDouble.start()
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         let text = String(repeating: "x", count: TeamsDouble.maxBodyBytes)
         let response = try await post(double, Array(Self.envelope(body: #"[{"type":"TextBlock","text":"\#(text)"}]"#).utf8))
         #expect(response.status == 413)
@@ -70,7 +70,7 @@ import TestSupport
 
     @Test func wrongContentTypeIsRejected() async throws {
         let double = try await TeamsDouble.start()
-        defer { Task { await double.stop() } }
+        defer { stopLater { await double.stop() } }
         let response = try await post(double, Array(Self.envelope().utf8), contentType: "text/plain")
         #expect(response.status == 400)
     }

@@ -27,7 +27,7 @@ import Collector
 ///
 /// ```swift
 /// let opsgenie = try await OpsgenieDouble.start(apiKey: "test-key")
-/// defer { Task { await opsgenie.stop() } }
+/// defer { stopLater { await opsgenie.stop() } }
 /// // point the plugin's api_url at opsgenie.apiURL
 /// ```
 public final class OpsgenieDouble: Sendable {

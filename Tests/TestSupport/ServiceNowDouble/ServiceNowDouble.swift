@@ -35,7 +35,7 @@ import Collector
 ///
 /// ```swift
 /// let servicenow = try await ServiceNowDouble.start(username: "cano", password: "s3cret-pw")
-/// defer { Task { await servicenow.stop() } }
+/// defer { stopLater { await servicenow.stop() } }
 /// // point the plugin's instance_url at servicenow.instanceURL
 /// ```
 public final class ServiceNowDouble: Sendable {

@@ -139,7 +139,8 @@ public enum PluginConformance {
             return
         }
 
-        symbolChecks(path: path, report: &report)
+        // `nm` runs as a child process and is waited for: off the cooperative pool.
+        symbolChecks(symbols: await BlockingThread.run(name: "cano-nm") { DynamicSymbols.read(path) }, report: &report)
 
         // `*_file` keys are resolved once the plugin is loaded: its path_keys decide which
         // are paths to pass on rather than Secrets to read.
@@ -228,10 +229,15 @@ public enum PluginConformance {
                 script.set(probe.response)
                 let deadline = probe.deadline ?? timeout
                 let context = makeContext(issue: firing, status: "probe-\(probe.name)", timeout: deadline, reference: nil)
-                let before = clock.now
-                let result = await BlockingThread.run { instance.call(.deliver, issueJSON: firingJSON, context: context) }
+                // Timed on the calling thread, as create() is: the plugin's own time, not
+                // the wait for a free thread of the cooperative pool to resume us.
+                let (result, elapsed) = await BlockingThread.run {
+                    let before = clock.now
+                    let result = instance.call(.deliver, issueJSON: firingJSON, context: context)
+                    return (result, clock.now - before)
+                }
                 rawEchoes.append(("outcome \(probe.name) message", result.message))
-                report.checks.append(probe.verdict(for: result, elapsed: clock.now - before, deadline: deadline))
+                report.checks.append(probe.verdict(for: result, elapsed: elapsed, deadline: deadline))
             }
             script.set(CaptureServer.Response(status: 200, body: Array("ok".utf8)))
         } else if operation == .deliver {
@@ -268,9 +274,9 @@ public enum PluginConformance {
     }
 
     /// Exports beyond the entry point (WARN) and imports of curl_global_* (FAIL), from the
-    /// dynamic symbol table; skipped when `nm` is not installed.
-    private static func symbolChecks(path: String, report: inout ConformanceReport) {
-        guard let symbols = DynamicSymbols.read(path) else {
+    /// dynamic symbol table (`symbols`); skipped when `nm` is not installed (nil).
+    private static func symbolChecks(symbols: DynamicSymbols?, report: inout ConformanceReport) {
+        guard let symbols else {
             report.checks.append(.init("exports", .info, "skipped: `nm` (binutils) is not installed, so the dynamic symbol table was not read"))
             return
         }
