@@ -25,7 +25,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
         var limit = 100
 
         func run() async throws {
-            let records = try store.openStore().records(state: failed ? .dead : nil, destination: destination, limit: limit)
+            let records = try store.withDatabase(label: "cano.deliveries") { try DeliveryStore(database: $0).records(state: failed ? .dead : nil, destination: destination, limit: limit) }
             if records.isEmpty {
                 print(failed ? "no dead letters" : "no deliveries")
                 return
@@ -55,7 +55,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let requeued = try store.openStore().retryDeadLetters(ids: allFailed ? nil : ids)
+            let requeued = try store.withDatabase(label: "cano.deliveries") { try DeliveryStore(database: $0).retryDeadLetters(ids: allFailed ? nil : ids) }
             let missing = Set(ids).subtracting(requeued).sorted()
             print("re-queued \(requeued.count) dead letter(s)")
             if !missing.isEmpty {
@@ -63,13 +63,6 @@ struct DeliveriesCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
-    }
-}
-
-extension StoreOptions {
-    /// The deliveries in the chosen store.
-    func openStore() throws -> DeliveryStore {
-        DeliveryStore(database: try openDatabase(label: "cano.deliveries"))
     }
 }
 

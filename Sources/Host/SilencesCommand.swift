@@ -44,8 +44,7 @@ struct SilencesCommand: AsyncParsableCommand {
             } catch {
                 throw SilencesCommandError(message: Self.option(for: error) + error.description)
             }
-            let store = SilenceStore(database: try self.store.openDatabase(label: "cano.silences"))
-            let id = try store.add(silence)
+            let id = try store.withDatabase(label: "cano.silences") { try SilenceStore(database: $0).add(silence) }
             print(id)
         }
 
@@ -74,7 +73,7 @@ struct SilencesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let now = Date()
-            let silences = try SilenceStore(database: try store.openDatabase(label: "cano.silences")).list(includeExpired: expired, now: now)
+            let silences = try store.withDatabase(label: "cano.silences") { try SilenceStore(database: $0).list(includeExpired: expired, now: now) }
             if json {
                 let items = silences.map { s in
                     JSONValue.object([
@@ -116,17 +115,20 @@ struct SilencesCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = SilenceStore(database: try self.store.openDatabase(label: "cano.silences"))
-            var failed = false
-            for id in ids {
-                do {
-                    let silence = try store.expire(id: id)
-                    print("expired \(silence.id)")
-                } catch let error as SilenceError {
-                    // Go on with the other ids; the exit status says something failed.
-                    FileHandle.standardError.write(Data("\(error.description)\n".utf8))
-                    failed = true
+            let failed = try self.store.withDatabase(label: "cano.silences") { database in
+                let store = SilenceStore(database: database)
+                var failed = false
+                for id in ids {
+                    do {
+                        let silence = try store.expire(id: id)
+                        print("expired \(silence.id)")
+                    } catch let error as SilenceError {
+                        // Go on with the other ids; the exit status says something failed.
+                        FileHandle.standardError.write(Data("\(error.description)\n".utf8))
+                        failed = true
+                    }
                 }
+                return failed
             }
             if failed { throw ExitCode(1) }
         }

@@ -28,6 +28,15 @@ struct StoreOptions: ParsableArguments {
         }
         return try CollectorSchema.open(path: path)
     }
+
+    /// Runs `body` on the opened store, then closes it: a command must not exit with
+    /// PostgreSQL connections or a SQLite handle still open under the exit handlers.
+    /// - Throws: what ``openDatabase(label:)`` or `body` throws.
+    func withDatabase<T>(label: String, _ body: (any SQLDatabase) throws -> T) throws -> T {
+        let database = try openDatabase(label: label)
+        defer { database.close() }
+        return try body(database)
+    }
 }
 
 /// The store cannot be opened (no usage text is printed).
