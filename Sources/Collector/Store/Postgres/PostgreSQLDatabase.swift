@@ -526,21 +526,35 @@ final class PostgresSQLConnection: SQLConnection {
             }
         }
         let connection = session.connection
-        let timedOut = TimeoutFlag()
-        // postgres-nio has no statement timeout: close the connection if the server never
-        // answers (it vanished without a reset), which fails the query below.
-        let watchdog = connection.eventLoop.scheduleTask(in: PostgreSQLDatabase.statementTimeout) {
-            timedOut.set()
+        let answer = StatementAnswer(connection.eventLoop.makePromise(of: PostgresQueryResult.self))
+        connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: database.driverLogger).whenComplete { answer.settle($0) }
+        // postgres-nio has no statement timeout, and a query sent as the server restarts can
+        // stay unanswered on a connection that is already closed (seen: the outbox writer
+        // waited on one, with the intake stalled behind it, until this watchdog's 120 s).
+        // Once a second: a closed connection fails the statement at once (as lost, so it is
+        // re-run on a fresh one); past the timeout, the connection is closed (the server
+        // vanished without a reset).
+        let target = database.target
+        let started = NIODeadline.now()
+        let watchdog = connection.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { task in
+            let reason: String
+            if connection.isClosed {
+                reason = "the connection closed before PostgreSQL at \(target.name) answered"
+            } else if NIODeadline.now() - started >= PostgreSQLDatabase.statementTimeout {
+                reason = "no answer from PostgreSQL at \(target.name) within \(PostgreSQLDatabase.statementTimeout.nanoseconds / 1_000_000_000)s"
+            } else {
+                return
+            }
+            task.cancel()
+            answer.settle(.failure(PostgresFailure(
+                error: DatabaseError(.unavailable, operation: operation, message: reason), effect: .connectionLost)))
             PostgreSQLDatabase.dispose(connection)
         }
         defer { watchdog.cancel() }
         do {
-            return try connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: database.driverLogger).wait()
+            return try answer.result.wait()
         } catch {
-            var failure = PostgresFailure.statement(error, target: database.target, operation: operation)
-            if timedOut.isSet {
-                failure.error.message = "no answer from PostgreSQL at \(database.target.name) within \(PostgreSQLDatabase.statementTimeout.nanoseconds / 1_000_000_000)s"
-            }
+            let failure = PostgresFailure.statement(error, target: database.target, operation: operation)
             lastError = failure.error
             switch failure.effect {
             case .connectionLost:
@@ -646,9 +660,18 @@ struct PostgresSQLRow: SQLRow {
     }
 }
 
-/// Set by a statement's watchdog (an escaping closure cannot capture an `Atomic`).
-private final class TimeoutFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    func set() { flag.store(true, ordering: .relaxed) }
-    var isSet: Bool { flag.load(ordering: .relaxed) }
+/// A statement's outcome, settled once: by postgres-nio's answer or by the watchdog,
+/// whichever comes first (a NIO promise must not be completed twice).
+private final class StatementAnswer: Sendable {
+    private let promise: EventLoopPromise<PostgresQueryResult>
+    private let settled = Atomic<Bool>(false)
+
+    init(_ promise: EventLoopPromise<PostgresQueryResult>) { self.promise = promise }
+
+    var result: EventLoopFuture<PostgresQueryResult> { promise.futureResult }
+
+    func settle(_ outcome: Result<PostgresQueryResult, any Error>) {
+        guard !settled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        promise.completeWith(outcome)
+    }
 }
