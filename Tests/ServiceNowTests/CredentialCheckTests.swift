@@ -95,7 +95,9 @@ import TestSupport
         let failure = await h.create(["timeout": "300ms"], host: host)
         let took = ContinuousClock.now - started
         #expect(failure == nil, "\(failure ?? "")")
-        #expect(took < .seconds(15), "bounded by the timeout, not by the 30 s answer: took \(took)")
+        // Measured across the cooperative pool, which a loaded 2-core machine held for 14 s
+        // once: the margin is wide; "skipped" in the log is what shows the timeout acted.
+        #expect(took < .seconds(25), "bounded by the timeout, not by the 30 s answer: took \(took)")
         #expect(host.logs.lines.contains { $0.contains("servicenow credential check skipped") }, "\(host.logs.lines)")
         await h.stop()
     }
