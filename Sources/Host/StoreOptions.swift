@@ -16,7 +16,7 @@ struct StoreOptions: ParsableArguments {
     /// Opens the store (migrating it if needed). `label` names the logger.
     /// - Throws: ``StoreOptionsError`` when `--data-dir` holds no database; the config's
     ///   or the database's own errors otherwise.
-    func openDatabase(label: String) throws -> any SQLDatabase {
+    private func openDatabase(label: String) throws -> any SQLDatabase {
         if let config {
             let loaded = try ConfigLoader.load(path: config)
             SecretScrubber.shared.register(config: loaded)
