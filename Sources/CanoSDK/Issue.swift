@@ -221,7 +221,8 @@ private struct LenientBlock: Decodable {
 extension Issue {
     /// The Issue's links and enrichments as plain text lines, each part after a blank line:
     /// "Links:" then "- title: url", and per enrichment "== title ==" then its blocks'
-    /// ``Block/plainTextLines``. What plugins whose service shows plain text (Opsgenie's
+    /// ``Block/plainTextLines``. The diagnosis is left out: it goes first, on its own
+    /// (``diagnosisLines``). What plugins whose service shows plain text (Opsgenie's
     /// description, Jira, Datadog events) append after their own header lines.
     public var plainTextContext: [String] {
         var lines: [String] = []
@@ -230,11 +231,36 @@ extension Issue {
             lines.append("Links:")
             lines += links.map { "- \($0.title): \($0.url)" }
         }
-        for enrichment in enrichments {
+        for enrichment in enrichments where enrichment.type != Enrichment.diagnosisType {
             lines.append("")
             lines.append("== \(enrichment.title ?? enrichment.type) ==")
             lines += enrichment.blocks.flatMap(\.plainTextLines)
         }
         return lines
+    }
+}
+
+extension Enrichment {
+    /// The `type` of the enrichment that carries the host's diagnosis of an Issue: title
+    /// "Likely cause", then exactly three blocks: markdown (the cause), list (the evidence),
+    /// markdown ("Next step: ..."). The host puts it first among the enrichments, so
+    /// destinations that show enrichments in order show it first (docs/diagnosis.md).
+    public static let diagnosisType = "diagnosis"
+}
+
+extension Issue {
+    /// The host's diagnosis (see ``Enrichment/diagnosisType``), when it made one.
+    public var diagnosis: Enrichment? { enrichments.first { $0.type == Enrichment.diagnosisType } }
+
+    /// The diagnosis as plain text for services that show text (Opsgenie, Jira, Datadog,
+    /// ServiceNow, PagerDuty's details): "Likely cause: ...", "- evidence" lines, "Next
+    /// step: ...", then a blank line. Empty without a diagnosis. Plugins put it right after
+    /// the Issue's own description, before everything else.
+    public var diagnosisLines: [String] {
+        guard let diagnosis else { return [] }
+        var lines = diagnosis.blocks.flatMap(\.plainTextLines)
+        guard !lines.isEmpty else { return [] }
+        lines[0] = "Likely cause: " + lines[0]
+        return lines + [""]
     }
 }

@@ -165,6 +165,7 @@ enum DatadogPayload {
             lines.append(description)
             lines.append("")
         }
+        lines += issue.diagnosisLines
         if let cluster = nonBlank(issue.cluster) { lines.append("Cluster: \(cluster)") }
         if let subject = subjectLine(issue) { lines.append("Subject: \(subject)") }
         var when = "Severity: \(issue.severity.rawValue) · Source: \(issue.source.rawValue) · Started: \(RFC3339.format(issue.startsAt))"

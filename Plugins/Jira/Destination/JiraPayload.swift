@@ -148,6 +148,7 @@ enum JiraPayload {
             lines.append(text)
             lines.append("")
         }
+        lines += issue.diagnosisLines
         if let cluster = issue.cluster, !cluster.isEmpty { lines.append("Cluster: \(cluster)") }
         let s = issue.subject
         let path = [s.namespace, s.name].compactMap { $0?.isEmpty == false ? $0 : nil }.joined(separator: "/")

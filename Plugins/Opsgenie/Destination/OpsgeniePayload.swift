@@ -197,6 +197,7 @@ enum OpsgeniePayload {
             lines.append(text)
             lines.append("")
         }
+        lines += issue.diagnosisLines
         if let cluster = issue.cluster, !cluster.isEmpty { lines.append("Cluster: \(cluster)") }
         if let entity = entity(issue) {
             var extra: [String] = []

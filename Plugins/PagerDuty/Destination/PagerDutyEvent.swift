@@ -159,6 +159,9 @@ public enum PagerDutyEventBuilder {
             "starts_at": .string(RFC3339.format(issue.startsAt)),
         ]
         if let description = nonBlank(issue.description) { details["description"] = .string(description) }
+        // Small and the first thing a responder needs: never trimmed.
+        let cause = issue.diagnosisLines.filter { !$0.isEmpty }
+        if !cause.isEmpty { details["likely_cause"] = .string(cause.joined(separator: "\n")) }
         if let cluster = nonBlank(issue.cluster) { details["cluster"] = .string(cluster) }
         if let endsAt = issue.endsAt { details["ends_at"] = .string(RFC3339.format(endsAt)) }
         var subject: [String: JSONValue] = [:]
@@ -179,7 +182,7 @@ public enum PagerDutyEventBuilder {
     static func enrichmentTexts(_ issue: Issue) -> [(key: String, text: String)] {
         var out: [(key: String, text: String)] = []
         var used = Set<String>()
-        for enrichment in issue.enrichments {
+        for enrichment in issue.enrichments where enrichment.type != Enrichment.diagnosisType {
             let base = nonBlank(enrichment.title) ?? enrichment.type
             var key = base
             var n = 2

@@ -126,6 +126,7 @@ enum ServiceNowPayload {
     static func description(_ issue: Issue) -> String {
         var lines: [String] = []
         if let text = issue.description, !text.isEmpty { lines += [text, ""] }
+        lines += issue.diagnosisLines
         lines.append("Alert: \(issue.title)")
         lines.append("Severity: \(issue.severity.rawValue)")
         if let cluster = issue.cluster, !cluster.isEmpty { lines.append("Cluster: \(cluster)") }

@@ -103,9 +103,11 @@ public struct CollectorApp: Sendable {
         supervisor.start(engine: engine)
         dispatcher.start()
 
-        // Enrichment runs in front of the outbox: senders are acknowledged after the commit.
+        // Enrichment, then diagnosis, run in front of the outbox: senders are acknowledged
+        // after the commit.
+        let diagnosis = DiagnosisStage(config: config.diagnosis, kube: kube, next: outbox, metrics: metrics, logger: logger)
         let sink = try EnrichmentStage.make(config: config.enrichment, kube: kube, catalog: catalog, services: pluginServices,
-                                            next: outbox, metrics: metrics, logger: logger,
+                                            next: diagnosis, metrics: metrics, logger: logger,
                                             externalURL: config.server.externalURL)
         let intake = AlertmanagerIntake(config: config, sink: sink, metrics: metrics, logger: logger)
         let onListening = self.onListening

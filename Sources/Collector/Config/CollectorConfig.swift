@@ -24,6 +24,8 @@ public struct CollectorConfig: Sendable, Equatable {
     public var timeIntervals: [String: TimeIntervalSet] = [:]
     /// Enrichment workflows and budgets (see `EnrichmentConfig`).
     public var enrichment = EnrichmentConfig()
+    /// The "likely cause" rules after enrichment (see `DiagnosisConfig`).
+    public var diagnosis = DiagnosisConfig()
     /// Watching the cluster itself (off unless `kubernetes.enabled`).
     public var kubernetes = KubernetesConfig()
 

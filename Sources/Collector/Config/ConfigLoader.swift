@@ -59,7 +59,7 @@ public enum ConfigLoader {
     // MARK: - Sections
 
     private static func interpret(_ root: YAMLReader.Located, into config: inout CollectorConfig, _ r: YAMLReader) {
-        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "default_notify", "time_intervals", "kubernetes", "enrichment", "storage"]) {
+        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "default_notify", "time_intervals", "kubernetes", "enrichment", "diagnosis", "storage"]) {
             switch key {
             case "cluster": config.cluster = r.string(value)
             case "data_dir": if let v = r.string(value) { config.dataDirectory = v }
@@ -75,12 +75,59 @@ public enum ConfigLoader {
             case "default_notify": config.defaultNotify = notifyPolicy(value, r, keys: nil)
             case "time_intervals": config.timeIntervals = TimeIntervalParser.parse(value, r)
             case "enrichment": config.enrichment = EnrichmentConfigParser.parse(value, r)
+            case "diagnosis": config.diagnosis = diagnosis(value, r)
             case "kubernetes": config.kubernetes = kubernetes(value, r)
             case "storage": config.storage = storage(value, r)
             default: break
             }
         }
         config.kubernetes.clusterName = config.cluster
+    }
+
+    private static func diagnosis(_ at: YAMLReader.Located, _ r: YAMLReader) -> DiagnosisConfig {
+        var d = DiagnosisConfig()
+        for (key, value) in r.mapping(at, allowed: ["enabled", "timeout", "llm"]) {
+            switch key {
+            case "enabled": if let v = r.bool(value) { d.enabled = v }
+            case "timeout": if let v = r.positiveDuration(value, name: "diagnosis.timeout") { d.timeout = v }
+            case "llm": d.llm = llm(value, r)
+            default: break
+            }
+        }
+        return d
+    }
+
+    private static func llm(_ at: YAMLReader.Located, _ r: YAMLReader) -> LLMConfig? {
+        var url: String?
+        var model: String?
+        var c = LLMConfig(url: "", model: "")
+        let keys: Set<String> = ["url", "model", "api_key", "timeout", "max_tokens", "max_prompt_bytes", "min_severity", "ca_file",
+                                 "input_price_per_million", "output_price_per_million"]
+        for (key, value) in r.mapping(at, allowed: keys) {
+            switch key {
+            case "url":
+                guard let v = r.string(value) else { break }
+                if v.hasPrefix("https://") || v.hasPrefix("http://") { url = v } else { r.problem(value, "llm.url must be an http(s) URL, e.g. https://api.openai.com/v1") }
+            case "model": model = r.string(value)
+            case "api_key":
+                if let v = r.string(value).map(YAMLReader.secret), !v.isEmpty { c.apiKey = Secret(v) } else { r.problem(value, "llm.api_key is empty") }
+            case "timeout": if let v = r.positiveDuration(value, name: "llm.timeout") { c.timeout = v }
+            case "max_tokens": if let v = r.int(value, range: 16...100_000) { c.maxTokens = v }
+            case "max_prompt_bytes": if let v = r.int(value, range: 1024...(1 << 20)) { c.maxPromptBytes = v }
+            case "min_severity": if let v = r.severity(value) { c.minSeverity = v }
+            case "ca_file": c.caFile = r.string(value)
+            case "input_price_per_million": c.inputPricePerMillion = r.double(value)
+            case "output_price_per_million": c.outputPricePerMillion = r.double(value)
+            default: break
+            }
+        }
+        guard let url, let model, !model.isEmpty else {
+            r.problem(at, "llm needs url and model (e.g. url: https://api.openai.com/v1, model: gpt-4o-mini)")
+            return nil
+        }
+        c.url = url
+        c.model = model
+        return c
     }
 
     private static func server(_ at: YAMLReader.Located, _ r: YAMLReader) -> ServerConfig {
@@ -437,6 +484,12 @@ public enum ConfigLoader {
                     r.problem(path: "\(path).\(kind)", "unknown time interval \"\(name)\"" + (known.isEmpty ? "; define it under time_intervals" : "; defined: \(known.joined(separator: ", "))"))
                 }
             }
+        }
+        // The sender waits for enrichment and diagnosis before its 200 (the outbox commit).
+        let diagnosis = config.diagnosis.enabled ? config.diagnosis.timeout + (config.diagnosis.llm?.timeout ?? .zero) : .zero
+        if (config.enrichment.enabled ? config.enrichment.issueBudget : .zero) + diagnosis >= .seconds(10), config.enrichment.issueBudget < .seconds(10) {
+            r.problem(path: "diagnosis.timeout",
+                      "enrichment.issue_budget plus diagnosis.timeout (and diagnosis.llm.timeout) must stay under 10s: Alertmanager gives up on a webhook after 10s and would resend")
         }
         if config.routes.isEmpty && config.defaultDestinations.isEmpty && !config.destinations.isEmpty {
             r.problem(path: "default_destinations", "no routes and no default_destinations: no Issue would be delivered")

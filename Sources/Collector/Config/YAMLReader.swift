@@ -166,6 +166,16 @@ final class YAMLReader {
         return value
     }
 
+    /// A non-negative number ("0.15", "2").
+    func double(_ at: Located) -> Double? {
+        guard let text = string(at) else { return nil }
+        guard let value = Double(text), value >= 0, value.isFinite else {
+            problem(at, "expected a number of 0 or more, got \"\(text)\"")
+            return nil
+        }
+        return value
+    }
+
     func bool(_ at: Located) -> Bool? {
         guard let text = string(at) else { return nil }
         switch text.lowercased() {

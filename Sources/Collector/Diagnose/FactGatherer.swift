@@ -1,0 +1,40 @@
+import CanoSDK
+
+/// Reads what the rules need from the cluster: the Issue's pod, the events of the Issue's
+/// object and of that pod, the pod's node, and for Helm Issues the newest release. Each
+/// read that fails (no access, 404, 403) is skipped: a diagnosis with less evidence is
+/// better than none. Blocking; the stage runs it on a thread of its own.
+struct FactGatherer: Sendable {
+    let api: KubeAPI
+
+    func gather(_ issue: Issue) -> DiagnosisFacts {
+        guard api.reader != nil, let target = KubeTarget.of(issue) else { return DiagnosisFacts(issue: issue) }
+        if issue.source == .helm {
+            return DiagnosisFacts(issue: issue, helmRelease: helmRelease(issue))
+        }
+        let pod = (try? PodLookup.pods(for: target, api: api))?.first
+        var involved = [(target.kind, target.name)]
+        if let pod, target.kind != "Pod" { involved.append(("Pod", PodLookup.name(pod))) }
+        let namespace = target.namespace ?? pod.flatMap(PodLookup.namespace)
+        var events: [JSONValue] = []
+        for (kind, name) in involved {
+            events += (try? api.items(kind: "Event", namespace: kind == "Node" ? nil : namespace,
+                                      query: [("fieldSelector", "involvedObject.kind=\(kind),involvedObject.name=\(name)")],
+                                      what: "events of \(kind) \(name)")) ?? []
+        }
+        let nodeName = pod?.at("spec", "nodeName")?.text ?? target.node
+        let node = nodeName.flatMap { try? api.object(kind: "Node", name: $0, namespace: nil) }
+        return DiagnosisFacts(issue: issue, pod: pod, events: events, node: node)
+    }
+
+    /// The release's newest revision, decoded (see ``HelmReleaseEnricher``).
+    private func helmRelease(_ issue: Issue) -> JSONValue? {
+        guard let namespace = issue.subject.namespace,
+              let release = issue.subject.labels["name"] ?? issue.subject.labels["release"] ?? HelmReleaseEnricher.releaseName(issue.subject),
+              let secrets = try? api.items(kind: "Secret", namespace: namespace, query: [("labelSelector", "owner=helm,name=\(release)")],
+                                           what: "Helm release \(namespace)/\(release)"),
+              let newest = secrets.max(by: { HelmReleaseEnricher.revision($0) < HelmReleaseEnricher.revision($1) })
+        else { return nil }
+        return try? HelmReleaseEnricher.decodeRelease(newest)
+    }
+}

@@ -1,0 +1,68 @@
+import CanoSDK
+import FakeKubeAPIServer
+import Foundation
+import TestSupport
+import Testing
+
+/// Issue 17: a crash-looping pod in the fake API server, watched by the real binary,
+/// arrives in Slack (the shipped plugin, the Slack double) with its likely cause first.
+@Suite(.serialized) struct DiagnosisEndToEndTests {
+    static let slackToken = "xoxb-e2e-0000-DIAGNOSISe2eTOKEN"
+
+    /// The mrkdwn and plain texts of a message's blocks, its attachments' blocks included,
+    /// in the order Slack shows them.
+    static func texts(_ message: SlackDoubleMessage) -> [String] {
+        let blocks = (message.blocks ?? []) + (message.attachments ?? []).flatMap { $0["blocks"]?.arrayValue ?? [] }
+        return blocks.flatMap { block -> [String] in
+            var out: [String] = []
+            if let text = block["text"]?["text"]?.stringValue { out.append(text) }
+            for field in block["fields"]?.arrayValue ?? [] { if let t = field["text"]?.stringValue { out.append(t) } }
+            return out
+        }
+    }
+
+    @Test func aCrashLoopingPodArrivesInSlackWithItsLikelyCauseFirst() async throws {
+        let token = "kube-e2e-token-\(UUID().uuidString.prefix(6))"
+        let server = try await FakeKubeAPIServer.start(tokens: [token])
+        try await withStops { (stops: StopList) async throws -> Void in
+            stops.add { await server.shutdown() }
+            let slack = try await SlackDouble.start(token: Self.slackToken)
+            defer { slack.stop() }
+            let dir = try TemporaryDirectory(prefix: "cano-diagnosis-e2e")
+            defer { dir.remove() }
+            let kubeconfig = dir.file("kubeconfig")
+            try server.kubeconfig(token: token).write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+            let collector = try await CollectorProcess(configYAML: """
+                cluster: e2e
+                data_dir: {{data_dir}}
+                server: {host: 127.0.0.1, port: {{port}}}
+                \(try GroupingEndToEndTests.slackDestination(slack))
+                kubernetes:
+                  enabled: true
+                  kubeconfig: \(kubeconfig)
+                  leader_election: {enabled: false}
+                """, environment: ["E2E_SLACK_TOKEN": Self.slackToken])
+            defer { collector.stop() }
+            try await waitUntil("the collector to watch pods", timeout: .seconds(30)) { server.cluster.openWatches("pods") >= 1 }
+
+            // The captured pod whose container runs "wge" (exit code 127), as a fresh pod.
+            server.cluster.apply("pods", try Fixtures.load("pods/pod-crashloopbackoff-managedfields.json")
+                .setting("metadata.namespace", to: .string("shop")).setting("metadata.name", to: .string("web-5d4f8-aaaaa"))
+                .removing("metadata.resourceVersion"))
+            try await waitUntil("the crash loop in Slack", timeout: .seconds(60)) {
+                slack.messages.contains { $0.threadTS == nil && Self.texts($0).contains { $0.contains("Likely cause") } }
+            }
+            let message = try #require(slack.messages.first { $0.threadTS == nil && Self.texts($0).contains { $0.contains("Likely cause") } })
+            let texts = Self.texts(message)
+            let heading = try #require(texts.firstIndex { $0.contains("Likely cause") })
+            #expect(texts[heading + 1].contains("the command `wge` does not exist in nginx's image (exit code 127)"), "\(texts)")
+            // No other enrichment comes before it: the only texts above are the title, the
+            // context line and the Issue's own description.
+            let enrichmentHeadings = texts.indices.filter { texts[$0].hasPrefix("*") && texts[$0].hasSuffix("*") && !texts[$0].contains("\n") }
+            #expect(enrichmentHeadings.first == heading, "\(texts)")
+            #expect(texts.contains { $0.contains("Next step:") }, "\(texts)")
+            let metrics = try await BlockingThread.run(name: "test-metrics") { try collector.get("/metrics").text }
+            #expect(metrics.contains(#"cano_diagnoses_total{rule="exit_code"} 1"#), "\(metrics)")
+        }
+    }
+}
