@@ -33,6 +33,7 @@ let package = Package(
         .library(name: "CanoTeams", type: .dynamic, targets: ["TeamsPlugin"]),
         .library(name: "CanoDatadog", type: .dynamic, targets: ["DatadogPlugin"]),
         .library(name: "CanoKafka", type: .dynamic, targets: ["KafkaPlugin"]),
+        .library(name: "CanoPrometheus", type: .dynamic, targets: ["PrometheusPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -62,10 +63,12 @@ let package = Package(
             dependencies: ["PluginABI", "CCurl"],
             path: "Sources/CanoSDK"
         ),
+        // The Prometheus HTTP API's range queries: the diagnosis (host) and the graph plugin share it.
+        .target(name: "PrometheusAPI", dependencies: ["CanoSDK"], path: "Sources/PrometheusAPI"),
         .target(
             name: "Collector",
             dependencies: [
-                "CanoSDK", "PluginABI", "CSQLite", "CZlib", "CCrashGuard",
+                "CanoSDK", "PluginABI", "CSQLite", "CZlib", "CCrashGuard", "PrometheusAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -90,6 +93,13 @@ let package = Package(
             ],
             path: "Sources/Host"
         ),
+        // cairo, for the Prometheus graph plugin only (Debian libcairo2-dev).
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+        // Prometheus graphs: an enricher plugin that draws a container's memory and CPU as
+        // PNG images, so only this plugin, not the host, links cairo.
+        .target(name: "PrometheusEnricher", dependencies: ["CanoSDK", "PrometheusAPI", "CCairo"], path: "Plugins/Prometheus/Enricher"),
+        .target(name: "PrometheusPlugin", dependencies: ["PrometheusEnricher", "CanoSDK"], path: "Plugins/Prometheus/Entry",
+                linkerSettings: pluginLinkerSettings),
         .target(
             name: "WebhookDestination",
             dependencies: ["CanoSDK", .product(name: "Crypto", package: "swift-crypto")],
@@ -171,6 +181,7 @@ let package = Package(
             dependencies: [
                 "CanoSDK",
                 "Collector",
+                "PrometheusAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -317,7 +328,7 @@ let package = Package(
         .testTarget(
             name: "EnrichmentTests",
             dependencies: [
-                "Collector", "CanoSDK", "PluginABI", "TestSupport", "KubeClient", "KubeSources", "FakeKubeAPIServer",
+                "Collector", "CanoSDK", "PrometheusAPI", "PluginABI", "TestSupport", "KubeClient", "KubeSources", "FakeKubeAPIServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],

@@ -65,4 +65,42 @@ import Testing
             #expect(metrics.contains(#"cano_diagnoses_total{rule="exit_code"} 1"#), "\(metrics)")
         }
     }
+
+    /// The captured KubeContainerOOMKilled webhook, with `prometheus:` configured: the
+    /// memory graph (drawn by the shipped prometheus plugin from the recorded answers) is
+    /// uploaded to Slack, and the likely cause reads the climb.
+    @Test func anOOMKilledAlertArrivesWithItsMemoryGraphUploaded() async throws {
+        let slack = try await SlackDouble.start(token: Self.slackToken)
+        defer { slack.stop() }
+        let prometheus = try await PrometheusDouble.start(
+            recordings: try PrometheusDouble.recordings("leak", namespace: "payments", pod: "worker-5c4b7f9d8-abcde", container: "worker"),
+            bearerToken: "prom-e2e-SECRET-token")
+        defer { stopLater { await prometheus.stop() } }
+        let collector = try await CollectorProcess(configYAML: """
+            cluster: e2e
+            data_dir: {{data_dir}}
+            server: {host: 127.0.0.1, port: {{port}}}
+            plugins: {paths: ["\(try BuildProducts.plugin("CanoSlack"))", "\(try BuildProducts.plugin("CanoPrometheus"))"]}
+            destinations:
+              - {name: slack, type: slack, config: {token: "${E2E_SLACK_TOKEN}", channel: "#alerts", api_url: "\(slack.apiURL)"}}
+            default_destinations: [slack]
+            prometheus: {url: "\(prometheus.url)", bearer_token: "${E2E_PROM_TOKEN}"}
+            """, environment: ["E2E_SLACK_TOKEN": Self.slackToken, "E2E_PROM_TOKEN": "prom-e2e-SECRET-token"])
+        defer { collector.stop() }
+
+        let response = try await BlockingThread.run(name: "test-post") {
+            try collector.postAlerts(try Fixtures.data("alertmanager/am-0.25-captured/firing-oomkilled.json"))
+        }
+        #expect(response.status == 200)
+        try await waitUntil("the memory graph in Slack", timeout: .seconds(60)) {
+            slack.files.contains { $0.filename == "memory-worker-5c4b7f9d8-abcde.png" }
+        }
+        let graph = try #require(slack.files.first { $0.filename == "memory-worker-5c4b7f9d8-abcde.png" })
+        #expect(Array(graph.bytes.prefix(4)) == [0x89, 0x50, 0x4E, 0x47], "not a PNG")
+        let texts = slack.messages.flatMap(Self.texts)
+        let heading = try #require(texts.firstIndex { $0.contains("Likely cause") }, "\(texts)")
+        #expect(texts[heading + 1] == "worker's memory grew steadily for 45 min up to its 512Mi limit: likely a leak", "\(texts)")
+        #expect(texts.contains { $0.contains("Peak 511Mi against a 512Mi limit (100%)") }, "\(texts)")
+        #expect(!collector.log.contains("SECRET"), "the Prometheus token leaked into the log")
+    }
 }

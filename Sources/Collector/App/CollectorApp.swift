@@ -105,10 +105,10 @@ public struct CollectorApp: Sendable {
 
         // Enrichment, then diagnosis, run in front of the outbox: senders are acknowledged
         // after the commit.
-        let diagnosis = DiagnosisStage(config: config.diagnosis, kube: kube, next: outbox, metrics: metrics, logger: logger)
+        let diagnosis = DiagnosisStage(config: config.diagnosis, kube: kube, prometheus: config.prometheus, next: outbox, metrics: metrics, logger: logger)
         let sink = try EnrichmentStage.make(config: config.enrichment, kube: kube, catalog: catalog, services: pluginServices,
                                             next: diagnosis, metrics: metrics, logger: logger,
-                                            externalURL: config.server.externalURL)
+                                            externalURL: config.server.externalURL, prometheus: config.prometheus)
         let intake = AlertmanagerIntake(config: config, sink: sink, metrics: metrics, logger: logger)
         let onListening = self.onListening
         let http = HTTPServer.makeApplication(

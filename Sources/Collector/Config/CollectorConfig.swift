@@ -1,4 +1,5 @@
 import CanoSDK
+import PrometheusAPI
 
 /// The whole configuration, as loaded from the YAML file (see `ConfigLoader`) and
 /// documented in README.md ("Configuration reference"). Plain values: every default lives
@@ -26,6 +27,9 @@ public struct CollectorConfig: Sendable, Equatable {
     public var enrichment = EnrichmentConfig()
     /// The "likely cause" rules after enrichment (see `DiagnosisConfig`).
     public var diagnosis = DiagnosisConfig()
+    /// A Prometheus server to read container metrics from (`prometheus:`): the OOM
+    /// diagnosis reads the working set, and the graph plugin draws it. Nil: neither.
+    public var prometheus: PrometheusConfig?
     /// Watching the cluster itself (off unless `kubernetes.enabled`).
     public var kubernetes = KubernetesConfig()
 

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import CanoSDK
+import PrometheusAPI
 import Yams
 
 /// Reads the YAML configuration file into a ``CollectorConfig``.
@@ -59,7 +60,7 @@ public enum ConfigLoader {
     // MARK: - Sections
 
     private static func interpret(_ root: YAMLReader.Located, into config: inout CollectorConfig, _ r: YAMLReader) {
-        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "default_notify", "time_intervals", "kubernetes", "enrichment", "diagnosis", "storage"]) {
+        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "default_notify", "time_intervals", "kubernetes", "enrichment", "diagnosis", "prometheus", "storage"]) {
             switch key {
             case "cluster": config.cluster = r.string(value)
             case "data_dir": if let v = r.string(value) { config.dataDirectory = v }
@@ -76,6 +77,7 @@ public enum ConfigLoader {
             case "time_intervals": config.timeIntervals = TimeIntervalParser.parse(value, r)
             case "enrichment": config.enrichment = EnrichmentConfigParser.parse(value, r)
             case "diagnosis": config.diagnosis = diagnosis(value, r)
+            case "prometheus": config.prometheus = prometheus(value, r)
             case "kubernetes": config.kubernetes = kubernetes(value, r)
             case "storage": config.storage = storage(value, r)
             default: break
@@ -95,6 +97,29 @@ public enum ConfigLoader {
             }
         }
         return d
+    }
+
+    /// `prometheus: {url, bearer_token(_file), username, password(_file), ca_file, lookback}`.
+    private static func prometheus(_ at: YAMLReader.Located, _ r: YAMLReader) -> PrometheusConfig? {
+        var c = PrometheusConfig(url: "")
+        for (key, value) in r.mapping(at, allowed: ["url", "bearer_token", "username", "password", "ca_file", "lookback"]) {
+            switch key {
+            case "url":
+                guard let v = r.string(value) else { break }
+                if v.hasPrefix("https://") || v.hasPrefix("http://") { c.url = v } else { r.problem(value, "prometheus.url must be an http(s) URL, e.g. http://prometheus-operated.monitoring:9090") }
+            case "bearer_token": c.bearerToken = r.string(value).map(YAMLReader.secret)
+            case "username": c.username = r.string(value)
+            case "password": c.password = r.string(value).map(YAMLReader.secret)
+            case "ca_file": c.caFile = r.string(value)
+            case "lookback": if let v = r.positiveDuration(value, name: "prometheus.lookback") { c.lookback = v }
+            default: break
+            }
+        }
+        guard !c.url.isEmpty else {
+            r.problem(at, "prometheus needs url (e.g. url: http://prometheus-operated.monitoring:9090)")
+            return nil
+        }
+        return c
     }
 
     private static func llm(_ at: YAMLReader.Located, _ r: YAMLReader) -> LLMConfig? {

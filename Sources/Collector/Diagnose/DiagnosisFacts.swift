@@ -1,4 +1,5 @@
 import CanoSDK
+import PrometheusAPI
 
 /// What the rules read: the Issue (with its enrichments), and, when the collector can
 /// read the cluster, the objects it is about. Every field is optional evidence; a rule
@@ -17,10 +18,18 @@ public struct DiagnosisFacts: Sendable {
     public var node: JSONValue?
     /// The newest revision of the Helm release the Issue is about, decoded.
     public var helmRelease: JSONValue?
+    /// The container's memory working set over `prometheus.lookback`, when Prometheus is
+    /// configured and the Issue is an OOM kill.
+    public var memory: [Series.Sample]?
+    /// The container's memory limit in bytes as kube-state-metrics reports it, for when
+    /// the pod itself could not be read.
+    public var memoryLimit: Double?
 
     /// Facts about `issue`; the objects default to unknown.
-    public init(issue: Issue, pod: JSONValue? = nil, events: [JSONValue] = [], node: JSONValue? = nil, helmRelease: JSONValue? = nil) {
+    public init(issue: Issue, pod: JSONValue? = nil, events: [JSONValue] = [], node: JSONValue? = nil, helmRelease: JSONValue? = nil,
+                memory: [Series.Sample]? = nil) {
         self.issue = issue
+        self.memory = memory
         self.pod = pod
         self.events = events.sorted { EventsEnricher.time($0) > EventsEnricher.time($1) }
         self.node = node
@@ -50,6 +59,12 @@ public struct DiagnosisFacts: Sendable {
     /// the last one (a crash-looping container waits, with the crash in `lastState`).
     var termination: JSONValue? {
         containerStatus?.at("state", "terminated") ?? containerStatus?.at("lastState", "terminated")
+    }
+
+    /// Whether the Issue is an OOM kill: the container's termination says so, or the
+    /// detector's reason or the alert's name does.
+    var isOOMKill: Bool {
+        termination?["reason"]?.text == "OOMKilled" || ["OOMKilled", "KubeContainerOOMKilled"].contains(issue.aggregationKey)
     }
 
     /// The container's waiting reason and message.

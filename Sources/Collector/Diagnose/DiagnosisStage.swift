@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import CanoSDK
+import PrometheusAPI
 import Logging
 
 /// The diagnosis step of the pipeline: an ``IssueSink`` between enrichment and the
@@ -28,10 +29,11 @@ public final class DiagnosisStage: IssueSink {
 
     /// A stage reading the cluster through `kube` (nil: no cluster access, the rules see
     /// only the Issue) in front of `next`.
-    public init(config: DiagnosisConfig, kube: (any KubeReader)?, next: any IssueSink, metrics: Metrics, logger: Logger, maxConcurrentReads: Int = 16) {
+    public init(config: DiagnosisConfig, kube: (any KubeReader)?, prometheus: PrometheusConfig? = nil, next: any IssueSink,
+                metrics: Metrics, logger: Logger, maxConcurrentReads: Int = 16) {
         self.next = next
         self.config = config
-        self.gatherer = FactGatherer(api: KubeAPI(reader: kube))
+        self.gatherer = FactGatherer(api: KubeAPI(reader: kube), prometheus: prometheus.map(PrometheusClient.init))
         self.limiter = CallLimiter(limit: maxConcurrentReads)
         self.analyst = config.llm.map { LLMAnalyst(config: $0, metrics: metrics, logger: logger) }
         self.metrics = metrics
@@ -84,7 +86,7 @@ public final class DiagnosisStage: IssueSink {
     /// no cluster access, no Kubernetes object to read, no free thread or no time left.
     private func gather(_ issue: Issue) async -> DiagnosisFacts {
         let gatherer = self.gatherer
-        guard KubeTarget.of(issue) != nil, gatherer.api.reader != nil else { return DiagnosisFacts(issue: issue) }
+        guard gatherer.canRead(issue) else { return DiagnosisFacts(issue: issue) }
         let deadline = ContinuousClock.now + config.timeout
         let limiter = self.limiter
         if await limiter.acquire(until: deadline),

@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import CanoSDK
+import PrometheusAPI
 
 /// Reads what the rules need from the cluster: the Issue's pod, the events of the Issue's
 /// object and of that pod, the pod's node, and for Helm Issues the newest release. Each
@@ -6,8 +12,33 @@ import CanoSDK
 /// better than none. Blocking; the stage runs it on a thread of its own.
 struct FactGatherer: Sendable {
     let api: KubeAPI
+    /// Where an OOM kill's memory history comes from (`prometheus:`); nil: nowhere.
+    let prometheus: PrometheusClient?
+
+    /// Whether there is anything to read for `issue`.
+    func canRead(_ issue: Issue) -> Bool {
+        guard let target = KubeTarget.of(issue) else { return false }
+        return api.reader != nil || (prometheus != nil && target.kind == "Pod")
+    }
 
     func gather(_ issue: Issue) -> DiagnosisFacts {
+        var facts = readCluster(issue)
+        if let prometheus, facts.isOOMKill, let target = KubeTarget.of(issue), target.kind == "Pod" || facts.pod != nil {
+            let pod = facts.pod.map(PodLookup.name) ?? target.name
+            let namespace = facts.pod.flatMap(PodLookup.namespace) ?? target.namespace ?? ""
+            let query = ContainerQueries.memoryWorkingSet(namespace: namespace, pod: pod, container: facts.containerName)
+            let series = try? prometheus.queryRange(query, end: Date(), step: .seconds(15))
+            let mine = series?.first { $0.labels["container"] == facts.containerName }
+            facts.memory = (mine ?? series?.first)?.points
+            if facts.containerSpec == nil {
+                let limit = ContainerQueries.resource("limits", "memory", namespace: namespace, pod: pod, container: facts.containerName)
+                facts.memoryLimit = (try? prometheus.queryRange(limit, end: Date(), step: .seconds(60)))?.first?.points.last?.value
+            }
+        }
+        return facts
+    }
+
+    private func readCluster(_ issue: Issue) -> DiagnosisFacts {
         guard api.reader != nil, let target = KubeTarget.of(issue) else { return DiagnosisFacts(issue: issue) }
         if issue.source == .helm {
             return DiagnosisFacts(issue: issue, helmRelease: helmRelease(issue))

@@ -41,4 +41,17 @@ public enum DefaultWorkflows {
         WorkflowConfig(name: "node", trigger: WorkflowTrigger(matchers: [Matcher(field: "kind", op: .equal, value: "Node")]),
                        steps: [EnricherStep("node"), EnricherStep("events")]),
     ]
+
+    /// The plugin type of the Prometheus graph plugin (`Plugins/Prometheus`).
+    public static let graphPluginType = "prometheus"
+
+    /// Graphs of memory and CPU for OOM kills, CPU throttling and crash loops, one workflow
+    /// per configured instance of the graph plugin. Its queries get 3 s.
+    static func graphs(_ plugins: [EnricherPluginConfig]) -> [WorkflowConfig] {
+        plugins.filter { $0.type == graphPluginType }.map { plugin in
+            WorkflowConfig(name: "prometheus-graphs-\(plugin.name)",
+                           trigger: WorkflowTrigger(aggregationKey: "OOMKilled|KubeContainerOOMKilled|.*OOMKill.*|CPUThrottlingHigh|CrashLoopBackOff|KubePodCrashLooping"),
+                           steps: [EnricherStep(plugin.name, timeout: .seconds(3))])
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import PrometheusAPI
 import Logging
 
 /// The enrichers workflows can name: the built-ins plus configured enricher plugins.
@@ -56,11 +57,21 @@ enum BuiltinEnrichers {
 extension EnrichmentStage {
     /// The stage as the host runs it: the built-in enrichers over `kube` (nil without
     /// cluster access), plus one instance per configured enricher plugin from `catalog`,
-    /// in front of `next` (the durable outbox).
+    /// in front of `next` (the durable outbox). With `prometheus` set and the graph plugin
+    /// in `catalog`, an instance of it named `prometheus` joins, configured from it (its
+    /// default workflow draws OOM kills, CPU throttling and crash loops).
     public static func make(
         config: EnrichmentConfig, kube: (any KubeReader)?, catalog: PluginCatalog, services: PluginServices,
-        next: any IssueSink, metrics: Metrics, logger: Logger, externalURL: String? = nil
+        next: any IssueSink, metrics: Metrics, logger: Logger, externalURL: String? = nil, prometheus: PrometheusConfig? = nil
     ) throws(EnrichmentSetupError) -> EnrichmentStage {
+        var config = config
+        if let prometheus, !config.plugins.contains(where: { $0.type == DefaultWorkflows.graphPluginType }) {
+            if catalog.plugin(named: DefaultWorkflows.graphPluginType)?.kind == .enricher {
+                config.plugins.append(EnricherPluginConfig(name: "prometheus", type: DefaultWorkflows.graphPluginType, config: prometheus.json))
+            } else {
+                logger.warning("prometheus: no graphs, because the prometheus enricher plugin (libCanoPrometheus.so) is not in plugins.paths; the OOM diagnosis still reads Prometheus")
+            }
+        }
         if kube == nil, config.enabled {
             logger.warning("no cluster access: the Kubernetes enrichers (pod logs, status, events...) will add nothing")
         }

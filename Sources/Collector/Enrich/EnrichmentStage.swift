@@ -27,7 +27,7 @@ public final class EnrichmentStage: IssueSink {
     public init(
         config: EnrichmentConfig, enrichers: EnricherRegistry, next: any IssueSink, metrics: Metrics, logger: Logger
     ) throws(EnrichmentSetupError) {
-        let workflows = config.workflows + (config.defaultWorkflows ? DefaultWorkflows.all : [])
+        let workflows = config.workflows + (config.defaultWorkflows ? DefaultWorkflows.all + DefaultWorkflows.graphs(config.plugins) : [])
         for workflow in config.workflows {
             for step in workflow.steps {
                 guard let enricher = enrichers.enricher(named: step.enricher) else {

@@ -2,6 +2,7 @@
 import CanoSDK
 import Foundation
 import Logging
+import PrometheusAPI
 import Synchronization
 import Testing
 import TestSupport
@@ -15,9 +16,9 @@ import TestSupport
         let logs = LogCapture()
         let stage: DiagnosisStage
 
-        init(kube: (any KubeReader)?, config: DiagnosisConfig = DiagnosisConfig()) {
+        init(kube: (any KubeReader)?, prometheus: PrometheusConfig? = nil, config: DiagnosisConfig = DiagnosisConfig()) {
             let logs = logs
-            stage = DiagnosisStage(config: config, kube: kube, next: sink, metrics: metrics,
+            stage = DiagnosisStage(config: config, kube: kube, prometheus: prometheus, next: sink, metrics: metrics,
                                    logger: Logger(label: "t") { JSONLogHandler(label: $0, level: .debug, output: .capture(logs)) })
         }
 

@@ -4,19 +4,21 @@ import FoundationEssentials
 import Foundation
 #endif
 import CanoSDK
+import PrometheusAPI
 
 /// `oom_killed`: the kernel killed the container at its memory limit (reason OOMKilled,
 /// exit code 137). Compares the limit with the request, and reads the runtime's own
 /// memory ceiling from the container's args and env: a JVM heap (`-Xmx`,
 /// `-XX:MaxRAMPercentage`) or a Go `GOMEMLIMIT` at or above the limit means the runtime
-/// never gets to collect or fail cleanly before the kernel kills it.
+/// never gets to collect or fail cleanly before the kernel kills it. With Prometheus, the
+/// working set's shape up to the kill tells a leak (a steady climb) from a limit too low
+/// for the warm-up (a spike right after start).
 struct OOMKilledRule: DiagnosisRule {
     let name = "oom_killed"
 
     func diagnose(_ facts: DiagnosisFacts) -> Diagnosis? {
+        guard facts.isOOMKill else { return nil }
         let t = facts.termination
-        let killed = t?["reason"]?.text == "OOMKilled" || (t == nil && ["OOMKilled", "KubeContainerOOMKilled"].contains(facts.issue.aggregationKey))
-        guard killed else { return nil }
         let container = facts.containerName ?? "the container"
         var evidence: [String] = []
         if let t {
@@ -24,19 +26,28 @@ struct OOMKilledRule: DiagnosisRule {
                 + (t["finishedAt"]?.text.map { " at \($0)" } ?? "") + (facts.containerStatus?["restartCount"]?.text.map { ", \($0) restarts" } ?? ""))
         }
         let resources = facts.containerSpec?["resources"]
-        let limitText = resources?.at("limits", "memory")?.text
+        // The pod's own spec, else (the pod could not be read) kube-state-metrics' figure.
+        let limitText = resources?.at("limits", "memory")?.text ?? facts.memoryLimit.map(Quantity.bytes)
         let requestText = resources?.at("requests", "memory")?.text
         let limit = limitText.flatMap(Quantity.parse)
         let request = requestText.flatMap(Quantity.parse)
 
         guard let limit, let limitText else {
+            guard facts.containerSpec != nil else {
+                return Diagnosis(rule: name, cause: "\(container) was killed by the out-of-memory killer", evidence: evidence + [facts.text].filter { !$0.isEmpty }.map { ExitCodeRule.clip($0) },
+                                 nextStep: "Compare its memory working set with its limit (kubectl describe pod, container_memory_working_set_bytes): a steady climb is a leak, a spike at start-up or under load means the limit is too low.")
+            }
             evidence.append("no memory limit on \(container): the kernel's OOM killer acted for the whole node")
             return Diagnosis(rule: name,
                              cause: "\(container) was OOM-killed without a memory limit of its own: its node ran out of memory",
                              evidence: evidence + nodeMemoryPressure(facts),
                              nextStep: "Set a memory request and limit on \(container) from its real usage, so the scheduler reserves the memory and a leak stops at the container.")
         }
-        evidence.append("memory limit \(limitText)" + (requestText.map { ", request \($0)" } ?? ", no request (it defaults to the limit)"))
+        if facts.containerSpec != nil {
+            evidence.append("memory limit \(limitText)" + (requestText.map { ", request \($0)" } ?? ", no request (it defaults to the limit)"))
+        } else {
+            evidence.append("memory limit \(limitText) (kube_pod_container_resource_limits)")
+        }
 
         if let heap = RuntimeMemory.ceiling(in: facts.containerSpec, limit: limit) {
             evidence.append(heap.evidence)
@@ -48,6 +59,24 @@ struct OOMKilledRule: DiagnosisRule {
             }
         } else if let runtime = RuntimeMemory.unboundedRuntime(in: facts.containerSpec) {
             evidence.append(runtime)
+        }
+        let run = (t?["startedAt"]?.text.flatMap(RFC3339.parse), t?["finishedAt"]?.text.flatMap(RFC3339.parse))
+        if let trend = facts.memory.flatMap({ MemoryTrend.classify($0, start: run.0?.timeIntervalSince1970, end: run.1?.timeIntervalSince1970) }) {
+            let share = { (bytes: Double) in "\(Int((bytes / limit * 100).rounded()))% of the limit" }
+            switch trend {
+            case .leak(let minutes, let from, let peak):
+                evidence.append("Prometheus: the working set grew from \(Quantity.bytes(from)) to \(Quantity.bytes(peak)) (\(share(peak))) over \(minutes) min")
+                return Diagnosis(rule: name, cause: "\(container)'s memory grew steadily for \(minutes) min up to its \(limitText) limit: likely a leak",
+                                 evidence: evidence,
+                                 nextStep: "Profile the heap before the next kill (a heap dump, pprof, tracemalloc); a higher limit only delays it.")
+            case .startupSpike(let seconds, let peak):
+                evidence.append("Prometheus: the working set reached \(Quantity.bytes(peak)) (\(share(peak))) \(seconds)s after the container started")
+                return Diagnosis(rule: name, cause: "\(container)'s memory spiked at start-up: the \(limitText) limit is too low for its warm-up",
+                                 evidence: evidence,
+                                 nextStep: "Raise the limit above the start-up peak (\(Quantity.bytes(peak * 1.25)) leaves 25% headroom), or make the start-up load less at once (caches, JIT, preloaded data).")
+            case .peak(let minutes, let peak):
+                evidence.append("Prometheus: the working set peaked at \(Quantity.bytes(peak)) (\(share(peak))) \(minutes) min into the run, without a steady climb")
+            }
         }
         if let request, request < limit {
             return Diagnosis(rule: name,
