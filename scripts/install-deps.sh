@@ -8,6 +8,8 @@ packages=(
   libsqlite3-dev            # durable outbox and plugin state
   zlib1g-dev                # Helm release payloads are gzip (enrichment)
   librdkafka-dev            # the Kafka destination (its tests use librdkafka's mock cluster)
+  libcairo2-dev             # the Prometheus graph plugin draws PNGs with cairo (the host does not link it)
+  fonts-dejavu-core         # the graphs' text (cairo finds it through fontconfig)
   make gcc libc6-dev        # build the example C plugins in the tests
   util-linux                # unshare, for the rootfs isolation test
   prometheus-alertmanager   # end-to-end tests post through a real Alertmanager

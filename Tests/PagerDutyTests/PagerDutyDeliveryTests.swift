@@ -52,6 +52,24 @@ import TestSupport
         #expect(h.pagerduty.alert(dedupKey: "3f2a9c0d11e4b7a8")?.status == .triggered)
     }
 
+    /// The host's diagnosis goes to its own custom_details key, not among the enrichments
+    /// that are trimmed first.
+    @Test func theLikelyCauseIsItsOwnDetail() async throws {
+        let h = try await Harness.start(routingKeys: [testRoutingKey])
+        defer { stopLater { await h.stop() } }
+        let notifier = try h.notifier()
+        var issue = Sample.issue()
+        issue.enrichments.insert(Enrichment(type: Enrichment.diagnosisType, title: "Likely cause", blocks: [
+            .markdown("the command `wge` does not exist in cart's image (exit code 127)"), .list(["last exit code 127"]),
+            .markdown("Next step: Fix the command."),
+        ]), at: 0)
+        let result = try await notifier.deliverOnThread(issue, key: "pd:3f2a9c0d11e4b7a8:firing:1767225600")
+        #expect(result.isDelivered, "\(result)")
+        let details = try #require(h.pagerduty.alertEvents.first?.customDetails)
+        #expect(details["likely_cause"]?.stringValue == "Likely cause: the command `wge` does not exist in cart's image (exit code 127)\n- last exit code 127\nNext step: Fix the command.")
+        #expect(details["enrichments"]?["Likely cause"] == nil)
+    }
+
     @Test func resolveResolvesTheSameAlert() async throws {
         let h = try await Harness.start()
         defer { stopLater { await h.stop() } }

@@ -125,4 +125,41 @@ import TestSupport
         return try #require(try PluginEnricher.make([EnricherPluginConfig(name: "prometheus", type: "prometheus", config: config.json)],
                                                     catalog: catalog, services: services).first)
     }
+
+    @Test func aCPUAlertGetsTheCPUGraph() async throws {
+        let prometheus = try await PrometheusDouble.start(recordings: try Self.leak())
+        defer { stopLater { await prometheus.stop() } }
+        let plugin = try Self.plugin(PrometheusConfig(url: prometheus.url))
+        var issue = try await Self.capturedAlert()
+        issue.aggregationKey = "CPUThrottlingHigh"
+        issue.title = "CPUThrottlingHigh"
+        let cpuIssue = issue
+        let enrichments = try await BlockingThread.run { try plugin.enrich(cpuIssue, parameters: EnricherParameters([:]), deadline: .now + .seconds(30)) }
+        #expect(enrichments.map(\.title) == ["CPU usage (cores), last 1h (Prometheus)"])
+        #expect(enrichments.first?.blocks.first == .markdown("Peak 218m against a 500m limit (44%), request 250m."), "\(enrichments)")
+    }
+
+    /// `prometheus:` without the plugin: the host says so at start, and enrichment runs without it.
+    @Test func withoutThePluginTheHostSaysThereWillBeNoGraphs() throws {
+        let logs = LogCapture()
+        let logger = Logger(label: "t") { JSONLogHandler(label: $0, level: .debug, output: .capture(logs)) }
+        _ = try EnrichmentStage.make(config: EnrichmentConfig(), kube: nil, catalog: PluginCatalog(),
+                                     services: PluginServices(logger: logger, store: InMemoryKeyValueStore(), metrics: Metrics()),
+                                     next: RecordingSink(), metrics: Metrics(), logger: logger, prometheus: PrometheusConfig(url: "http://127.0.0.1:1"))
+        #expect(logs.lines.contains { $0.contains("prometheus: no graphs") && $0.contains("libCanoPrometheus.so") })
+    }
+
+    @Test func aPrometheusWithoutURLIsRefused() throws {
+        do {
+            _ = try ConfigLoader.parse("""
+                destinations: [{name: out, type: file, config: {path: "-"}}]
+                default_destinations: [out]
+                prometheus: {bearer_token: abc}
+                """)
+            Testing.Issue.record("accepted")
+        } catch {
+            #expect("\(error)".contains("3:13") && "\(error)".contains("prometheus needs url"), "\(error)")
+            #expect(!"\(error)".contains("abc"))
+        }
+    }
 }
