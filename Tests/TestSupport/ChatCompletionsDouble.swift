@@ -57,27 +57,13 @@ public final class ChatCompletionsDouble: Sendable {
 
     /// Starts a double on an ephemeral loopback port.
     public static func start(apiKey: String) async throws -> ChatCompletionsDouble {
-        let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
         let box = Mutex<ChatCompletionsDouble?>(nil)
         let router = Router()
         router.post("/v1/chat/completions") { request, _ -> Response in
             guard let double = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
             return try await double.handle(request)
         }
-        var logger = Logger(label: "chat-completions-double")
-        logger.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in
-                                  portContinuation.yield(channel.localAddress?.port ?? 0)
-                                  portContinuation.finish()
-                              }, logger: logger)
-        let task = Task { try await app.run() }
-        var port = 0
-        for await p in portStream { port = p }
-        guard port > 0 else {
-            task.cancel()
-            throw TestTimeout(what: "the chat-completions double to listen")
-        }
+        let (port, task) = try await LoopbackServer.start(router, label: "chat-completions double")
         let double = ChatCompletionsDouble(apiKey: apiKey, baseURL: "http://127.0.0.1:\(port)/v1")
         box.withLock { $0 = double }
         double.task.withLock { $0 = task }

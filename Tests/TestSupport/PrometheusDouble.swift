@@ -54,27 +54,13 @@ public final class PrometheusDouble: Sendable {
 
     /// Starts a double on an ephemeral loopback port.
     public static func start(recordings: [String: [UInt8]], bearerToken: String? = nil) async throws -> PrometheusDouble {
-        let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
         let box = Mutex<PrometheusDouble?>(nil)
         let router = Router()
         router.get("/api/v1/query_range") { request, _ -> Response in
             guard let double = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
             return double.handle(request)
         }
-        var logger = Logger(label: "prometheus-double")
-        logger.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in
-                                  portContinuation.yield(channel.localAddress?.port ?? 0)
-                                  portContinuation.finish()
-                              }, logger: logger)
-        let task = Task { try await app.run() }
-        var port = 0
-        for await p in portStream { port = p }
-        guard port > 0 else {
-            task.cancel()
-            throw TestTimeout(what: "the Prometheus double to listen")
-        }
+        let (port, task) = try await LoopbackServer.start(router, label: "Prometheus double")
         let double = PrometheusDouble(url: "http://127.0.0.1:\(port)", bearerToken: bearerToken)
         double.state.withLock { $0.recordings = recordings }
         box.withLock { $0 = double }

@@ -59,31 +59,13 @@ public final class ScriptedHTTPServer: Sendable {
 
     /// Starts a double on an ephemeral loopback port.
     public static func start() async throws -> ScriptedHTTPServer {
-        let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
         let box = Mutex<ScriptedHTTPServer?>(nil)
         let router = Router(context: DoubleContext.self)
         router.post("/deliver") { request, context -> Response in
             guard let server = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
             return try await server.handle(request, channel: context.channel)
         }
-        var logger = Logger(label: "scripted-http-double")
-        logger.logLevel = .critical
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
-            },
-            logger: logger
-        )
-        let task = Task { try await app.run() }
-        var port = 0
-        for await p in portStream { port = p }
-        guard port > 0 else {
-            task.cancel()
-            throw TestTimeout(what: "the HTTP double to listen")
-        }
+        let (port, task) = try await LoopbackServer.start(router, label: "HTTP double")
         let server = ScriptedHTTPServer(url: "http://127.0.0.1:\(port)/deliver")
         box.withLock { $0 = server }
         server.task.withLock { $0 = task }

@@ -104,9 +104,7 @@ public enum ConfigLoader {
         var c = PrometheusConfig(url: "")
         for (key, value) in r.mapping(at, allowed: ["url", "bearer_token", "username", "password", "ca_file", "lookback"]) {
             switch key {
-            case "url":
-                guard let v = r.string(value) else { break }
-                if v.hasPrefix("https://") || v.hasPrefix("http://") { c.url = v } else { r.problem(value, "prometheus.url must be an http(s) URL, e.g. http://prometheus-operated.monitoring:9090") }
+            case "url": if let v = r.httpURL(value, name: "prometheus.url", example: "http://prometheus-operated.monitoring:9090") { c.url = v }
             case "bearer_token": c.bearerToken = r.string(value).map(YAMLReader.secret)
             case "username": c.username = r.string(value)
             case "password": c.password = r.string(value).map(YAMLReader.secret)
@@ -130,9 +128,7 @@ public enum ConfigLoader {
                                  "input_price_per_million", "output_price_per_million"]
         for (key, value) in r.mapping(at, allowed: keys) {
             switch key {
-            case "url":
-                guard let v = r.string(value) else { break }
-                if v.hasPrefix("https://") || v.hasPrefix("http://") { url = v } else { r.problem(value, "llm.url must be an http(s) URL, e.g. https://api.openai.com/v1") }
+            case "url": url = r.httpURL(value, name: "llm.url", example: "https://api.openai.com/v1")
             case "model": model = r.string(value)
             case "api_key":
                 if let v = r.string(value).map(YAMLReader.secret), !v.isEmpty { c.apiKey = Secret(v) } else { r.problem(value, "llm.api_key is empty") }

@@ -166,6 +166,16 @@ final class YAMLReader {
         return value
     }
 
+    /// An http(s) URL; anything else is a problem naming `name` and an `example`.
+    func httpURL(_ at: Located, name: String, example: String) -> String? {
+        guard let text = string(at) else { return nil }
+        guard text.hasPrefix("https://") || text.hasPrefix("http://") else {
+            problem(at, "\(name) must be an http(s) URL, e.g. \(example)")
+            return nil
+        }
+        return text
+    }
+
     /// A non-negative number ("0.15", "2").
     func double(_ at: Located) -> Double? {
         guard let text = string(at) else { return nil }

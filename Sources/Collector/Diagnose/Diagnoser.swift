@@ -32,6 +32,15 @@ public enum Diagnoser {
     }
 }
 
+/// How evidence quotes text it did not write (messages, commands, log lines).
+enum Evidence {
+    /// `text` trimmed, and cut to `limit` characters with an ellipsis.
+    static func clip(_ text: String, _ limit: Int = 240) -> String {
+        let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return t.count > limit ? String(t.prefix(limit)) + "…" : t
+    }
+}
+
 /// Kubernetes resource quantities ("500m", "2Gi", "1G", "1e3"), as the API's
 /// `resource.Quantity` writes them. Written here rather than imported: no Swift library
 /// parses them, and the grammar is one number and one suffix.

@@ -94,6 +94,12 @@ public struct DiagnosisFacts: Sendable {
         ([issue.description ?? ""] + issue.subject.annotations.sorted { $0.key < $1.key }.map(\.value)).joined(separator: "\n")
     }
 
+    /// "node N is arm64", when the node was read: for wrong-architecture causes.
+    var nodeArchitecture: [String] {
+        guard let arch = node?.at("status", "nodeInfo", "architecture")?.text else { return [] }
+        return ["node \(node?.at("metadata", "name")?.text ?? "?") is \(arch)"]
+    }
+
     /// "Pod ns/name" for evidence lines.
     var podReference: String {
         guard let pod else { return KubeTarget.of(issue)?.reference ?? "the subject" }

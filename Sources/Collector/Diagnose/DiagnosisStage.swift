@@ -8,9 +8,10 @@ import PrometheusAPI
 import Logging
 
 /// The diagnosis step of the pipeline: an ``IssueSink`` between enrichment and the
-/// outbox. For each firing Issue it reads the cluster (``FactGatherer``, on a thread of
-/// its own, within ``DiagnosisConfig/timeout``), runs the ``Diagnoser``'s rules on that
-/// and on the Issue's enrichments, and puts the answer first among the enrichments.
+/// outbox. For each firing Issue it reads the cluster and, for an OOM kill, Prometheus
+/// (``FactGatherer``, on a thread of its own, within ``DiagnosisConfig/timeout``), runs
+/// the ``Diagnoser``'s rules on that and on the Issue's enrichments, and puts the answer
+/// first among the enrichments; then, when configured, asks the ``LLMAnalyst``.
 ///
 /// It never holds an Issue back: a slow or unreachable API server costs at most the
 /// timeout, after which the rules run on what the Issue already holds; no rule that
@@ -28,12 +29,13 @@ public final class DiagnosisStage: IssueSink {
     private let logger: Logger
 
     /// A stage reading the cluster through `kube` (nil: no cluster access, the rules see
-    /// only the Issue) in front of `next`.
+    /// only the Issue) and OOM kills' memory history from `prometheus` (nil: none), in
+    /// front of `next`. `maxConcurrentReads` bounds the threads reads may hold.
     public init(config: DiagnosisConfig, kube: (any KubeReader)?, prometheus: PrometheusConfig? = nil, next: any IssueSink,
                 metrics: Metrics, logger: Logger, maxConcurrentReads: Int = 16) {
         self.next = next
         self.config = config
-        self.gatherer = FactGatherer(api: KubeAPI(reader: kube), prometheus: prometheus.map(PrometheusClient.init))
+        self.gatherer = FactGatherer(api: KubeAPI(reader: kube), prometheus: prometheus.map(PrometheusClient.init), metrics: metrics, logger: logger)
         self.limiter = CallLimiter(limit: maxConcurrentReads)
         self.analyst = config.llm.map { LLMAnalyst(config: $0, metrics: metrics, logger: logger) }
         self.metrics = metrics
@@ -42,6 +44,8 @@ public final class DiagnosisStage: IssueSink {
                          help: "Firing Issues diagnosed, by the rule that matched (none: no rule did).")
         metrics.describe("cano_diagnosis_timeouts_total", type: "counter",
                          help: "Diagnoses whose cluster reads ran past diagnosis.timeout; the rules ran on the Issue alone.")
+        metrics.describe("cano_diagnosis_prometheus_errors_total", type: "counter",
+                         help: "OOM diagnoses for which Prometheus answered nothing usable (unreachable, an HTTP error, not a matrix).")
     }
 
     /// Diagnoses the batch's firing Issues concurrently, then submits the batch to `next`

@@ -4,16 +4,21 @@ import FoundationEssentials
 import Foundation
 #endif
 import CanoSDK
+import Logging
 import PrometheusAPI
 
 /// Reads what the rules need from the cluster: the Issue's pod, the events of the Issue's
 /// object and of that pod, the pod's node, and for Helm Issues the newest release. Each
 /// read that fails (no access, 404, 403) is skipped: a diagnosis with less evidence is
-/// better than none. Blocking; the stage runs it on a thread of its own.
+/// better than none; a Prometheus that fails is a warning and
+/// `cano_diagnosis_prometheus_errors_total`, since nothing else would show it. Blocking;
+/// the stage runs it on a thread of its own.
 struct FactGatherer: Sendable {
     let api: KubeAPI
     /// Where an OOM kill's memory history comes from (`prometheus:`); nil: nowhere.
     let prometheus: PrometheusClient?
+    let metrics: Metrics
+    let logger: Logger
 
     /// Whether there is anything to read for `issue`.
     func canRead(_ issue: Issue) -> Bool {
@@ -27,12 +32,18 @@ struct FactGatherer: Sendable {
             let pod = facts.pod.map(PodLookup.name) ?? target.name
             let namespace = facts.pod.flatMap(PodLookup.namespace) ?? target.namespace ?? ""
             let query = ContainerQueries.memoryWorkingSet(namespace: namespace, pod: pod, container: facts.containerName)
-            let series = try? prometheus.queryRange(query, end: Date(), step: .seconds(15))
-            let mine = series?.first { $0.labels["container"] == facts.containerName }
-            facts.memory = (mine ?? series?.first)?.points
-            if facts.containerSpec == nil {
-                let limit = ContainerQueries.resource("limits", "memory", namespace: namespace, pod: pod, container: facts.containerName)
-                facts.memoryLimit = (try? prometheus.queryRange(limit, end: Date(), step: .seconds(60)))?.first?.points.last?.value
+            do throws(PrometheusError) {
+                let series = try prometheus.queryRange(query, end: Date(), step: .seconds(15))
+                let mine = series.first { $0.labels["container"] == facts.containerName }
+                facts.memory = (mine ?? series.first)?.points
+                if facts.containerSpec == nil {
+                    let limit = ContainerQueries.resource("limits", "memory", namespace: namespace, pod: pod, container: facts.containerName)
+                    facts.memoryLimit = try prometheus.queryRange(limit, end: Date(), step: .seconds(60)).first?.points.last?.value
+                }
+            } catch {
+                metrics.increment("cano_diagnosis_prometheus_errors_total")
+                logger.warning("diagnosis: Prometheus gave no memory history; diagnosing without it", metadata: [
+                    "fingerprint": .string(issue.fingerprint), "reason": .string(error.message)])
             }
         }
         return facts

@@ -5,6 +5,7 @@ import Foundation
 #endif
 import CanoSDK
 import Logging
+import Synchronization
 
 /// `diagnosis.llm`: an optional second opinion from a language model behind an
 /// OpenAI-compatible chat-completions endpoint (OpenAI, Azure OpenAI's compatible route,
@@ -60,6 +61,10 @@ public struct LLMConfig: Sendable, Equatable {
 /// model never holds an Issue past `timeout`. Every outcome is a metric
 /// (`cano_llm_requests_total{result}`), tokens and cost are counted, and a failure is a
 /// warning that names the endpoint's host only.
+///
+/// Alertmanager sends a firing alert again with every change to its group and every
+/// `repeat_interval`; each answer is kept for an hour per fingerprint and start, so the
+/// same problem is asked about (and paid for) once.
 final class LLMAnalyst: Sendable {
     /// The enrichment type of the model's answer.
     static let enrichmentType = "ai_analysis"
@@ -69,20 +74,40 @@ final class LLMAnalyst: Sendable {
     private let logger: Logger
     /// Bounds the threads abandoned calls to a hung endpoint may hold.
     private let limiter = CallLimiter(limit: 8)
+    /// Answers by fingerprint and start, with when they were given.
+    private let answers = Mutex<[String: (at: ContinuousClock.Instant, analysis: Enrichment)]>([:])
+    static let answerLifetime: Duration = .seconds(3600)
+    static let maxAnswers = 1000
 
     init(config: LLMConfig, metrics: Metrics, logger: Logger) {
         self.config = config
         self.metrics = metrics
         self.logger = logger
         metrics.describe("cano_llm_requests_total", type: "counter",
-                         help: "LLM analyses asked, by result (ok, timeout, http_error, unreachable, malformed, skipped).")
+                         help: "LLM analyses, by result (ok, reused: an answer kept for the same fingerprint and start, timeout, http_error, unreachable, malformed, skipped).")
         metrics.describe("cano_llm_tokens_total", type: "counter", help: "Tokens the LLM endpoint reported, by kind (prompt, completion).")
         metrics.describe("cano_llm_cost_total", type: "counter",
                          help: "What the reported tokens cost at the configured per-million prices (diagnosis.llm.*_price_per_million).")
     }
 
-    /// The model's analysis of `issue`, or nil when it did not answer usefully in time.
+    /// The model's analysis of `issue` (an hour-old one for the same fingerprint and
+    /// start), or nil when it did not answer usefully in time.
     func analyse(_ issue: Issue) async -> Enrichment? {
+        let key = "\(issue.fingerprint)@\(issue.startsAt.timeIntervalSince1970)"
+        let now = ContinuousClock.now
+        if let kept = answers.withLock({ $0[key] }), now - kept.at < Self.answerLifetime {
+            metrics.increment("cano_llm_requests_total", ["result": "reused"])
+            return kept.analysis
+        }
+        guard let analysis = await ask(issue) else { return nil }
+        answers.withLock { a in
+            if a.count >= Self.maxAnswers { a = a.filter { now - $0.value.at < Self.answerLifetime } }
+            if a.count < Self.maxAnswers { a[key] = (now, analysis) }
+        }
+        return analysis
+    }
+
+    private func ask(_ issue: Issue) async -> Enrichment? {
         let deadline = ContinuousClock.now + config.timeout
         let request = self.request(for: issue)
         guard await limiter.acquire(until: deadline) else { return failed("skipped", "earlier calls to the LLM endpoint have not returned") }

@@ -118,6 +118,20 @@ import TestSupport
         }
     }
 
+    /// Alertmanager resends a firing alert with each group change: one question per problem.
+    @Test func theSameProblemIsAskedAboutOnce() async throws {
+        let double = try await ChatCompletionsDouble.start(apiKey: Self.key)
+        defer { stopLater { await double.stop() } }
+        let h = Self.harness(double)
+        let first = try await h.run(Self.issue)
+        var again = Self.issue
+        again.id = UUID().uuidString
+        let second = try await h.run(again)
+        #expect(double.requests.count == 1)
+        #expect(first.enrichments == second.enrichments)
+        #expect(h.metrics.counter("cano_llm_requests_total", ["result": "reused"]) == 1)
+    }
+
     @Test func lessSevereIssuesAreNotSent() async throws {
         let double = try await ChatCompletionsDouble.start(apiKey: Self.key)
         defer { stopLater { await double.stop() } }

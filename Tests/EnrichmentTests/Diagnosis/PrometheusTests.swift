@@ -162,4 +162,17 @@ import TestSupport
             #expect(!"\(error)".contains("abc"))
         }
     }
+
+    @Test func aFailingPrometheusLeavesTheDiagnosisWithoutTheTrendAndSaysSo() async throws {
+        let prometheus = try await PrometheusDouble.start(recordings: try Self.spike())
+        defer { stopLater { await prometheus.stop() } }
+        prometheus.fail(with: 503)
+        let kube = FixtureKube()
+        kube.add(try KubeFixtures.object("pods/pod-oomkilled-laststate-restarted.yaml"))
+        let h = DiagnosisStageTests.Harness(kube: kube, prometheus: PrometheusConfig(url: prometheus.url), config: DiagnosisStageTests.roomy)
+        let out = try await h.run(Issues.kubernetes("OOMKilled", name: Self.ray.pod, namespace: Self.ray.namespace, container: Self.ray.container))
+        #expect(out.diagnosis?.blocks.first == .markdown("ray-head used its whole 2G memory limit and was killed; it is scheduled for 1G only, so its node reserves less than it uses"))
+        #expect(h.metrics.counter("cano_diagnosis_prometheus_errors_total") == 1)
+        #expect(h.logs.lines.contains { $0.contains("Prometheus gave no memory history") && $0.contains("answered HTTP 503") })
+    }
 }

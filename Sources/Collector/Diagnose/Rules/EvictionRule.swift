@@ -11,7 +11,7 @@ struct EvictionRule: DiagnosisRule {
         let evicted = podStatus?["reason"]?.text == "Evicted" || facts.issue.aggregationKey == "Evicted"
         guard evicted else { return nil }
         let message = podStatus?["message"]?.text ?? facts.eventMessages(["Evicted"]).first ?? facts.issue.description ?? ""
-        var evidence = ["\(facts.podReference): phase \(podStatus?["phase"]?.text ?? "Failed"), reason Evicted: \(ExitCodeRule.clip(message, 300))"]
+        var evidence = ["\(facts.podReference): phase \(podStatus?["phase"]?.text ?? "Failed"), reason Evicted: \(Evidence.clip(message, 300))"]
         // "The node was low on resource: memory." (the sentence's full stop is not part of it).
         let resource = message.firstMatch(of: #/low on resource: ([\w-]+)/#).map { String($0.1) }
         let nodeName = facts.node?.at("metadata", "name")?.text ?? facts.pod?.at("spec", "nodeName")?.text ?? facts.issue.subject.node

@@ -31,13 +31,13 @@ struct ExitCodeRule: DiagnosisRule {
         let restarts = facts.containerStatus?["restartCount"]?.text
         var evidence = ["\(facts.podReference) container \(container): last exit code \(code), reason \(reason)"
             + (restarts.map { ", \($0) restarts" } ?? "")]
-        if !message.isEmpty { evidence.append("termination message: \(Self.clip(message))") }
+        if !message.isEmpty { evidence.append("termination message: \(Evidence.clip(message))") }
         let argv = Self.commandLine(facts.containerSpec)
         if let argv { evidence.append("command: \(argv)") }
 
         if message.contains("exec format error") {
             return Diagnosis(rule: name, cause: "\(container)'s image is built for another CPU architecture (exec format error)",
-                             evidence: evidence + nodeArchitecture(facts),
+                             evidence: evidence + facts.nodeArchitecture,
                              nextStep: "Publish the image for the node's architecture (a multi-arch manifest: docker buildx --platform linux/amd64,linux/arm64), or schedule the pod on nodes of the image's architecture.")
         }
         switch code {
@@ -104,23 +104,18 @@ struct ExitCodeRule: DiagnosisRule {
 
     static func commandLine(_ spec: JSONValue?) -> String? {
         let argv = ((spec?["command"]?.arrayValue ?? []) + (spec?["args"]?.arrayValue ?? [])).compactMap(\.text)
-        return argv.isEmpty ? nil : clip(argv.joined(separator: " "))
-    }
-
-    static func clip(_ text: String, _ limit: Int = 240) -> String {
-        let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return t.count > limit ? String(t.prefix(limit)) + "…" : t
+        return argv.isEmpty ? nil : Evidence.clip(argv.joined(separator: " "))
     }
 
     /// The last non-empty log line, as evidence.
     private func lastLogLine(_ facts: DiagnosisFacts) -> [String] {
         guard let line = facts.logs?.split(separator: "\n").last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else { return [] }
-        return ["last log line: \(Self.clip(String(line)))"]
+        return ["last log line: \(Evidence.clip(String(line)))"]
     }
 
     /// Kubernetes stopping the container: "Killing" events that are not probe failures.
     private func stopEvents(_ facts: DiagnosisFacts) -> [String] {
-        facts.eventMessages(["Killing"]).filter { !$0.contains("probe") }.prefix(2).map { "event Killing: \(Self.clip($0))" }
+        facts.eventMessages(["Killing"]).filter { !$0.contains("probe") }.prefix(2).map { "event Killing: \(Evidence.clip($0))" }
     }
 
     private func shutDownWithNode(_ facts: DiagnosisFacts) -> Bool {
@@ -133,12 +128,8 @@ struct ExitCodeRule: DiagnosisRule {
         var out: [String] = []
         if let r = facts.pod?.at("status", "reason")?.text { out.append("pod status reason \(r): \(facts.pod?.at("status", "message")?.text ?? "")") }
         out += facts.events.filter { ["NodeShutdown", "Shutdown", "Rebooted", "NodeNotReady"].contains($0["reason"]?.text ?? "") }.prefix(2)
-            .map { "event \($0["reason"]?.text ?? ""): \(Self.clip($0["message"]?.text ?? ""))" }
+            .map { "event \($0["reason"]?.text ?? ""): \(Evidence.clip($0["message"]?.text ?? ""))" }
         return out
     }
 
-    private func nodeArchitecture(_ facts: DiagnosisFacts) -> [String] {
-        guard let arch = facts.node?.at("status", "nodeInfo", "architecture")?.text else { return [] }
-        return ["node \(facts.node?.at("metadata", "name")?.text ?? "?") is \(arch)"]
-    }
 }

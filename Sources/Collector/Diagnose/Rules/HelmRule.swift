@@ -19,7 +19,7 @@ struct HelmRule: DiagnosisRule {
             evidence.append("release \(releaseName) revision \(release["version"]?.text ?? "?"), status \(status)"
                 + (chart.map { ", chart \($0["name"]?.text ?? "?")-\($0["version"]?.text ?? "?")" } ?? ""))
         }
-        if !description.isEmpty { evidence.append("Helm: \(ExitCodeRule.clip(description, 400))") }
+        if !description.isEmpty { evidence.append("Helm: \(Evidence.clip(description, 400))") }
         let failedHooks = (release?["hooks"]?.arrayValue ?? []).filter { $0.at("last_run", "phase")?.text == "Failed" }
         for hook in failedHooks.prefix(3) {
             let events = (hook["events"]?.arrayValue ?? []).compactMap(\.text).joined(separator: ", ")
@@ -37,7 +37,7 @@ struct HelmRule: DiagnosisRule {
                                                      : "Inspect \(kind) \(hookName) in \(namespace); fix it, then `helm upgrade` again (or `helm rollback`).")
         }
         if let m = description.firstMatch(of: #/(?:hook|hooks) failed: (.*)/#) {
-            return Diagnosis(rule: name, cause: "Helm release \(releaseName): a hook failed: \(ExitCodeRule.clip(String(m.1), 160))", evidence: evidence,
+            return Diagnosis(rule: name, cause: "Helm release \(releaseName): a hook failed: \(Evidence.clip(String(m.1), 160))", evidence: evidence,
                              nextStep: "Read the hook's logs (hook Jobs keep their pods unless hook-delete-policy removes them), fix it, then upgrade again.")
         }
         if let m = description.firstMatch(of: #/resource ([^\s]+) not ready/#) {
@@ -61,7 +61,7 @@ struct HelmRule: DiagnosisRule {
                              nextStep: "`helm rollback \(releaseName) -n \(namespace)` to the last deployed revision clears the lock; then upgrade again.")
         }
         guard status == "failed" else { return nil }
-        return Diagnosis(rule: name, cause: "Helm release \(releaseName) failed" + (description.isEmpty ? "" : ": \(ExitCodeRule.clip(description, 160))"), evidence: evidence,
+        return Diagnosis(rule: name, cause: "Helm release \(releaseName) failed" + (description.isEmpty ? "" : ": \(Evidence.clip(description, 160))"), evidence: evidence,
                          nextStep: "`helm history \(releaseName) -n \(namespace)` shows each revision's description; `helm rollback` returns to the last good one.")
     }
 }

@@ -43,7 +43,7 @@ struct ImagePullRule: DiagnosisRule {
         let errors = ([waiting?.message ?? ""] + pullEvents + [facts.text]).filter { !$0.isEmpty && !$0.hasPrefix("Back-off pulling image") && !$0.hasPrefix("Back-off") }
         let error = errors.first { Kind.of($0) != .unknown } ?? errors.first ?? waiting?.message ?? ""
         var evidence = ["\(facts.podReference) container \(container): waiting with \(waiting?.reason ?? "ImagePullBackOff") for image \(image)"]
-        if !error.isEmpty { evidence.append("pull error: \(ExitCodeRule.clip(error, 300))") }
+        if !error.isEmpty { evidence.append("pull error: \(Evidence.clip(error, 300))") }
         let registry = Self.registry(of: image)
         let namespace = facts.pod.flatMap(PodLookup.namespace) ?? facts.issue.subject.namespace ?? "its namespace"
 
@@ -69,7 +69,7 @@ struct ImagePullRule: DiagnosisRule {
             return Diagnosis(rule: name, cause: "\(image) does not exist in \(registry): a wrong repository or tag", evidence: evidence,
                              nextStep: "Check the tag exists (crane ls, or the registry's UI); a tag pushed by CI under another name is the usual cause.")
         case .architecture:
-            return Diagnosis(rule: name, cause: "\(image) has no variant for the node's architecture", evidence: evidence + nodeArchitecture(facts),
+            return Diagnosis(rule: name, cause: "\(image) has no variant for the node's architecture", evidence: evidence + facts.nodeArchitecture,
                              nextStep: "Publish a multi-arch image (docker buildx --platform), or add a nodeSelector for kubernetes.io/arch matching the image.")
         case .dns:
             return Diagnosis(rule: name, cause: "the node cannot resolve the registry \(registry) (DNS)", evidence: evidence,
@@ -88,10 +88,5 @@ struct ImagePullRule: DiagnosisRule {
         let first = image.split(separator: "/").first.map(String.init) ?? image
         let hasRegistry = image.contains("/") && (first.contains(".") || first.contains(":") || first == "localhost")
         return hasRegistry ? first : "docker.io"
-    }
-
-    private func nodeArchitecture(_ facts: DiagnosisFacts) -> [String] {
-        guard let arch = facts.node?.at("status", "nodeInfo", "architecture")?.text else { return [] }
-        return ["node \(facts.node?.at("metadata", "name")?.text ?? "?") is \(arch)"]
     }
 }

@@ -21,7 +21,7 @@ struct LogSignatureRule: DiagnosisRule {
 
     static let signatures: [Signature] = [
         Signature(matches: { $0.contains("java.lang.OutOfMemoryError") },
-                  cause: { c, line, _, _ in "\(c) ran out of JVM memory: \(ExitCodeRule.clip(String(line[line.range(of: "java.lang.OutOfMemoryError")!.lowerBound...]), 120))" },
+                  cause: { c, line, _, _ in "\(c) ran out of JVM memory: \(Evidence.clip(String(line[line.range(of: "java.lang.OutOfMemoryError")!.lowerBound...]), 120))" },
                   nextStep: "A heap dump (-XX:+HeapDumpOnOutOfMemoryError) shows what fills the heap; raise -Xmx (and the memory limit with it) only if the live set is legitimately larger."),
         Signature(matches: { $0.contains("JavaScript heap out of memory") },
                   cause: { c, _, _, _ in "\(c)'s Node.js process ran out of heap (JavaScript heap out of memory)" },
@@ -34,17 +34,17 @@ struct LogSignatureRule: DiagnosisRule {
                       let frame = lines[(i + 1)...].prefix(12).first { $0.hasPrefix("goroutine ") }.flatMap { _ in
                           lines[(i + 1)...].prefix(12).first { !$0.hasPrefix("goroutine ") && !$0.hasPrefix("\t") && !$0.isEmpty && $0.contains("(") }
                       }
-                      return "\(c) panicked (Go): \(ExitCodeRule.clip(String(line.dropFirst("panic: ".count)), 160))" + (frame.map { " in \($0.split(separator: "(").first ?? $0)" } ?? "")
+                      return "\(c) panicked (Go): \(Evidence.clip(String(line.dropFirst("panic: ".count)), 160))" + (frame.map { " in \($0.split(separator: "(").first ?? $0)" } ?? "")
                   },
                   nextStep: "The goroutine's stack trace in the log names the line; fix the nil or out-of-range access there."),
         Signature(matches: { $0.hasPrefix("Traceback (most recent call last):") },
                   cause: { c, _, lines, i in
                       let last = lines[(i + 1)...].first { !$0.hasPrefix(" ") && !$0.hasPrefix("\t") && !$0.isEmpty }
-                      return "\(c) stopped on a Python exception: \(ExitCodeRule.clip(String(last ?? "(the traceback is cut off)"), 160))"
+                      return "\(c) stopped on a Python exception: \(Evidence.clip(String(last ?? "(the traceback is cut off)"), 160))"
                   },
                   nextStep: "The traceback's last frame names the file and line; a ModuleNotFoundError or ImportError means the image lacks a dependency."),
         Signature(matches: { $0.lowercased().contains("address already in use") },
-                  cause: { c, line, _, _ in "\(c) cannot listen: the port is already in use (\(ExitCodeRule.clip(line, 120)))" },
+                  cause: { c, line, _, _ in "\(c) cannot listen: the port is already in use (\(Evidence.clip(line, 120)))" },
                   nextStep: "Another process in the pod (a sidecar, or a second server in the same container) or, with hostNetwork, on the node holds the port; give each its own port."),
         Signature(matches: { $0.contains("ermission denied") && $0.contains("/") },
                   cause: { c, line, _, _ in
@@ -62,7 +62,7 @@ struct LogSignatureRule: DiagnosisRule {
         for (index, line) in lines.enumerated().reversed() {
             let text = String(line).trimmingCharacters(in: .whitespaces)
             guard let signature = Self.signatures.first(where: { $0.matches(text) }) else { continue }
-            var evidence = ["log line \(lines.count - index) from the end: \(ExitCodeRule.clip(text, 200))"]
+            var evidence = ["log line \(lines.count - index) from the end: \(Evidence.clip(text, 200))"]
             if let t = facts.termination, let code = t["exitCode"]?.text {
                 evidence.append("\(facts.podReference) container \(container): last exit code \(code), reason \(t["reason"]?.text ?? "unknown")")
             }

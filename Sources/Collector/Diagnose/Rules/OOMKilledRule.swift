@@ -34,7 +34,7 @@ struct OOMKilledRule: DiagnosisRule {
 
         guard let limit, let limitText else {
             guard facts.containerSpec != nil else {
-                return Diagnosis(rule: name, cause: "\(container) was killed by the out-of-memory killer", evidence: evidence + [facts.text].filter { !$0.isEmpty }.map { ExitCodeRule.clip($0) },
+                return Diagnosis(rule: name, cause: "\(container) was killed by the out-of-memory killer", evidence: evidence + [facts.text].filter { !$0.isEmpty }.map { Evidence.clip($0) },
                                  nextStep: "Compare its memory working set with its limit (kubectl describe pod, container_memory_working_set_bytes): a steady climb is a leak, a spike at start-up or under load means the limit is too low.")
             }
             evidence.append("no memory limit on \(container): the kernel's OOM killer acted for the whole node")

@@ -35,7 +35,7 @@ struct ProbeRule: DiagnosisRule {
         let first = failures.first { $0.probe != "Readiness" } ?? failures.first
         let probeKind = first?.probe ?? (kills.first?.contains("startup") == true ? "Startup" : "Liveness")
         var evidence = kills.prefix(1).map { "event Killing: \($0)" }
-        evidence += failures.prefix(2).map { "event Unhealthy: \(ExitCodeRule.clip($0.probe + " probe failed: " + $0.message))" }
+        evidence += failures.prefix(2).map { "event Unhealthy: \(Evidence.clip($0.probe + " probe failed: " + $0.message))" }
         let probe = facts.containerSpec?["\(probeKind.lowercased())Probe"]
         if let probe { evidence.append("\(probeKind.lowercased())Probe: \(Self.describe(probe))") }
         let effect = probeKind == "Readiness" ? "takes it out of its Services' endpoints" : "restarts it"
@@ -93,7 +93,7 @@ struct ProbeRule: DiagnosisRule {
         if let h = probe["httpGet"] { parts.append("httpGet :\(h["port"]?.text ?? "?")\(h["path"]?.text ?? "/")") }
         if let t = probe["tcpSocket"] { parts.append("tcpSocket :\(t["port"]?.text ?? "?")") }
         if let g = probe["grpc"] { parts.append("grpc :\(g["port"]?.text ?? "?")") }
-        if let e = probe.at("exec", "command")?.arrayValue { parts.append("exec \(ExitCodeRule.clip(e.compactMap(\.text).joined(separator: " "), 120))") }
+        if let e = probe.at("exec", "command")?.arrayValue { parts.append("exec \(Evidence.clip(e.compactMap(\.text).joined(separator: " "), 120))") }
         parts.append("timeout \(probe["timeoutSeconds"]?.text ?? "1")s")
         parts.append("period \(probe["periodSeconds"]?.text ?? "10")s")
         if let d = probe["initialDelaySeconds"]?.text { parts.append("initial delay \(d)s") }

@@ -35,7 +35,7 @@ struct QuotaRule: DiagnosisRule {
         let namespace = facts.issue.subject.namespace ?? "the namespace"
         return Diagnosis(rule: name,
                          cause: "\(who) cannot create pods: ResourceQuota \(e.quota) is exhausted for \(over.joined(separator: ", "))",
-                         evidence: ["API server: \(ExitCodeRule.clip(message, 400))"] + lines,
+                         evidence: ["API server: \(Evidence.clip(message, 400))"] + lines,
                          nextStep: "Raise \(over.joined(separator: ", ")) in ResourceQuota \(e.quota) (kubectl describe quota \(e.quota) -n \(namespace)), lower \(who)'s requests or limits, or scale down what else uses the quota.")
     }
 

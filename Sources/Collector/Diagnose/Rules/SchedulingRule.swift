@@ -25,7 +25,7 @@ struct SchedulingRule: DiagnosisRule {
         let candidates = [condition?["message"]?.text].compactMap { $0 } + facts.eventMessages(["FailedScheduling"]) + [facts.text]
         guard let message = candidates.first(where: { Self.parse($0) != nil }), let (total, reasons) = Self.parse(message) else { return nil }
         let summary = "0/\(total) nodes: " + reasons.map { "\($0.nodes) \(Self.short($0.text))" }.joined(separator: ", ")
-        var evidence = ["scheduler: \(ExitCodeRule.clip(message, 400))"]
+        var evidence = ["scheduler: \(Evidence.clip(message, 400))"]
         if condition != nil { evidence.insert("\(facts.podReference) is Pending, PodScheduled=False", at: 0) }
         let best = reasons.filter { !Self.isControlPlaneTaint($0.text) }.max { $0.nodes < $1.nodes } ?? reasons[0]
         evidence += requestsEvidence(facts, for: best.text)
