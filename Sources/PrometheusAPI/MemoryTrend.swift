@@ -10,28 +10,37 @@ public enum MemoryTrend: Sendable, Equatable {
     case peak(minutes: Int, peak: Double)
 
     /// The trend of `points` (oldest first) within the run of the container that ended in
-    /// the kill: [start, end] when the container's status gives them, else the samples
-    /// up to the last restart (a drop below 70% of the value before it). Nil with fewer
-    /// than two samples in that run.
+    /// the kill: [start, end] when the container's status gives them, else the samples up
+    /// to the last restart (a drop below 70% of the value before it). A start-up spike is
+    /// claimed only when the run's start is known (from `start`, or a restart seen in the
+    /// samples): the first sample of an hour-long window is not a start. Nil with fewer
+    /// than two samples in the run. Whether the peak came near the limit is the caller's
+    /// question.
     public static func classify(_ points: [Series.Sample], start: Double? = nil, end: Double? = nil) -> MemoryTrend? {
         let run: [Series.Sample]
+        let runStart: Double?
         if start != nil || end != nil {
             run = points.filter { $0.time >= (start ?? -.infinity) && $0.time <= (end ?? .infinity) }
+            runStart = start
         } else {
             let drops = points.indices.dropLast().filter { points[$0 + 1].value < 0.7 * points[$0].value }
             if let last = drops.last {
-                let first = drops.dropLast().last.map { $0 + 1 } ?? 0
-                run = Array(points[first...last])
+                let restart = drops.dropLast().last.map { $0 + 1 }
+                run = Array(points[(restart ?? 0)...last])
+                runStart = restart.map { points[$0].time }
             } else {
                 run = points
+                runStart = nil
             }
         }
         guard run.count >= 2, let first = run.first, let last = run.last,
               let top = run.max(by: { $0.value < $1.value }), top.value > 0 else { return nil }
         let duration = last.time - first.time
-        let toNinety = (run.first { $0.value >= 0.9 * top.value }?.time ?? top.time) - first.time
-        if toNinety <= max(180, 0.2 * duration) {
-            return .startupSpike(seconds: Int(toNinety), peak: top.value)
+        if let runStart {
+            let toNinety = (run.first { $0.value >= 0.9 * top.value }?.time ?? top.time) - runStart
+            if toNinety <= max(180, 0.2 * (last.time - runStart)) {
+                return .startupSpike(seconds: Int(max(0, toNinety)), peak: top.value)
+            }
         }
         let steps = zip(run, run.dropFirst())
         let rising = steps.filter { $1.value >= $0.value - 0.01 * top.value }.count

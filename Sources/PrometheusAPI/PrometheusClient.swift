@@ -55,7 +55,9 @@ public struct PrometheusConfig: Sendable, Equatable, CustomStringConvertible, Cu
 public struct Series: Sendable, Equatable {
     /// The series' labels (`container`, `pod`...).
     public var labels: [String: String]
-    /// (Unix time in seconds, value) pairs; NaN and infinite samples are dropped.
+    /// (Unix time in seconds, value) pairs. Samples that no container metric can hold
+    /// (NaN, infinite, negative, over 10^18, or a time before 1970 or after 5138) are
+    /// dropped when parsed.
     public var points: [Sample]
 
     /// One sample.
@@ -121,8 +123,8 @@ public struct PrometheusClient: Sendable {
         return result.map { entry in
             let labels = (entry["metric"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
             let points = (entry["values"]?.arrayValue ?? []).compactMap { pair -> Series.Sample? in
-                guard let p = pair.arrayValue, p.count == 2, let t = p[0].numberValue, let text = p[1].stringValue,
-                      let v = Double(text), v.isFinite else { return nil }
+                guard let p = pair.arrayValue, p.count == 2, let t = p[0].numberValue, (0...1e11).contains(t),
+                      let text = p[1].stringValue, let v = Double(text), (0...1e18).contains(v) else { return nil }
                 return Series.Sample(time: t, value: v)
             }
             return Series(labels: labels, points: points)

@@ -34,15 +34,7 @@ public final class PrometheusGraphs: EnricherPlugin {
 
         var title: String { self == .memory ? "Memory working set" : "CPU usage (cores)" }
         var resource: String { self == .memory ? "memory" : "cpu" }
-        var format: @Sendable (Double) -> String { self == .memory ? Self.bytes : Self.cores }
-
-        static let bytes: @Sendable (Double) -> String = { v in
-            let units = ["B", "Ki", "Mi", "Gi", "Ti"]
-            var value = v, i = 0
-            while value >= 1024, i < units.count - 1 { value /= 1024; i += 1 }
-            return (value >= 10 || value == value.rounded() ? String(Int(value.rounded())) : String((value * 10).rounded() / 10)) + units[i]
-        }
-        static let cores: @Sendable (Double) -> String = { v in v >= 1 ? String((v * 100).rounded() / 100) : "\(Int((v * 1000).rounded()))m" }
+        var format: @Sendable (Double) -> String { self == .memory ? Units.bytes : Units.cores }
 
         /// The graphs an Issue gets, from its reason or alert name.
         static func of(_ issue: Issue) -> [Graph] {
@@ -84,7 +76,7 @@ public final class PrometheusGraphs: EnricherPlugin {
                 let chart = LineChart(title: "\(title): \(namespace)/\(pod)", lines: lines, thresholds: thresholds, format: graph.format)
                 let peak = series.flatMap(\.points).max { $0.value < $1.value }?.value ?? 0
                 var summary = "Peak \(graph.format(peak))"
-                if let limit, limit > 0 { summary += " against a \(graph.format(limit)) limit (\(Int((peak / limit * 100).rounded()))%)" }
+                if let limit, limit > 0 { summary += " against a \(graph.format(limit)) limit (\(Int(min(peak / limit * 100, 1e6).rounded()))%)" }
                 if let requested { summary += ", request \(graph.format(requested))" }
                 var blocks: [Block] = [.markdown(summary + ".")]
                 if let png = chart.png() {

@@ -109,12 +109,19 @@ public enum ConfigLoader {
             case "username": c.username = r.string(value)
             case "password": c.password = r.string(value).map(YAMLReader.secret)
             case "ca_file": c.caFile = r.string(value)
-            case "lookback": if let v = r.positiveDuration(value, name: "prometheus.lookback") { c.lookback = v }
+            case "lookback":
+                guard let v = r.duration(value) else { break }
+                if v >= .seconds(60) && v <= .seconds(7 * 86_400) { c.lookback = v } else { r.problem(value, "prometheus.lookback must be from 1m to 7d") }
             default: break
             }
         }
+        if c.bearerToken != nil && (c.username != nil || c.password != nil) {
+            r.problem(at, "prometheus takes bearer_token or username and password, not both")
+        } else if (c.username == nil) != (c.password == nil) {
+            r.problem(at, "prometheus needs username and password together")
+        }
         guard !c.url.isEmpty else {
-            r.problem(at, "prometheus needs url (e.g. url: http://prometheus-operated.monitoring:9090)")
+            if r.locations[at.path + ".url"] == nil { r.problem(at, "prometheus needs url (e.g. url: http://prometheus-operated.monitoring:9090)") }
             return nil
         }
         return c
@@ -143,7 +150,11 @@ public enum ConfigLoader {
             }
         }
         guard let url, let model, !model.isEmpty else {
-            r.problem(at, "llm needs url and model (e.g. url: https://api.openai.com/v1, model: gpt-4o-mini)")
+            // A url that was given but refused has its own problem already.
+            let missing = [(url == nil && r.locations[at.path + ".url"] == nil) ? "url" : nil, (model ?? "").isEmpty ? "model" : nil].compactMap { $0 }
+            if !missing.isEmpty {
+                r.problem(at, "llm needs \(missing.joined(separator: " and ")) (e.g. url: https://api.openai.com/v1, model: gpt-4o-mini)")
+            }
             return nil
         }
         c.url = url
@@ -507,10 +518,18 @@ public enum ConfigLoader {
             }
         }
         // The sender waits for enrichment and diagnosis before its 200 (the outbox commit).
-        let diagnosis = config.diagnosis.enabled ? config.diagnosis.timeout + (config.diagnosis.llm?.timeout ?? .zero) : .zero
-        if (config.enrichment.enabled ? config.enrichment.issueBudget : .zero) + diagnosis >= .seconds(10), config.enrichment.issueBudget < .seconds(10) {
-            r.problem(path: "diagnosis.timeout",
-                      "enrichment.issue_budget plus diagnosis.timeout (and diagnosis.llm.timeout) must stay under 10s: Alertmanager gives up on a webhook after 10s and would resend")
+        var waits: [(key: String, wait: Duration)] = []
+        if config.enrichment.enabled { waits.append(("enrichment.issue_budget", config.enrichment.issueBudget)) }
+        if config.diagnosis.enabled {
+            waits.append(("diagnosis.timeout", config.diagnosis.timeout))
+            if let llm = config.diagnosis.llm { waits.append(("diagnosis.llm.timeout", llm.timeout)) }
+        }
+        let total = waits.reduce(Duration.zero) { $0 + $1.wait }
+        if total >= .seconds(10), config.enrichment.issueBudget < .seconds(10) {
+            // Placed at the last of them written in the file: the one most likely just added.
+            let written = waits.last { r.locations[$0.key] != nil }?.key ?? "diagnosis"
+            let sum = waits.map { "\($0.key) \(EnrichmentStage.format($0.wait))" }.joined(separator: " + ")
+            r.problem(path: written, "\(sum) = \(EnrichmentStage.format(total)), which must stay under 10s: the sender waits for all of them, and Alertmanager gives up on a webhook after 10s and resends it")
         }
         if config.routes.isEmpty && config.defaultDestinations.isEmpty && !config.destinations.isEmpty {
             r.problem(path: "default_destinations", "no routes and no default_destinations: no Issue would be delivered")

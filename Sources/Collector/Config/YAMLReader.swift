@@ -166,11 +166,17 @@ final class YAMLReader {
         return value
     }
 
-    /// An http(s) URL; anything else is a problem naming `name` and an `example`.
+    /// An http(s) URL with a host and no credentials in it (they would show wherever the
+    /// URL does); anything else is a problem naming `name` and an `example`.
     func httpURL(_ at: Located, name: String, example: String) -> String? {
         guard let text = string(at) else { return nil }
-        guard text.hasPrefix("https://") || text.hasPrefix("http://") else {
-            problem(at, "\(name) must be an http(s) URL, e.g. \(example)")
+        let rest = text.hasPrefix("https://") ? text.dropFirst(8) : text.hasPrefix("http://") ? text.dropFirst(7) : nil
+        guard let rest, let authority = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first, !authority.isEmpty else {
+            problem(at, "\(name) must be an http(s) URL with a host, e.g. \(example)")
+            return nil
+        }
+        guard !authority.contains("@") else {
+            problem(at, "\(name) must not carry credentials; use the section's own keys for them")
             return nil
         }
         return text

@@ -59,17 +59,4 @@ enum Quantity {
         }
         return Double(t)
     }
-
-    /// Bytes in the largest binary unit that keeps a number ≥ 1: "1.9Gi", "512Mi".
-    static func bytes(_ value: Double) -> String {
-        let units = ["", "Ki", "Mi", "Gi", "Ti"]
-        var v = value
-        var i = 0
-        while v >= 1024, i < units.count - 1 {
-            v /= 1024
-            i += 1
-        }
-        let rounded = (v * 10).rounded() / 10
-        return (rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded)) + units[i]
-    }
 }

@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import CanoSDK
 import PrometheusAPI
 
@@ -88,10 +93,17 @@ public struct DiagnosisFacts: Sendable {
         return texts.isEmpty ? nil : texts.joined(separator: "\n")
     }
 
-    /// Where the Issue says what happened, for rules that read messages: the description
-    /// and the alert's annotations.
-    var text: String {
-        ([issue.description ?? ""] + issue.subject.annotations.sorted { $0.key < $1.key }.map(\.value)).joined(separator: "\n")
+    /// Where the Issue says what happened, for rules that read messages: the description,
+    /// then each annotation that says something else, one line each (a rule quotes the
+    /// line it matched, not the whole alert).
+    var texts: [String] {
+        var out: [String] = []
+        for text in [issue.description ?? ""] + issue.subject.annotations.sorted(by: { $0.key < $1.key }).map(\.value) {
+            for line in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) where !line.isEmpty && !out.contains(line) {
+                out.append(line)
+            }
+        }
+        return out
     }
 
     /// "node N is arm64", when the node was read: for wrong-architecture causes.

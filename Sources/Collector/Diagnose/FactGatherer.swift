@@ -33,7 +33,8 @@ struct FactGatherer: Sendable {
             let namespace = facts.pod.flatMap(PodLookup.namespace) ?? target.namespace ?? ""
             let query = ContainerQueries.memoryWorkingSet(namespace: namespace, pod: pod, container: facts.containerName)
             do throws(PrometheusError) {
-                let series = try prometheus.queryRange(query, end: Date(), step: .seconds(15))
+                let series = try prometheus.queryRange(query, end: Date(), step: .seconds(15)).filter { !$0.points.isEmpty }
+                if series.isEmpty { throw PrometheusError("no samples of container_memory_working_set_bytes for \(namespace)/\(pod)") }
                 let mine = series.first { $0.labels["container"] == facts.containerName }
                 facts.memory = (mine ?? series.first)?.points
                 if facts.containerSpec == nil {

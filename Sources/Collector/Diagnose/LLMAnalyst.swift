@@ -109,8 +109,16 @@ final class LLMAnalyst: Sendable {
 
     private func ask(_ issue: Issue) async -> Enrichment? {
         let deadline = ContinuousClock.now + config.timeout
-        let request = self.request(for: issue)
         guard await limiter.acquire(until: deadline) else { return failed("skipped", "earlier calls to the LLM endpoint have not returned") }
+        // A slot freed at the deadline is no use: the Issue is about to go without an answer,
+        // and a call sent now would be paid for and thrown away.
+        let remaining = deadline - ContinuousClock.now
+        guard remaining >= .milliseconds(100) else {
+            limiter.release()
+            return failed("skipped", "earlier calls to the LLM endpoint held every slot until the deadline")
+        }
+        // The call itself ends at the deadline, so an abandoned call frees its slot then.
+        let request = self.request(for: issue, timeout: remaining)
         let limiter = self.limiter
         let answer = await DeadlineRunner.run(until: deadline) { () -> Result<HTTPResponse, HTTPClientError> in
             defer { limiter.release() }
@@ -120,7 +128,8 @@ final class LLMAnalyst: Sendable {
         case nil:
             return failed("timeout", "no answer within \(EnrichmentStage.format(config.timeout)); the Issue goes without it")
         case .failure(let error)?:
-            return failed(error.code == .timeout ? "timeout" : "unreachable", "\(error.code): \(error.message)")
+            let result = error.code == .timeout ? "timeout" : error.code == .responseTooLarge ? "malformed" : "unreachable"
+            return failed(result, "\(error.code): \(error.message)")
         case .success(let response)? where !(200..<300).contains(response.status):
             return failed("http_error", "HTTP \(response.status)")
         case .success(let response)?:
@@ -133,7 +142,8 @@ final class LLMAnalyst: Sendable {
     }
 
     /// The request: one system message saying what to do, one user message with the Issue.
-    func request(for issue: Issue) -> HTTPRequest {
+    /// The whole exchange must end within `timeout`.
+    func request(for issue: Issue, timeout: Duration) -> HTTPRequest {
         let body: JSONValue = .object([
             "model": .string(config.model),
             "max_tokens": .number(Double(config.maxTokens)),
@@ -147,7 +157,7 @@ final class LLMAnalyst: Sendable {
         if let key = config.apiKey { headers.append(HTTPHeader(name: "Authorization", value: "Bearer \(key.value)")) }
         let base = config.url.hasSuffix("/") ? String(config.url.dropLast()) : config.url
         return HTTPRequest(method: "POST", url: base + "/chat/completions", headers: headers, body: (try? IssueCoding.encode(body)) ?? [],
-                           timeout: config.timeout, connectTimeout: min(config.timeout, .seconds(2)), maxResponseBytes: 1 << 20,
+                           timeout: timeout, connectTimeout: min(timeout, .seconds(2)), maxResponseBytes: 1 << 20,
                            tls: config.caFile.map { TLSOptions(caFile: $0) })
     }
 
@@ -157,15 +167,17 @@ final class LLMAnalyst: Sendable {
         diagnosis is right, and the next command to run. Do not invent facts that are not in the context.
         """
 
-    /// The Issue as the model reads it: redacted, then cut to the budget.
+    /// The Issue as the model reads it, redacted and cut to the budget, most important
+    /// first: what and where, the rule-based diagnosis (it is asked about), the labels,
+    /// the description (at most a quarter of the budget), then the enrichments.
     func prompt(for issue: Issue) -> String {
         var lines = ["Title: \(issue.title)", "Severity: \(issue.severity.rawValue) · Source: \(issue.source.rawValue) · Status: \(issue.status.rawValue)"]
         let s = issue.subject
         let object = [s.kind, [s.namespace, s.name].compactMap { $0 }.joined(separator: "/")].compactMap { $0 }.joined(separator: " ")
         if !object.isEmpty { lines.append("Object: \(object)" + (s.container.map { ", container \($0)" } ?? "")) }
-        if let d = issue.description, !d.isEmpty { lines += ["", d] }
+        if !issue.diagnosisLines.isEmpty { lines += ["", "Rule-based diagnosis:"] + issue.diagnosisLines.dropLast() }
         if !s.labels.isEmpty { lines += ["", "Labels:"] + s.labels.sorted { $0.key < $1.key }.map { "- \($0.key)=\($0.value)" } }
-        if !issue.diagnosisLines.isEmpty { lines += ["", "Rule-based diagnosis:"] + issue.diagnosisLines }
+        if let d = issue.description, !d.isEmpty { lines += ["", "Description:", Truncation.truncate(d, to: config.maxPromptBytes / 4, in: .utf8Bytes)] }
         lines += issue.plainTextContext
         return Truncation.truncate(Redactor.redact(lines.joined(separator: "\n")), to: config.maxPromptBytes, in: .utf8Bytes)
     }
@@ -176,8 +188,10 @@ final class LLMAnalyst: Sendable {
               let content = json["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue,
               !content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
         else { return nil }
+        // Counters only go up, and by what one call can cost: other figures are ignored.
         let usage = json["usage"].flatMap { u -> (Double, Double)? in
-            guard let p = u["prompt_tokens"]?.numberValue, let c = u["completion_tokens"]?.numberValue else { return nil }
+            guard let p = u["prompt_tokens"]?.numberValue, let c = u["completion_tokens"]?.numberValue,
+                  (0...1e7).contains(p), (0...1e7).contains(c), p == p.rounded(), c == c.rounded() else { return nil }
             return (p, c)
         }
         return (content.trimmingCharacters(in: .whitespacesAndNewlines), usage.map { (prompt: $0.0, completion: $0.1) })

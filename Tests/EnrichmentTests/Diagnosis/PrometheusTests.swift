@@ -33,13 +33,13 @@ import TestSupport
             return
         }
         #expect(minutes == 45)
-        #expect(Quantity.bytes(from) == "150Mi")
-        #expect(Quantity.bytes(peak) == "511Mi")
+        #expect(Units.bytes(from) == "150Mi")
+        #expect(Units.bytes(peak) == "511Mi")
 
         let spike = try Self.memory(try Self.spike(), Self.ray)
         let started = try #require(RFC3339.parse("2026-01-08T08:06:41Z")).timeIntervalSince1970
         let killed = try #require(RFC3339.parse("2026-01-08T08:07:10Z")).timeIntervalSince1970
-        #expect(MemoryTrend.classify(spike, start: started, end: killed) == .startupSpike(seconds: 15, peak: 1.55e9))
+        #expect(MemoryTrend.classify(spike, start: started, end: killed) == .startupSpike(seconds: 19, peak: 1.55e9))
     }
 
     @Test func anOOMKillWithPrometheusSaysSpikeAtStartup() async throws {
@@ -51,7 +51,7 @@ import TestSupport
         let out = try await h.run(Issues.kubernetes("OOMKilled", name: Self.ray.pod, namespace: Self.ray.namespace, container: Self.ray.container))
         let d = try #require(out.diagnosis)
         #expect(d.blocks.first == .markdown("ray-head's memory spiked at start-up: the 2G limit is too low for its warm-up"))
-        #expect(out.diagnosisLines.contains("- Prometheus: the working set reached 1.4Gi (78% of the limit) 15s after the container started"))
+        #expect(out.diagnosisLines.contains("- Prometheus: the working set reached 1.4Gi (78% of the limit) 19s after the container started"))
         #expect(prometheus.queries.contains(ContainerQueries.memoryWorkingSet(namespace: Self.ray.namespace, pod: Self.ray.pod, container: Self.ray.container)))
     }
 

@@ -12,7 +12,7 @@ struct ConfigErrorRule: DiagnosisRule {
         guard isConfigError else { return nil }
         let container = facts.containerName ?? "the container"
         let namespace = facts.pod.flatMap(PodLookup.namespace) ?? facts.issue.subject.namespace ?? "its namespace"
-        let messages = [facts.waiting?.message ?? ""] + facts.eventMessages(["Failed"]) + [facts.text]
+        let messages = [facts.waiting?.message ?? ""] + facts.eventMessages(["Failed"]) + facts.texts
         var evidence = ["\(facts.podReference) container \(container): waiting with CreateContainerConfigError"]
         for message in messages where !message.isEmpty {
             if let m = message.firstMatch(of: #/(configmap|secret) "([^"]+)" not found/#.ignoresCase()) {

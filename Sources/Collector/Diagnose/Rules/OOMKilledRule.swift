@@ -27,14 +27,16 @@ struct OOMKilledRule: DiagnosisRule {
         }
         let resources = facts.containerSpec?["resources"]
         // The pod's own spec, else (the pod could not be read) kube-state-metrics' figure.
-        let limitText = resources?.at("limits", "memory")?.text ?? facts.memoryLimit.map(Quantity.bytes)
+        let limitText = resources?.at("limits", "memory")?.text ?? facts.memoryLimit.map(Units.bytes)
         let requestText = resources?.at("requests", "memory")?.text
-        let limit = limitText.flatMap(Quantity.parse)
+        // A limit of 0 or less is no limit a container can hit (a bad metric, a typo).
+        let limit = limitText.flatMap(Quantity.parse).flatMap { $0 > 0 ? $0 : nil }
         let request = requestText.flatMap(Quantity.parse)
 
         guard let limit, let limitText else {
             guard facts.containerSpec != nil else {
-                return Diagnosis(rule: name, cause: "\(container) was killed by the out-of-memory killer", evidence: evidence + [facts.text].filter { !$0.isEmpty }.map { Evidence.clip($0) },
+                return Diagnosis(rule: name, cause: "\(container) was killed by the out-of-memory killer",
+                                 evidence: evidence + [facts.issue.description].compactMap { $0 }.filter { !$0.isEmpty }.map { "the alert: \(Evidence.clip($0))" },
                                  nextStep: "Compare its memory working set with its limit (kubectl describe pod, container_memory_working_set_bytes): a steady climb is a leak, a spike at start-up or under load means the limit is too low.")
             }
             evidence.append("no memory limit on \(container): the kernel's OOM killer acted for the whole node")
@@ -53,29 +55,33 @@ struct OOMKilledRule: DiagnosisRule {
             evidence.append(heap.evidence)
             if heap.bytes >= limit * 0.9 {
                 return Diagnosis(rule: name,
-                                 cause: "\(container)'s \(heap.runtime) may use \(Quantity.bytes(heap.bytes)), \(heap.bytes >= limit ? "more than" : "almost all of") its \(limitText) limit: the kernel kills it before the runtime collects or fails cleanly",
+                                 cause: "\(container)'s \(heap.runtime) may use \(Units.bytes(heap.bytes)), \(heap.bytes >= limit ? "more than" : "almost all of") its \(limitText) limit: the kernel kills it before the runtime collects or fails cleanly",
                                  evidence: evidence,
-                                 nextStep: "Set \(heap.setting) to about 75% of the limit (\(Quantity.bytes(limit * 0.75))), leaving room for the runtime's off-heap memory, or raise the limit.")
+                                 nextStep: "Set \(heap.setting) to about 75% of the limit (\(Units.bytes(limit * 0.75))), leaving room for the runtime's off-heap memory, or raise the limit.")
             }
         } else if let runtime = RuntimeMemory.unboundedRuntime(in: facts.containerSpec) {
             evidence.append(runtime)
         }
         let run = (t?["startedAt"]?.text.flatMap(RFC3339.parse), t?["finishedAt"]?.text.flatMap(RFC3339.parse))
         if let trend = facts.memory.flatMap({ MemoryTrend.classify($0, start: run.0?.timeIntervalSince1970, end: run.1?.timeIntervalSince1970) }) {
-            let share = { (bytes: Double) in "\(Int((bytes / limit * 100).rounded()))% of the limit" }
+            let share = { (bytes: Double) in "\(Int((min(bytes / limit, 1000) * 100).rounded()))% of the limit" }
             switch trend {
-            case .leak(let minutes, let from, let peak):
-                evidence.append("Prometheus: the working set grew from \(Quantity.bytes(from)) to \(Quantity.bytes(peak)) (\(share(peak))) over \(minutes) min")
+            // The samples must come near the limit (70%: scrapes miss the last surge) for
+            // their shape to explain the kill.
+            case .leak(let minutes, let from, let peak) where peak >= 0.7 * limit:
+                evidence.append("Prometheus: the working set grew from \(Units.bytes(from)) to \(Units.bytes(peak)) (\(share(peak))) over \(minutes) min")
                 return Diagnosis(rule: name, cause: "\(container)'s memory grew steadily for \(minutes) min up to its \(limitText) limit: likely a leak",
                                  evidence: evidence,
                                  nextStep: "Profile the heap before the next kill (a heap dump, pprof, tracemalloc); a higher limit only delays it.")
-            case .startupSpike(let seconds, let peak):
-                evidence.append("Prometheus: the working set reached \(Quantity.bytes(peak)) (\(share(peak))) \(seconds)s after the container started")
+            case .startupSpike(let seconds, let peak) where peak >= 0.7 * limit:
+                evidence.append("Prometheus: the working set reached \(Units.bytes(peak)) (\(share(peak))) \(seconds)s after the container started")
                 return Diagnosis(rule: name, cause: "\(container)'s memory spiked at start-up: the \(limitText) limit is too low for its warm-up",
                                  evidence: evidence,
-                                 nextStep: "Raise the limit above the start-up peak (\(Quantity.bytes(peak * 1.25)) leaves 25% headroom), or make the start-up load less at once (caches, JIT, preloaded data).")
-            case .peak(let minutes, let peak):
-                evidence.append("Prometheus: the working set peaked at \(Quantity.bytes(peak)) (\(share(peak))) \(minutes) min into the run, without a steady climb")
+                                 nextStep: "Raise the limit above the start-up peak (\(Units.bytes(max(peak, limit) * 1.25)) leaves 25% headroom), or make the start-up load less at once (caches, JIT, preloaded data).")
+            case .leak(_, _, let peak), .startupSpike(_, let peak), .peak(_, let peak):
+                evidence.append(peak >= 0.7 * limit
+                    ? "Prometheus: the working set peaked at \(Units.bytes(peak)) (\(share(peak))), without a steady climb"
+                    : "Prometheus: the working set peaked at \(Units.bytes(peak)) (\(share(peak))) in the samples: the kill came from a surge shorter than the scrape interval")
             }
         }
         if let request, request < limit {
@@ -124,20 +130,20 @@ enum RuntimeMemory {
             if let r = word.range(of: "-Xmx") {
                 let value = String(word[r.upperBound...])
                 if let bytes = javaSize(value) {
-                    return Ceiling(runtime: "JVM heap", setting: "-Xmx", bytes: bytes, evidence: "JVM flag -Xmx\(value) (\(Quantity.bytes(bytes)))")
+                    return Ceiling(runtime: "JVM heap", setting: "-Xmx", bytes: bytes, evidence: "JVM flag -Xmx\(value) (\(Units.bytes(bytes)))")
                 }
             }
             if let r = word.range(of: "-XX:MaxRAMPercentage=") {
                 let value = String(word[r.upperBound...])
                 if let percent = Double(value) {
                     return Ceiling(runtime: "JVM heap", setting: "-XX:MaxRAMPercentage", bytes: limit * percent / 100,
-                                   evidence: "JVM flag -XX:MaxRAMPercentage=\(value) (\(Quantity.bytes(limit * percent / 100)) of the limit)")
+                                   evidence: "JVM flag -XX:MaxRAMPercentage=\(value) (\(Units.bytes(limit * percent / 100)) of the limit)")
                 }
             }
             if word.hasPrefix("GOMEMLIMIT=") {
                 let value = String(word.dropFirst("GOMEMLIMIT=".count))
                 if let bytes = goSize(value) {
-                    return Ceiling(runtime: "Go runtime (GOMEMLIMIT)", setting: "GOMEMLIMIT", bytes: bytes, evidence: "env GOMEMLIMIT=\(value) (\(Quantity.bytes(bytes)))")
+                    return Ceiling(runtime: "Go runtime (GOMEMLIMIT)", setting: "GOMEMLIMIT", bytes: bytes, evidence: "env GOMEMLIMIT=\(value) (\(Units.bytes(bytes)))")
                 }
             }
         }

@@ -26,7 +26,7 @@ struct QuotaRule: DiagnosisRule {
     }
 
     func diagnose(_ facts: DiagnosisFacts) -> Diagnosis? {
-        let messages = facts.eventMessages(["FailedCreate"]) + [facts.text]
+        let messages = facts.eventMessages(["FailedCreate"]) + facts.texts
         guard let message = messages.first(where: { Self.parse($0) != nil }), let e = Self.parse(message) else { return nil }
         let who = facts.issue.subject.annotations["workloadKind"].map { "\($0) \(facts.issue.subject.namespace.map { "\($0)/" } ?? "")\(facts.issue.subject.annotations["workloadName"] ?? "")" }
             ?? KubeTarget.of(facts.issue)?.reference ?? "the workload"

@@ -22,7 +22,10 @@ struct SchedulingRule: DiagnosisRule {
         let condition = (facts.pod?.at("status", "conditions")?.arrayValue ?? []).first {
             $0["type"]?.text == "PodScheduled" && $0["status"]?.text == "False"
         }
-        let candidates = [condition?["message"]?.text].compactMap { $0 } + facts.eventMessages(["FailedScheduling"]) + [facts.text]
+        // The scheduler's own words: the pod's condition and events, and the Issue's text
+        // only when the Issue is about scheduling (an alert may quote such a line in passing).
+        let aboutScheduling = facts.issue.aggregationKey.contains("Schedul")
+        let candidates = [condition?["message"]?.text].compactMap { $0 } + facts.eventMessages(["FailedScheduling"]) + (aboutScheduling ? facts.texts : [])
         guard let message = candidates.first(where: { Self.parse($0) != nil }), let (total, reasons) = Self.parse(message) else { return nil }
         let summary = "0/\(total) nodes: " + reasons.map { "\($0.nodes) \(Self.short($0.text))" }.joined(separator: ", ")
         var evidence = ["scheduler: \(Evidence.clip(message, 400))"]
@@ -35,7 +38,7 @@ struct SchedulingRule: DiagnosisRule {
 
     /// (total nodes, reasons) of "0/N nodes are available: ...", or nil.
     static func parse(_ message: String) -> (Int, [Reason])? {
-        guard let m = message.firstMatch(of: #/0/(\d+) nodes are available: (.*)/#.dotMatchesNewlines()), let total = Int(m.1) else { return nil }
+        guard let m = message.firstMatch(of: #/0/(\d+) nodes are available: ([^\n]*)/#), let total = Int(m.1) else { return nil }
         var body = String(m.2)
         if let cut = body.range(of: " preemption:") { body = String(body[..<cut.lowerBound]) }
         body = body.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -59,8 +62,8 @@ struct SchedulingRule: DiagnosisRule {
     /// The cheapest change that opens the reason's nodes.
     static func fix(for reason: Reason, total: Int, facts: DiagnosisFacts) -> String {
         let t = reason.text
-        let nodes = "\(reason.nodes) of \(total) node\(total == 1 ? "" : "s")"
-        if let r = t.firstMatch(of: #/Insufficient (\S+)/#) {
+        let nodes = "\(reason.nodes) of \(total) nodes"
+        if let r = t.firstMatch(of: #/Insufficient ([^\s,]+[^\s,.])/#) {
             return "Lower the pod's \(r.1) request, or add capacity: \(nodes) lack \(r.1) (kubectl describe nodes shows what is allocated)."
         }
         if t.contains("taint") {
@@ -93,7 +96,7 @@ struct SchedulingRule: DiagnosisRule {
 
     /// The pod's total request of the resource the reason lacks.
     private func requestsEvidence(_ facts: DiagnosisFacts, for text: String) -> [String] {
-        guard let r = text.firstMatch(of: #/Insufficient (\S+)/#), let pod = facts.pod else { return [] }
+        guard let r = text.firstMatch(of: #/Insufficient ([^\s,]+[^\s,.])/#), let pod = facts.pod else { return [] }
         let resource = String(r.1)
         let values = (pod.at("spec", "containers")?.arrayValue ?? []).compactMap { $0.at("resources", "requests", resource)?.text }
         guard !values.isEmpty else { return [] }
