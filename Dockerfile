@@ -2,8 +2,9 @@
 # The cano-collector runtime images: the host binary, exactly the shared libraries it
 # needs, CA certificates and a non-root user. No shell, no package manager.
 #   - default (the last stage): plus the shipped destination plugins (Slack, Webhook,
-#     PagerDuty, Opsgenie, Jira, ServiceNow, Microsoft Teams, Datadog, Kafka) in
-#     /usr/lib/cano-collector/builtin, with librdkafka for Kafka;
+#     PagerDuty, Opsgenie, Jira, ServiceNow, Microsoft Teams, Datadog, Kafka) and the
+#     Prometheus graph enricher in /usr/lib/cano-collector/builtin, with librdkafka for
+#     Kafka, and cairo and one font for the graphs;
 #   - `core`: the host alone, for plugins mounted as separate images (Dockerfile.plugin).
 #
 # Both root filesystems are assembled by scripts/build-rootfs.sh, the same script
@@ -16,7 +17,7 @@ ARG SWIFT_IMAGE=swift:6.3.1-bookworm
 
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libcurl4-openssl-dev libsqlite3-dev librdkafka-dev ca-certificates \
+ && apt-get install -y --no-install-recommends libcurl4-openssl-dev libsqlite3-dev librdkafka-dev libcairo2-dev fonts-dejavu-core ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Manifests first: dependency resolution is cached until they change.
@@ -24,7 +25,7 @@ WORKDIR /src
 COPY Package.swift Package.resolved* ./
 RUN swift package resolve
 COPY . .
-ARG SHIPPED_PLUGINS="CanoSlack CanoWebhook CanoPagerDuty CanoOpsgenie CanoJira CanoServiceNow CanoTeams CanoDatadog CanoKafka"
+ARG SHIPPED_PLUGINS="CanoSlack CanoWebhook CanoPagerDuty CanoOpsgenie CanoJira CanoServiceNow CanoTeams CanoDatadog CanoKafka CanoPrometheus"
 RUN swift build -c release --product cano-collector \
  && for product in $SHIPPED_PLUGINS; do swift build -c release --product "$product"; done \
  && bin="$(swift build -c release --show-bin-path)" \

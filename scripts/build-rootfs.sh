@@ -5,7 +5,7 @@
 #
 # BINARY defaults to the release build (`swift build -c release --product cano-collector`).
 # Without --plugins the tree is the core-only image; with it, the given plugin libraries
-# (the shipped ones: Slack, Webhook, PagerDuty, Opsgenie, Jira, ServiceNow) go into
+# (the shipped ones: the destinations, and the Prometheus graph enricher) go into
 # /usr/lib/cano-collector/builtin/, with their own library closure. The
 # Dockerfile runs this same script in its build stage and copies OUT_DIR into a
 # `FROM scratch` image, so the tree tests/rootfs checks with chroot is the image.
@@ -22,6 +22,7 @@
 #   /usr/lib/cano-collector/plugins/   plugin directory (root-owned: plugins are mounted)
 #   /usr/lib/cano-collector/builtin/   the --plugins libraries, if any (outside plugins/,
 #                                      which the chart may mount over)
+#   /etc/fonts, DejaVuSans.ttf         only when a plugin links fontconfig (the graph plugin)
 #   /var/lib/cano-collector/           data directory, owned by 65532, mode 0750
 #   /tmp                               1777, for libraries that want a temp dir
 #   /proc, /sys, /dev                  empty mount points
@@ -117,6 +118,19 @@ done
 mkdir -p "$out/etc"
 printf '%s\n' "${!lib_dirs[@]}" | sort > "$out/etc/ld.so.conf"
 ldconfig -r "$out" || die "ldconfig -r failed"
+
+# --- fonts, for plugins that draw text ---------------------------------------------------
+# The Prometheus graph plugin writes its axes with cairo, which finds fonts through
+# fontconfig: its configuration (links dereferenced: conf.d points into /usr/share) and the
+# one font the graphs use. Only when a library in the closure is fontconfig.
+readonly FONT=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+if printf '%s\n' "${libs[@]}" | grep -q '/libfontconfig\.so\.1$'; then
+    [[ -f $FONT ]] || die "a plugin draws text through fontconfig, but $FONT is missing (apt-get install fonts-dejavu-core)"
+    [[ -f /etc/fonts/fonts.conf ]] || die "a plugin draws text through fontconfig, but /etc/fonts/fonts.conf is missing (fontconfig-config)"
+    install -D -m 0644 "$FONT" "$out$FONT"
+    mkdir -p "$out/etc/fonts"
+    cp -rL /etc/fonts/. "$out/etc/fonts/"
+fi
 
 # --- configuration files -----------------------------------------------------------------
 install -D -m 0644 "$CA_BUNDLE" "$out$CA_BUNDLE"

@@ -38,7 +38,7 @@ CASES: dict[str, dict[str, Any]] = {
 CASES["slack from the default image"] = {k: v for k, v in CASES["slack with a chart secret and a route"].items() if k != "plugins"}
 
 SHIPPED = ["CanoSlack", "CanoWebhook", "CanoPagerDuty", "CanoOpsgenie", "CanoJira", "CanoServiceNow",
-           "CanoTeams", "CanoDatadog", "CanoKafka"]
+           "CanoTeams", "CanoDatadog", "CanoKafka", "CanoPrometheus"]
 
 
 @pytest.mark.parametrize("case", CASES)

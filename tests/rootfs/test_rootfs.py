@@ -117,6 +117,7 @@ def test_nothing_but_the_binary_its_libraries_and_config(rootfs: pathlib.Path) -
     assert not extra, f"ELF files outside the closure: {sorted(extra)}"
     for name in ("sh", "bash", "dash", "busybox", "apt", "apt-get", "dpkg", "ls"):
         assert not list(rootfs.rglob(name)), f"{name} must not be in the runtime image"
+    assert not (rootfs / "etc/fonts").exists(), "fonts come only with a plugin that draws text"
     top = sorted(p.name for p in rootfs.iterdir())
     assert set(top) <= {"etc", "usr", "var", "tmp", "lib", "lib64", "opt", "proc", "sys", "dev"}, top
     assert not any(list((rootfs / d).iterdir()) for d in ("proc", "sys", "dev")), "mount points stay empty"
@@ -124,7 +125,7 @@ def test_nothing_but_the_binary_its_libraries_and_config(rootfs: pathlib.Path) -
 
 SHIPPED = {"slack": "CanoSlack", "webhook": "CanoWebhook", "pagerduty": "CanoPagerDuty",
            "opsgenie": "CanoOpsgenie", "jira": "CanoJira", "servicenow": "CanoServiceNow",
-           "msteams": "CanoTeams", "datadog": "CanoDatadog", "kafka": "CanoKafka"}
+           "msteams": "CanoTeams", "datadog": "CanoDatadog", "kafka": "CanoKafka", "prometheus": "CanoPrometheus"}
 BUILTIN_DIR = "usr/lib/cano-collector/builtin"
 
 
@@ -150,6 +151,10 @@ def test_the_default_image_carries_the_shipped_plugins_and_they_load(
     assert out.returncode == 0, out.stdout + out.stderr
     for name in SHIPPED:
         assert name in out.stdout, f"{name} not loaded:\n{out.stdout}"
+    # The graph plugin writes text through fontconfig: its configuration and the font are
+    # in this tree, and only here (the core tree has no fontconfig).
+    assert (tree / "etc/fonts/fonts.conf").is_file()
+    assert (tree / "usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").is_file()
 
 
 def test_non_root_user_directories_and_certificates(rootfs: pathlib.Path) -> None:
