@@ -26,24 +26,12 @@ import Testing
         let server = try await FakeKubeAPIServer.start(tokens: [token])
         try await withStops { (stops: StopList) async throws -> Void in
             stops.add { await server.shutdown() }
-            let slack = try await SlackDouble.start(token: Self.slackToken)
+            let slack = try await SlackDouble.start(token: GroupingEndToEndTests.slackToken)
             defer { slack.stop() }
             let dir = try TemporaryDirectory(prefix: "cano-diagnosis-e2e")
             defer { dir.remove() }
-            let kubeconfig = dir.file("kubeconfig")
-            try server.kubeconfig(token: token).write(toFile: kubeconfig, atomically: true, encoding: .utf8)
-            let collector = try await CollectorProcess(configYAML: """
-                cluster: e2e
-                data_dir: {{data_dir}}
-                server: {host: 127.0.0.1, port: {{port}}}
-                \(try GroupingEndToEndTests.slackDestination(slack))
-                kubernetes:
-                  enabled: true
-                  kubeconfig: \(kubeconfig)
-                  leader_election: {enabled: false}
-                """, environment: ["E2E_SLACK_TOKEN": Self.slackToken])
+            let collector = try await GroupingEndToEndTests.watchingCollector(server, token: token, slack: slack, dir: dir)
             defer { collector.stop() }
-            try await waitUntil("the collector to watch pods", timeout: .seconds(30)) { server.cluster.openWatches("pods") >= 1 }
 
             // The captured pod whose container runs "wge" (exit code 127), as a fresh pod.
             server.cluster.apply("pods", try Fixtures.load("pods/pod-crashloopbackoff-managedfields.json")

@@ -21,6 +21,26 @@ import Testing
         """
     }
 
+    /// A collector watching the fake API server (through a kubeconfig in `dir`) and posting
+    /// to `slack`, started once it watches pods. `extra` follows the destination's config.
+    static func watchingCollector(_ server: FakeKubeAPIServer, token: String, slack: SlackDouble, dir: TemporaryDirectory,
+                                  extra: String = "") async throws -> CollectorProcess {
+        let kubeconfig = dir.file("kubeconfig")
+        try server.kubeconfig(token: token).write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        let collector = try await CollectorProcess(configYAML: """
+            cluster: e2e
+            data_dir: {{data_dir}}
+            server: {host: 127.0.0.1, port: {{port}}}
+            \(try slackDestination(slack, extra: extra))
+            kubernetes:
+              enabled: true
+              kubeconfig: \(kubeconfig)
+              leader_election: {enabled: false}
+            """, environment: ["E2E_SLACK_TOKEN": slackToken])
+        try await waitUntil("the collector to watch pods", timeout: .seconds(30)) { server.cluster.openWatches("pods") >= 1 }
+        return collector
+    }
+
     /// Top-level messages (not thread replies).
     static func roots(_ slack: SlackDouble) -> [SlackDoubleMessage] { slack.messages.filter { $0.threadTS == nil } }
 
@@ -93,22 +113,11 @@ import Testing
         defer { slack.stop() }
         let dir = try TemporaryDirectory(prefix: "cano-storm-e2e")
         defer { dir.remove() }
-        let kubeconfig = dir.file("kubeconfig")
-        try server.kubeconfig(token: token).write(toFile: kubeconfig, atomically: true, encoding: .utf8)
         // A small threshold and a short window keep the test quick; the behaviour is the
         // default guard's (20 a minute), scaled down.
-        let collector = try await CollectorProcess(configYAML: """
-            cluster: e2e
-            data_dir: {{data_dir}}
-            server: {host: 127.0.0.1, port: {{port}}}
-            \(try Self.slackDestination(slack, extra: "\n    storm: {threshold: 5, window: 10s, update_interval: 1s}"))
-            kubernetes:
-              enabled: true
-              kubeconfig: \(kubeconfig)
-              leader_election: {enabled: false}
-            """, environment: ["E2E_SLACK_TOKEN": Self.slackToken])
+        let collector = try await Self.watchingCollector(server, token: token, slack: slack, dir: dir,
+                                                          extra: "\n    storm: {threshold: 5, window: 10s, update_interval: 1s}")
         defer { collector.stop() }
-        try await waitUntil("the collector to watch pods", timeout: .seconds(30)) { server.cluster.openWatches("pods") >= 1 }
 
         // 500 pods of 500 workloads crash-loop at once (a node failure): 500 problems.
         let names = (0..<500).map { String(format: "svc-%03d-7d9f-x2", $0) }
