@@ -51,16 +51,30 @@ public final class DiagnosisStage: IssueSink {
     /// Diagnoses the batch's firing Issues concurrently, then submits the batch to `next`
     /// and returns its receipt; its errors pass through unchanged.
     public func submit(_ issues: [Issue]) async throws(SubmitError) -> SubmitReceipt {
-        guard config.enabled, issues.contains(where: Self.wantsDiagnosis) else { return try await next.submit(issues) }
-        let diagnosed = await withTaskGroup(of: (Int, Issue).self) { group in
-            for (index, issue) in issues.enumerated() where Self.wantsDiagnosis(issue) {
-                group.addTask { (index, await self.diagnose(issue)) }
+        guard config.enabled else { return try await next.submit(issues) }
+        var out = issues
+        var waiting: [Int] = []
+        for (index, issue) in issues.enumerated() where Self.wantsDiagnosis(issue) {
+            // Nothing to read and nobody to ask: the rules alone, inline (an Alertmanager
+            // batch of 500 without cluster access must not cost 500 tasks).
+            if analyst == nil && !gatherer.canRead(issue) {
+                out[index] = withDiagnosis(issue, facts: DiagnosisFacts(issue: issue))
+            } else {
+                waiting.append(index)
             }
-            var out = issues
-            for await (index, issue) in group { out[index] = issue }
-            return out
         }
-        return try await next.submit(diagnosed)
+        if !waiting.isEmpty {
+            out = await withTaskGroup(of: (Int, Issue).self) { group in
+                for index in waiting {
+                    let issue = issues[index]
+                    group.addTask { (index, await self.diagnose(issue)) }
+                }
+                var all = out
+                for await (index, issue) in group { all[index] = issue }
+                return all
+            }
+        }
+        return try await next.submit(out)
     }
 
     /// Firing, single Issues without a diagnosis yet (a group's members were diagnosed
@@ -72,17 +86,23 @@ public final class DiagnosisStage: IssueSink {
     /// `issue` with its diagnosis as the first enrichment (unchanged when no rule matches),
     /// then, when configured, the LLM's analysis right after it.
     public func diagnose(_ issue: Issue) async -> Issue {
-        var out = issue
-        if let diagnosis = Diagnoser.diagnose(await gather(issue)) {
-            metrics.increment("cano_diagnoses_total", ["rule": diagnosis.rule])
-            logger.debug("diagnosed", metadata: ["fingerprint": .string(issue.fingerprint), "rule": .string(diagnosis.rule)])
-            out.enrichments.insert(Self.redacted(diagnosis).enrichment, at: 0)
-        } else {
-            metrics.increment("cano_diagnoses_total", ["rule": "none"])
-        }
+        var out = withDiagnosis(issue, facts: await gather(issue))
         if let analyst, out.severity >= analyst.config.minSeverity, let analysis = await analyst.analyse(out) {
             out.enrichments.insert(analysis, at: out.diagnosis == nil ? 0 : 1)
         }
+        return out
+    }
+
+    /// `issue` with the rules' answer on `facts` first among its enrichments, counted.
+    private func withDiagnosis(_ issue: Issue, facts: DiagnosisFacts) -> Issue {
+        guard let diagnosis = Diagnoser.diagnose(facts) else {
+            metrics.increment("cano_diagnoses_total", ["rule": "none"])
+            return issue
+        }
+        metrics.increment("cano_diagnoses_total", ["rule": diagnosis.rule])
+        logger.debug("diagnosed", metadata: ["fingerprint": .string(issue.fingerprint), "rule": .string(diagnosis.rule)])
+        var out = issue
+        out.enrichments.insert(Self.redacted(diagnosis).enrichment, at: 0)
         return out
     }
 

@@ -27,7 +27,8 @@ struct QuotaRule: DiagnosisRule {
 
     func diagnose(_ facts: DiagnosisFacts) -> Diagnosis? {
         let messages = facts.eventMessages(["FailedCreate"]) + facts.texts
-        guard let message = messages.first(where: { Self.parse($0) != nil }), let e = Self.parse(message) else { return nil }
+        // The substring first: a regular expression on every line of every alert is not free.
+        guard let message = messages.first(where: { $0.contains("exceeded quota") && Self.parse($0) != nil }), let e = Self.parse(message) else { return nil }
         let who = facts.issue.subject.annotations["workloadKind"].map { "\($0) \(facts.issue.subject.namespace.map { "\($0)/" } ?? "")\(facts.issue.subject.annotations["workloadName"] ?? "")" }
             ?? KubeTarget.of(facts.issue)?.reference ?? "the workload"
         let over = e.overflowing.isEmpty ? e.requested.map(\.0) : e.overflowing

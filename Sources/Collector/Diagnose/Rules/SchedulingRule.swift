@@ -26,7 +26,8 @@ struct SchedulingRule: DiagnosisRule {
         // only when the Issue is about scheduling (an alert may quote such a line in passing).
         let aboutScheduling = facts.issue.aggregationKey.contains("Schedul")
         let candidates = [condition?["message"]?.text].compactMap { $0 } + facts.eventMessages(["FailedScheduling"]) + (aboutScheduling ? facts.texts : [])
-        guard let message = candidates.first(where: { Self.parse($0) != nil }), let (total, reasons) = Self.parse(message) else { return nil }
+        guard let message = candidates.first(where: { $0.contains("nodes are available") && Self.parse($0) != nil }),
+              let (total, reasons) = Self.parse(message) else { return nil }
         let summary = "0/\(total) nodes: " + reasons.map { "\($0.nodes) \(Self.short($0.text))" }.joined(separator: ", ")
         var evidence = ["scheduler: \(Evidence.clip(message, 400))"]
         if condition != nil { evidence.insert("\(facts.podReference) is Pending, PodScheduled=False", at: 0) }
