@@ -113,7 +113,7 @@ struct IntakeHardeningTests {
 
     /// Runs the system gzip: the collector only ever inflates.
     func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["gzip", "-c"]
         let input = Pipe(), output = Pipe()

@@ -105,7 +105,7 @@ import Yams
         // amtool reads each label as a classic matcher, so values are quoted and escaped;
         // names it cannot read only occur where the config is refused anyway.
         let labels = c.labels.filter { MatcherGrammar.isClassicName($0.key) }.map { "\($0.key)=\"\(MatcherGrammar.escape($0.value))\"" }
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: amtool)
         process.arguments = ["config", "routes", "test", "--config.file=\(file)"] + labels
         let out = Pipe(), err = Pipe()

@@ -9,7 +9,7 @@ import Glibc
 public final class AlertmanagerProcess: @unchecked Sendable {
     public let port: Int
     public let directory: URL
-    private let process: Process
+    private let process: ChildProcess
     private let log: FileHandle
 
     /// Starts Alertmanager and waits until it is ready. `webhookURL` receives its webhooks;
@@ -42,7 +42,7 @@ public final class AlertmanagerProcess: @unchecked Sendable {
         let logURL = directory.appendingPathComponent("am.log")
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
         log = try FileHandle(forWritingTo: logURL)
-        process = Process()
+        process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
             "--config.file=\(directory.appendingPathComponent("am.yml").path)",

@@ -31,7 +31,7 @@ public enum CPluginCompiler {
         _ source: String, into directory: String, as output: String, defines: [String], flags: [String]
     ) throws -> String {
         let target = directory + "/" + output
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [try compiler(), "-shared", "-fPIC", "-fvisibility=hidden", "-I", repositoryRoot + "/Sources/PluginABI/include"]
             + flags + defines.map { "-D" + $0 } + [source, "-o", target]

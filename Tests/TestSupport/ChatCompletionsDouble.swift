@@ -41,6 +41,7 @@ public final class ChatCompletionsDouble: Sendable {
     private struct State {
         var behaviour: Behaviour = .answer("The container's command is misspelled.")
         var requests: [Recorded] = []
+        var stopped = false
     }
 
     private let state = Mutex(State())
@@ -72,6 +73,7 @@ public final class ChatCompletionsDouble: Sendable {
 
     /// Stops the server (a hanging answer ends with it).
     public func stop() async {
+        state.withLock { $0.stopped = true }
         let t = task.withLock { $0 }
         t?.cancel()
         _ = await t?.result
@@ -125,8 +127,9 @@ public final class ChatCompletionsDouble: Sendable {
             return Response(status: .ok, headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(bytes: try IssueCoding.encode(answer))))
         case .hang:
-            // A model that never answers (not test synchronisation): the client gives up.
-            try await Task.sleep(for: .seconds(3600))
+            // A model that never answers (not test synchronisation): the client gives up
+            // first; the answer ends when the double stops, so its shutdown does not wait.
+            while !state.withLock({ $0.stopped }) { try await Task.sleep(for: .milliseconds(50)) }
             return Response(status: .gatewayTimeout)
         case .malformed(let text):
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))

@@ -20,7 +20,7 @@ public enum CollectorCLI {
     private static func runBlocking(
         _ arguments: [String], environment: [String: String], standardError: Bool
     ) throws -> (status: Int32, output: String) {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: try BuildProducts.collector())
         process.arguments = arguments
         process.environment = BuildProducts.collectorEnvironment(environment)

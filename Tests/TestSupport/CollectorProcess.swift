@@ -10,7 +10,7 @@ public final class CollectorProcess: @unchecked Sendable {
     public let port: Int
     public let directory: URL
     public let configPath: String
-    private let process: Process
+    private let process: ChildProcess
     private let output: URL
 
     /// Writes `configYAML` (with `{{port}}` and `{{data_dir}}` replaced) and starts the
@@ -33,7 +33,7 @@ public final class CollectorProcess: @unchecked Sendable {
         output = self.directory.appendingPathComponent("collector-\(UUID().uuidString.prefix(8)).log")
         FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
-        process = Process()
+        process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: try BuildProducts.collector())
         process.arguments = ["run", "--config", configPath, "--log-level", logLevel]
         process.environment = BuildProducts.collectorEnvironment(environment)

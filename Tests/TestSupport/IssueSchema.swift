@@ -40,7 +40,7 @@ public enum IssueSchema {
                     print(p, "/".join(map(str, e.absolute_path)), e.message[:300])
             sys.exit(1 if bad else 0)
             """
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script, Fixtures.repositoryRoot + "/docs/issue.schema.json"] + paths
         let pipe = Pipe()

@@ -174,7 +174,7 @@ public final class PostgresServer: Sendable {
                 defer { try? FileManager.default.removeItem(at: output) }
                 let handle = try FileHandle(forWritingTo: output)
                 defer { try? handle.close() }
-                let process = Process()
+                let process = ChildProcess()
                 process.executableURL = URL(fileURLWithPath: executable)
                 process.arguments = arguments
                 var environment = ProcessInfo.processInfo.environment

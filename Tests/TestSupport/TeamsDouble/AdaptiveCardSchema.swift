@@ -66,7 +66,7 @@ public enum AdaptiveCardSchema {
                         print(p, "attachment", i, "/".join(map(str, d.absolute_path)), d.message[:300])
             sys.exit(1 if bad else 0)
             """
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script, schemaPath] + paths
         let pipe = Pipe()
