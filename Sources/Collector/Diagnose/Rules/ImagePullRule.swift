@@ -22,7 +22,8 @@ struct ImagePullRule: DiagnosisRule {
             if t.contains("manifest unknown") || t.contains("not found: manifest") || t.contains(": not found") && t.contains("failed to resolve reference") {
                 return .notFound
             }
-            if t.contains("unauthorized") || t.contains("authentication required") || t.contains("403 forbidden") || t.contains("401")
+            // Words, not bare status numbers: "401" also occurs in digests and ports.
+            if t.contains("unauthorized") || t.contains("authentication required") || t.contains("403 forbidden")
                 || t.contains("access to the resource is denied") || t.contains("pull access denied") { return .unauthorized }
             if t.contains("repository does not exist") || t.contains("not found") { return .notFound }
             if t.contains("no such host") || t.contains("server misbehaving") || t.contains("temporary failure in name resolution") { return .dns }
