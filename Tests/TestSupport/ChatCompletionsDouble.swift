@@ -45,7 +45,7 @@ public final class ChatCompletionsDouble: Sendable {
     }
 
     private let state = Mutex(State())
-    private let task: Mutex<Task<Void, any Error>?> = Mutex(nil)
+    private let loopback: Mutex<LoopbackServer?> = Mutex(nil)
     /// The key requests must carry.
     public let apiKey: String
     /// The base URL to configure (`http://127.0.0.1:<port>/v1`).
@@ -64,19 +64,18 @@ public final class ChatCompletionsDouble: Sendable {
             guard let double = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
             return try await double.handle(request)
         }
-        let (port, task) = try await LoopbackServer.start(router, label: "chat-completions double")
+        let loopback = try await LoopbackServer.start(router, label: "chat-completions double")
+        let port = loopback.port
         let double = ChatCompletionsDouble(apiKey: apiKey, baseURL: "http://127.0.0.1:\(port)/v1")
         box.withLock { $0 = double }
-        double.task.withLock { $0 = task }
+        double.loopback.withLock { $0 = loopback }
         return double
     }
 
     /// Stops the server (a hanging answer ends with it).
     public func stop() async {
         state.withLock { $0.stopped = true }
-        let t = task.withLock { $0 }
-        t?.cancel()
-        _ = await t?.result
+        await loopback.withLock { $0 }?.stop()
     }
 
     /// How later requests are answered.

@@ -1,11 +1,21 @@
 import Hummingbird
 import Logging
 
-/// Runs a Hummingbird router on an ephemeral loopback port, quietly: what the HTTP doubles
-/// share to start.
-enum LoopbackServer {
-    /// The port it listens on and the task running it (cancel the task to stop it).
-    static func start<Responder: HTTPResponderBuilder>(_ router: Responder, label: String) async throws -> (port: Int, task: Task<Void, any Error>)
+/// A Hummingbird router running on an ephemeral loopback port, quietly: what the HTTP
+/// doubles share to start and stop.
+struct LoopbackServer: Sendable {
+    /// The port it listens on.
+    let port: Int
+    private let task: Task<Void, any Error>
+
+    /// Stops the server and waits until it has.
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+
+    /// Starts `router` on 127.0.0.1.
+    static func start<Responder: HTTPResponderBuilder>(_ router: Responder, label: String) async throws -> LoopbackServer
     where Responder.Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
         let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: label)
@@ -22,6 +32,6 @@ enum LoopbackServer {
             task.cancel()
             throw TestTimeout(what: "the \(label) to listen")
         }
-        return (port, task)
+        return LoopbackServer(port: port, task: task)
     }
 }

@@ -23,7 +23,7 @@ public final class PrometheusDouble: Sendable {
         var queries: [String] = []
     }
     private let state = Mutex(State())
-    private let task: Mutex<Task<Void, any Error>?> = Mutex(nil)
+    private let loopback: Mutex<LoopbackServer?> = Mutex(nil)
     /// The base URL to configure (`http://127.0.0.1:<port>`).
     public let url: String
     /// Required as `Authorization: Bearer` when set.
@@ -60,19 +60,18 @@ public final class PrometheusDouble: Sendable {
             guard let double = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
             return double.handle(request)
         }
-        let (port, task) = try await LoopbackServer.start(router, label: "Prometheus double")
+        let loopback = try await LoopbackServer.start(router, label: "Prometheus double")
+        let port = loopback.port
         let double = PrometheusDouble(url: "http://127.0.0.1:\(port)", bearerToken: bearerToken)
         double.state.withLock { $0.recordings = recordings }
         box.withLock { $0 = double }
-        double.task.withLock { $0 = task }
+        double.loopback.withLock { $0 = loopback }
         return double
     }
 
     /// Stops the server.
     public func stop() async {
-        let t = task.withLock { $0 }
-        t?.cancel()
-        _ = await t?.result
+        await loopback.withLock { $0 }?.stop()
     }
 
     /// Answers every later valid request with this status (nil: the recordings again).

@@ -49,7 +49,7 @@ public final class ScriptedHTTPServer: Sendable {
     }
 
     private let state = Mutex(State())
-    private let task: Mutex<Task<Void, any Error>?> = Mutex(nil)
+    private let loopback: Mutex<LoopbackServer?> = Mutex(nil)
     /// `http://127.0.0.1:<port>/deliver`.
     public let url: String
 
@@ -65,18 +65,17 @@ public final class ScriptedHTTPServer: Sendable {
             guard let server = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
             return try await server.handle(request, channel: context.channel)
         }
-        let (port, task) = try await LoopbackServer.start(router, label: "HTTP double")
+        let loopback = try await LoopbackServer.start(router, label: "HTTP double")
+        let port = loopback.port
         let server = ScriptedHTTPServer(url: "http://127.0.0.1:\(port)/deliver")
         box.withLock { $0 = server }
-        server.task.withLock { $0 = task }
+        server.loopback.withLock { $0 = loopback }
         return server
     }
 
     /// Stops the server.
     public func stop() async {
-        let t = task.withLock { $0 }
-        t?.cancel()
-        _ = await t?.result
+        await loopback.withLock { $0 }?.stop()
     }
 
     /// Appends steps to the script (used in order, one per request).

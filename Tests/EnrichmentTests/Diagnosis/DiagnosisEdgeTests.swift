@@ -26,7 +26,7 @@ import TestSupport
     }
 
     @Test func absurdSamplesNeitherCrashNorCount() async throws {
-        #expect(Units.bytes(1e300) == "8.673617379884035e+281Ei" || Units.bytes(1e300).hasSuffix("Ei"))
+        #expect(Units.bytes(1e300).hasSuffix("Ei"))
         #expect(Units.bytes(.infinity) == "?")
         #expect(Units.cores(.nan) == "?")
         #expect(Units.bytes(0) == "0B")

@@ -41,7 +41,7 @@ struct ImagePullRule: DiagnosisRule {
         let container = facts.containerName ?? "the container"
         let image = facts.containerSpec?["image"]?.text ?? facts.containerStatus?["image"]?.text ?? "its image"
         // The most informative words: a pull error, not "Back-off pulling image".
-        let errors = ([waiting?.message ?? ""] + pullEvents + facts.texts).filter { !$0.isEmpty && !$0.hasPrefix("Back-off pulling image") && !$0.hasPrefix("Back-off") }
+        let errors = ([waiting?.message ?? ""] + pullEvents + facts.texts).filter { !$0.isEmpty && !$0.hasPrefix("Back-off") }
         let error = errors.first { Kind.of($0) != .unknown } ?? errors.first ?? waiting?.message ?? ""
         var evidence = ["\(facts.podReference) container \(container): waiting with \(waiting?.reason ?? "ImagePullBackOff") for image \(image)"]
         if !error.isEmpty { evidence.append("pull error: \(Evidence.clip(error, 300))") }

@@ -66,7 +66,7 @@ struct LogSignatureRule: DiagnosisRule {
             if let t = facts.termination, let code = t["exitCode"]?.text {
                 evidence.append("\(facts.podReference) container \(container): last exit code \(code), reason \(t["reason"]?.text ?? "unknown")")
             }
-            return Diagnosis(rule: name, cause: signature.cause(container, text, Array(lines[...]), index), evidence: evidence, nextStep: signature.nextStep)
+            return Diagnosis(rule: name, cause: signature.cause(container, text, lines, index), evidence: evidence, nextStep: signature.nextStep)
         }
         return nil
     }
