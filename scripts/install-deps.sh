@@ -14,6 +14,8 @@ packages=(
   util-linux                # unshare, for the rootfs isolation test
   prometheus-alertmanager   # end-to-end tests post through a real Alertmanager
   postgresql                # the shared store's tests run a real server (scripts/postgres.sh)
+  chromium chromium-driver  # the console's browser test: headless Chromium driven by Selenium
+  python3-selenium          #   (tests/browser/console_test.py, run with /usr/bin/python3)
   ca-certificates
 )
 

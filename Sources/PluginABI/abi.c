@@ -12,7 +12,9 @@ _Static_assert(offsetof(cano_plugin_descriptor, path_keys) == 88, "v1.1 fields a
 // v1.1 ended after path_keys (96 bytes); v1.2 appended capabilities.
 _Static_assert(CANO_DESCRIPTOR_V1_1_SIZE == 96, "the v1.1 descriptor size is fixed forever");
 _Static_assert(offsetof(cano_plugin_descriptor, capabilities) == 96, "v1.2 fields are appended");
-_Static_assert(sizeof(cano_plugin_descriptor) == 104, "descriptor size changed: append only");
+// v1.2 ended after capabilities (104 bytes); v1.3 appended render.
+_Static_assert(offsetof(cano_plugin_descriptor, render) == 104, "v1.3 fields are appended");
+_Static_assert(sizeof(cano_plugin_descriptor) == 112, "descriptor size changed: append only");
 _Static_assert(CANO_CAPABILITY_GROUPS == 1, "capability bits are fixed forever");
 _Static_assert(offsetof(cano_host_services, log) == 16, "host services layout changed");
 // v1.0 ended after free_buffer (72 bytes); v1.1 appended create_flags.

@@ -248,7 +248,7 @@ private func silence(_ matchers: String..., start: Double = 0, end: Double = 360
         let link = try #require(SilencesAPI.silenceLink(externalURL: "https://cano.example/", labels: [("namespace", "pay ments"), ("alertname", "a&b")]))
         #expect(link == "https://cano.example/silences/new?matchers=%7Balertname%3D%22a%26b%22%2Cnamespace%3D%22pay%20ments%22%7D")
         #expect(SilencesAPI.silenceLink(externalURL: "https://x", labels: []) == nil)
-        #expect(SilencesAPI.html(#"<a href="x">'&"#) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;")
+        #expect(HTML.escape(#"<a href="x">'&"#) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;")
     }
 
     @Test func kubernetesIssuesGetTheCollectorsSilenceLinkWhenExternalURLIsSet() throws {

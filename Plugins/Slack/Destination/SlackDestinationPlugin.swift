@@ -8,7 +8,7 @@ import CanoSDK
 /// The `slack` destination as the host loads it: parses the config and hands deliveries to
 /// ``SlackNotifier`` with state, logs and counters going through the host's services.
 /// Exported from the `CanoSlack` library by `Plugins/Slack/Entry`.
-public final class SlackDestinationPlugin: DestinationPlugin {
+public final class SlackDestinationPlugin: PreviewableDestination {
     /// The type name users write in config: `type: slack`.
     public static let name = "slack"
     /// This plugin's version.
@@ -66,6 +66,16 @@ public final class SlackDestinationPlugin: DestinationPlugin {
                 + "(token, token_file or ${VAR} must hold a bot token xoxb-… of an app installed in this workspace; "
                 + "set check_token: false to skip this check)")
         }
+    }
+
+    /// The `chat.postMessage` bodies, root then thread replies, as a JSON array, posted
+    /// nowhere (the console's preview); the summary names the files it would upload.
+    public func render(_ issue: Issue) throws(PluginError) -> RenderedRequest {
+        let (channel, messages, files) = notifier.preview(issue)
+        guard let bytes = try? IssueCoding.encode(JSONValue.array(messages)) else { throw PluginError("the Slack message does not encode as JSON") }
+        let replies = messages.count > 1 ? " and \(messages.count - 1) thread repl\(messages.count == 2 ? "y" : "ies")" : ""
+        let uploads = files.isEmpty ? "" : ", uploading \(files.joined(separator: ", "))"
+        return RenderedRequest(summary: "chat.postMessage to \(channel)\(replies)\(uploads)", body: bytes)
     }
 
     /// Delivers one Issue (blocks; runs on a host delivery thread). The web API layer

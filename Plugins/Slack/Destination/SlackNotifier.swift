@@ -213,6 +213,35 @@ public final class SlackNotifier: Sendable {
         }
     }
 
+    /// The `chat.postMessage` bodies a new delivery of `issue` would send, root first, then
+    /// its thread replies, and the names of the files it would upload, without calling Slack:
+    /// the console's preview (ABI v1.3 render). The channel is the reference the routing
+    /// expands to (the Issue's override, else the default), not looked up.
+    func preview(_ issue: Issue) -> (channel: String, messages: [JSONValue], files: [String]) {
+        let routing = ChannelRouting(config: config)
+        let reference = (routing.override(for: issue).flatMap { try? routing.expand($0, for: issue) }).flatMap { $0.isEmpty ? nil : $0 }
+            ?? (try? routing.defaultChannel(for: issue)) ?? ""
+        // Shown as people write it: an ID as is, a name with its `#` (deliver posts to the ID it resolves).
+        let channel = reference.looksLikeChannelID || reference.hasPrefix("#") ? reference : "#" + reference
+        let (rendered, steps) = prepare(DeliveryProgress(mode: issue.status == .resolved ? .newResolved : .new, done: 0, channel: nil, ts: nil), issue)
+        var messages: [JSONValue] = []
+        var files: [String] = []
+        for step in steps {
+            switch step {
+            case .post(let blocks, let root, let text):
+                var body: [String: JSONValue] = [
+                    "channel": .string(channel), "text": .string(text), "attachments": attachment(blocks, rendered, text: text),
+                    "unfurl_links": .bool(false), "unfurl_media": .bool(false),
+                ]
+                if !root { body["thread_ts"] = .string("(the root's ts)") }
+                messages.append(.object(body))
+            case .upload(let file): files.append(file.name)
+            case .update, .note: break
+            }
+        }
+        return (channel, messages, files)
+    }
+
     // MARK: - Carrying it out
 
     private func run(_ steps: inout [Step], _ progress: inout DeliveryProgress, rendered: RenderedIssue, issue: Issue, route: Route?, key: String, deadline: Date) throws {

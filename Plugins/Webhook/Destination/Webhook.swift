@@ -11,7 +11,7 @@ import Crypto
 ///   (honouring `Retry-After`); any other status is permanent.
 ///
 /// Messages and logs show only the URL's origin, never its path or query.
-public final class Webhook: DestinationPlugin {
+public final class Webhook: PreviewableDestination {
     /// The type name in config: `type: webhook`.
     public static let name = "webhook"
     /// This plugin's version, also sent in `User-Agent`.
@@ -70,6 +70,13 @@ public final class Webhook: DestinationPlugin {
         case .retry(_, let message), .permanent(let message): host.log(.warning, "webhook delivery failed", fields: ["reason": message])
         }
         return result
+    }
+
+    /// The body is the Issue JSON itself; the summary names only the URL's origin (a path
+    /// or query may hold a token).
+    public func render(_ issue: Issue) throws(PluginError) -> RenderedRequest {
+        guard let body = try? IssueCoding.encode(issue) else { throw PluginError("the Issue does not encode as JSON") }
+        return RenderedRequest(summary: "POST to \(config.origin)", body: body)
     }
 
     /// Lowercase hex HMAC-SHA256 of `body`.

@@ -44,6 +44,27 @@ extension DestinationPlugin {
     public static var capabilities: PluginCapabilities { [] }
 }
 
+/// A destination that can show what it would send (ABI v1.3 `render`), for the console's
+/// message preview. `render` must not send anything, change any state or include a secret:
+/// it runs on an instance created with ``HostServices/isValidateOnly`` set.
+public protocol PreviewableDestination: DestinationPlugin {
+    /// The request (or requests) `deliver` would send for a new delivery of `issue`.
+    func render(_ issue: Issue) throws(PluginError) -> RenderedRequest
+}
+
+/// What a destination would send for one Issue (``PreviewableDestination/render(_:)``).
+public struct RenderedRequest: Sendable, Equatable {
+    /// Where it would go, in one line ("chat.postMessage to #alerts").
+    public var summary: String
+    /// The request body (JSON for JSON APIs; a JSON array of the bodies, in order, when one
+    /// delivery sends several).
+    public var body: [UInt8]
+    public init(summary: String, body: [UInt8]) {
+        self.summary = summary
+        self.body = body
+    }
+}
+
 /// An enricher written in Swift: adds context blocks to Issues.
 public protocol EnricherPlugin: AnyObject {
     static var name: String { get }

@@ -40,9 +40,12 @@ public enum PluginExport {
     /// The descriptor for a destination plugin type. Call it from `cano_plugin_entry`.
     public static func destination<P: DestinationPlugin>(_ type: P.Type) -> UnsafeRawPointer {
         descriptor(name: P.name, version: P.version, kind: CANO_KIND_DESTINATION, pathKeys: P.pathKeys,
-                   capabilities: P.capabilities) { config, host throws(PluginError) in
+                   capabilities: P.capabilities, renders: P.self is any PreviewableDestination.Type) { config, host throws(PluginError) in
             let plugin = try P(config: config, host: host)
-            return InstanceBox(deliver: { plugin.deliver($0) }, enrich: nil)
+            let render = (plugin as? any PreviewableDestination).map { previewable in
+                { (issue: Issue) -> Result<RenderedRequest, PluginError> in Result { () throws(PluginError) in try previewable.render(issue) } }
+            }
+            return InstanceBox(deliver: { plugin.deliver($0) }, enrich: nil, render: render)
         }
     }
 
@@ -50,7 +53,7 @@ public enum PluginExport {
     public static func enricher<P: EnricherPlugin>(_ type: P.Type) -> UnsafeRawPointer {
         descriptor(name: P.name, version: P.version, kind: CANO_KIND_ENRICHER) { config, host throws(PluginError) in
             let plugin = try P(config: config, host: host)
-            return InstanceBox(deliver: nil, enrich: { plugin.enrich($0) })
+            return InstanceBox(deliver: nil, enrich: { plugin.enrich($0) }, render: nil)
         }
     }
 
@@ -63,7 +66,7 @@ public enum PluginExport {
     nonisolated(unsafe) static var exported: UnsafeMutablePointer<cano_plugin_descriptor>?
 
     private static func descriptor(name: String, version: String, kind: cano_plugin_kind, pathKeys: [String] = [],
-                                   capabilities: PluginCapabilities = [], factory: @escaping Factory) -> UnsafeRawPointer {
+                                   capabilities: PluginCapabilities = [], renders: Bool = false, factory: @escaping Factory) -> UnsafeRawPointer {
         if let exported { return UnsafeRawPointer(exported) }
         self.factory = factory
         let d = UnsafeMutablePointer<cano_plugin_descriptor>.allocate(capacity: 1)
@@ -89,6 +92,9 @@ public enum PluginExport {
         if kind == CANO_KIND_DESTINATION {
             d.pointee.deliver = { instance, issue, context, result in
                 PluginExport.call(instance, issue, context, result) { box, request in box.deliver?(request).cResult ?? .permanent("not a destination") }
+            }
+            if renders {
+                d.pointee.render = { instance, issue, result in PluginExport.render(instance, issue, result) }
             }
         } else {
             d.pointee.enrich = { instance, issue, context, result in
@@ -143,6 +149,26 @@ public enum PluginExport {
         }
     }
 
+    /// The v1.3 render(): the request the instance's deliver would send, sent nowhere.
+    private static func render(_ instance: UnsafeMutableRawPointer?, _ issue: cano_bytes, _ result: UnsafeMutablePointer<cano_result>?) {
+        guard let result else { return }
+        guard let instance, let render = Unmanaged<InstanceBox>.fromOpaque(instance).takeUnretainedValue().render else {
+            CResult.permanent("render called without an instance that renders").write(to: result)
+            return
+        }
+        let decoded: Issue
+        do {
+            decoded = try IssueCoding.decode(Issue.self, from: UnsafeBufferPointer(start: issue.ptr, count: issue.len))
+        } catch {
+            CResult.permanent("issue JSON does not decode: \((error as? DecodingError)?.readableDescription ?? "\(error)")").write(to: result)
+            return
+        }
+        switch render(decoded) {
+        case .success(let rendered): CResult(status: CANO_STATUS_OK, message: rendered.summary, payload: rendered.body).write(to: result)
+        case .failure(let error): CResult.permanent(error.message).write(to: result)
+        }
+    }
+
     private static func call(
         _ instance: UnsafeMutableRawPointer?, _ issue: cano_bytes, _ context: UnsafePointer<cano_call_context>?,
         _ result: UnsafeMutablePointer<cano_result>?, _ body: (InstanceBox, DeliveryRequest) -> CResult
@@ -181,9 +207,12 @@ public enum PluginExport {
 final class InstanceBox {
     let deliver: ((DeliveryRequest) -> DeliveryResult)?
     let enrich: ((DeliveryRequest) -> Result<[Enrichment], PluginError>)?
-    init(deliver: ((DeliveryRequest) -> DeliveryResult)?, enrich: ((DeliveryRequest) -> Result<[Enrichment], PluginError>)?) {
+    let render: ((Issue) -> Result<RenderedRequest, PluginError>)?
+    init(deliver: ((DeliveryRequest) -> DeliveryResult)?, enrich: ((DeliveryRequest) -> Result<[Enrichment], PluginError>)?,
+         render: ((Issue) -> Result<RenderedRequest, PluginError>)?) {
         self.deliver = deliver
         self.enrich = enrich
+        self.render = render
     }
 }
 

@@ -97,8 +97,10 @@ public struct CollectorApp: Sendable {
             storms: Dictionary(uniqueKeysWithValues: config.destinations.map { ($0.name, $0.effectiveStorm) }),
             metrics: metrics, logger: logger, groupDestinations: Set(config.destinations.filter(factory.acceptsGroups).map(\.name)),
             onQueued: { engine.notify() })
+        // The console's history: written only when the console is on.
+        let journal = config.ui.enabled ? IssueJournal(database: database, keep: config.ui.history) : nil
         let outbox = Outbox(database: database, router: router, policies: policies, metrics: metrics, logger: logger,
-                            dispatcher: dispatcher, onQueued: { engine.notify() })
+                            dispatcher: dispatcher, journal: journal, onQueued: { engine.notify() })
         try engine.start(crashReport: crashReport)
         supervisor.start(engine: engine)
         dispatcher.start()
@@ -111,9 +113,22 @@ public struct CollectorApp: Sendable {
                                             externalURL: config.server.externalURL, prometheus: config.prometheus)
         let intake = AlertmanagerIntake(config: config, sink: sink, metrics: metrics, logger: logger)
         let onListening = self.onListening
+        let silenceStore = SilenceStore(database: database)
+        let silences = SilencesAPI(store: silenceStore, auth: config.server.auth, adminToken: config.server.adminToken, metrics: metrics, logger: logger)
+        let console = journal.map { journal in
+            Console(config: config, backend: Console.Backend(
+                journal: journal, deliveries: DeliveryStore(database: database), silences: silences, silenceStore: silenceStore, intake: intake,
+                router: router, previewer: Previewer(factory: factory, destinations: config.destinations), readiness: readiness,
+                retryDeadLetters: { try engine.retryDeadLetters(ids: $0) },
+                prepare: { [config] issue in
+                    var out = config.enrichment.enabled ? await sink.enrich(issue) : issue
+                    if config.diagnosis.enabled, DiagnosisStage.wantsDiagnosis(out) { out = await diagnosis.diagnose(out, analysis: false) }
+                    return out
+                }), metrics: metrics, logger: logger)
+        }
         let http = HTTPServer.makeApplication(
             config: config.server, intake: intake, readiness: readiness, metrics: metrics, logger: logger,
-            silences: SilenceStore(database: database),
+            silences: silences, console: console,
             onListening: { port in
                 readiness.markReady()
                 await onListening(port)

@@ -32,6 +32,8 @@ public struct CollectorConfig: Sendable, Equatable {
     public var prometheus: PrometheusConfig?
     /// Watching the cluster itself (off unless `kubernetes.enabled`).
     public var kubernetes = KubernetesConfig()
+    /// The web console at `/ui/` (off unless `ui.enabled`).
+    public var ui = ConsoleConfig()
 
     public init() {}
 
@@ -56,6 +58,19 @@ public struct ServerConfig: Sendable, Equatable {
     public var externalURL: String?
     /// How long SIGTERM waits for in-flight deliveries.
     public var shutdownGrace: Duration = .seconds(10)
+    public init() {}
+}
+
+/// `ui:`, the built-in web console (docs/console.md).
+public struct ConsoleConfig: Sendable, Equatable {
+    /// Serve the console at `/ui/` and keep the journal of recent Issues it shows. Off: no
+    /// route, no journal, nothing paid.
+    public var enabled = false
+    /// Who may read the console; nil: the intake's (`server.auth`). Basic auth is what a
+    /// browser asks for by itself.
+    public var auth: IntakeAuth?
+    /// How many recent Issues the journal keeps.
+    public var history = 1000
     public init() {}
 }
 
@@ -88,6 +103,14 @@ public enum IntakeAuth: Sendable, Equatable {
     case none
     case bearer(Secret)
     case basic(username: String, password: Secret)
+    /// The secret part (token or password), to tell credentials apart; nil for `none`.
+    var credential: String? {
+        switch self {
+        case .bearer(let token): token.value
+        case .basic(_, let password): password.value
+        case .none: nil
+        }
+    }
 }
 
 /// Where plugins are found.

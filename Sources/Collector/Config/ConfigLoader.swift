@@ -60,7 +60,7 @@ public enum ConfigLoader {
     // MARK: - Sections
 
     private static func interpret(_ root: YAMLReader.Located, into config: inout CollectorConfig, _ r: YAMLReader) {
-        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "default_notify", "time_intervals", "kubernetes", "enrichment", "diagnosis", "prometheus", "storage"]) {
+        for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "default_notify", "time_intervals", "kubernetes", "enrichment", "diagnosis", "prometheus", "storage", "ui"]) {
             switch key {
             case "cluster": config.cluster = r.string(value)
             case "data_dir": if let v = r.string(value) { config.dataDirectory = v }
@@ -80,10 +80,16 @@ public enum ConfigLoader {
             case "prometheus": config.prometheus = prometheus(value, r)
             case "kubernetes": config.kubernetes = kubernetes(value, r)
             case "storage": config.storage = storage(value, r)
+            case "ui": config.ui = console(value, r)
             default: break
             }
         }
         config.kubernetes.clusterName = config.cluster
+        // Whoever may read the console must not thereby hold the admin credential.
+        if let admin = config.server.adminToken, let readAuth = config.ui.auth, readAuth.credential == admin.value,
+           let located = r.mapping(root, allowed: nil).first(where: { $0.key == "ui" })?.value {
+            r.problem(located, "ui.auth must differ from server.admin_token: whoever reads the console could also retry and silence")
+        }
     }
 
     private static func diagnosis(_ at: YAMLReader.Located, _ r: YAMLReader) -> DiagnosisConfig {
@@ -187,16 +193,25 @@ public enum ConfigLoader {
         // The admin credential must be more than the intake's: whoever holds the intake token
         // (Alertmanager's config) must not also be able to write silences.
         if let admin = server.adminToken {
-            let intake: String? = switch server.auth {
-            case .bearer(let token): token.value
-            case .basic(_, let password): password.value
-            case .none: nil
-            }
-            if admin.value == intake {
+            if admin.value == server.auth.credential {
                 r.problem(at, "server.admin_token must differ from the intake's credential (server.auth): whoever sends alerts could also write silences")
             }
         }
         return server
+    }
+
+    /// `ui: {enabled, auth, history}`.
+    private static func console(_ at: YAMLReader.Located, _ r: YAMLReader) -> ConsoleConfig {
+        var ui = ConsoleConfig()
+        for (key, value) in r.mapping(at, allowed: ["enabled", "auth", "history"]) {
+            switch key {
+            case "enabled": if let v = r.bool(value) { ui.enabled = v }
+            case "auth": ui.auth = auth(value, r)
+            case "history": if let v = r.int(value, range: 10...100_000) { ui.history = v }
+            default: break
+            }
+        }
+        return ui
     }
 
     private static func storage(_ at: YAMLReader.Located, _ r: YAMLReader) -> StorageConfig {

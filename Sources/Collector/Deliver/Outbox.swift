@@ -35,6 +35,7 @@ public final class Outbox: IssueSink, @unchecked Sendable {
     private let logger: Logger
     private let onQueued: @Sendable () -> Void
     private let dispatcher: Dispatcher?
+    private let journal: IssueJournal?
     private let clock: @Sendable () -> Int64
 
     private let condition = NSCondition()
@@ -48,9 +49,11 @@ public final class Outbox: IssueSink, @unchecked Sendable {
     /// (pass the engine's `notify`). `dispatcher` applies noise control (grouping, silences,
     /// holds, storms); without one every routed Issue is queued at once. `clock` gives the
     /// intake time in Unix milliseconds (default: the system clock); tests pass the fake clock they also flush with.
+    /// `journal` (the console's history) records every Issue, routed or not, with what
+    /// routing did with it, in the same transaction.
     public init(
         database: any SQLDatabase, router: IssueRouter, policies: [String: DeliveryPolicy], metrics: Metrics, logger: Logger,
-        dispatcher: Dispatcher? = nil, clock: (@Sendable () -> Int64)? = nil,
+        dispatcher: Dispatcher? = nil, journal: IssueJournal? = nil, clock: (@Sendable () -> Int64)? = nil,
         onQueued: @escaping @Sendable () -> Void = {}
     ) {
         self.clock = clock ?? { unixMillis() }
@@ -61,6 +64,7 @@ public final class Outbox: IssueSink, @unchecked Sendable {
         self.logger = logger
         self.onQueued = onQueued
         self.dispatcher = dispatcher
+        self.journal = journal
         Enqueuer.describe(metrics)
         metrics.describe("cano_issues_unrouted_total", type: "counter", help: "Issues that matched no route and no default destination.")
         BlockingThread.start(name: "cano-outbox") { [self] in writerLoop() }
@@ -77,7 +81,8 @@ public final class Outbox: IssueSink, @unchecked Sendable {
                 unrouted += 1
                 logger.warning("Issue matched no route and there are no default destinations; it is not delivered anywhere",
                                metadata: ["fingerprint": .string(issue.fingerprint), "title": .string(issue.title)])
-                continue
+                // The console still shows it, as "matched no route".
+                if journal == nil { continue }
             }
             do {
                 routed.append(Routed(issue: issue, payload: try IssueCoding.encode(issue), matches: matches))
@@ -152,13 +157,16 @@ public final class Outbox: IssueSink, @unchecked Sendable {
                 for request in batch {
                     var receipt = SubmitReceipt(queued: 0, duplicates: 0)
                     for item in request.issues {
+                        var routing: [JournalRouting] = []
                         for match in item.matches {
                             let outcome: Enqueuer.Outcome
                             if let dispatcher, let context {
                                 switch try dispatcher.place(c, item.issue, match: match, payload: item.payload, now: now, context: context, enqueuer: &enqueuer) {
-                                case .held:
+                                case .held(let why, let silence, let notification):
                                     receipt.held += 1
                                     held += 1
+                                    routing.append(JournalRouting(destination: match.destination, route: match.routeID, outcome: why,
+                                                                  silence: silence, notification: notification))
                                     continue
                                 case .delivery(let o): outcome = o
                                 }
@@ -175,10 +183,13 @@ public final class Outbox: IssueSink, @unchecked Sendable {
                             case .duplicate: receipt.duplicates += 1
                             case .overflow: break
                             }
+                            routing.append(JournalRouting(destination: match.destination, route: match.routeID, outcome: outcome.journalOutcome))
                         }
+                        if journal != nil { try IssueJournal.record(c, item.issue, payload: item.payload, routing: routing, now: now) }
                     }
                     results.append(receipt)
                 }
+                try journal?.prune(c)
                 if enqueuer.queuedAny { try DeliveryStore.announceNewWork(c, engine: engine) }
             }
         } catch {
@@ -194,6 +205,17 @@ public final class Outbox: IssueSink, @unchecked Sendable {
         if held > 0 { dispatcher?.wake() }
         for (request, receipt) in zip(batch, results) {
             request.continuation.resume(returning: .success(receipt))
+        }
+    }
+}
+
+extension Enqueuer.Outcome {
+    /// The same outcome in the console's terms.
+    var journalOutcome: JournalRouting.Outcome {
+        switch self {
+        case .queued: .queued
+        case .duplicate: .duplicate
+        case .overflow: .overflow
         }
     }
 }

@@ -84,10 +84,11 @@ public final class DiagnosisStage: IssueSink {
     }
 
     /// `issue` with its diagnosis as the first enrichment (unchanged when no rule matches),
-    /// then, when configured, the LLM's analysis right after it.
-    public func diagnose(_ issue: Issue) async -> Issue {
+    /// then, when configured and `analysis` allows (the console's preview does not pay for
+    /// one), the LLM's analysis right after it.
+    public func diagnose(_ issue: Issue, analysis allowed: Bool = true) async -> Issue {
         var out = withDiagnosis(issue, facts: await gather(issue))
-        if let analyst, out.severity >= analyst.config.minSeverity, let analysis = await analyst.analyse(out) {
+        if allowed, let analyst, out.severity >= analyst.config.minSeverity, let analysis = await analyst.analyse(out) {
             out.enrichments.insert(analysis, at: out.diagnosis == nil ? 0 : 1)
         }
         return out

@@ -31,8 +31,9 @@ public final class Dispatcher: @unchecked Sendable {
     enum Placed: Equatable {
         /// Queued, duplicate or overflow, as the enqueuer decided.
         case delivery(Enqueuer.Outcome)
-        /// Kept in a notify group; the flush decides when it is notified.
-        case held
+        /// Kept in a notify group; the flush decides when it is notified. Why (grouped,
+        /// silenced, storm, held) and the silence id are what the console's journal shows.
+        case held(JournalRouting.Outcome, silence: String? = nil, notification: String)
     }
 
     private let database: any SQLDatabase
@@ -99,19 +100,20 @@ public final class Dispatcher: @unchecked Sendable {
         let startsAt = unixMillis(issue.startsAt)
         if let grouping = Grouping.of(issue, match) {
             try join(c, grouping, issue, match: match, payload: payload, startsAt: startsAt, now: now)
-            return .held
+            return .held(.grouped, notification: Self.notificationFingerprint(grouping, issue))
         }
         let single = Grouping.single(issue, match)
         if context.hasSingles, try NotifyStore.group(c, destination: destination, key: single.key) != nil {
             // Held (or repeated) already: its later states go the same way, in order.
             try join(c, single, issue, match: match, payload: payload, startsAt: startsAt, now: now)
-            return .held
+            return .held(.held, notification: issue.fingerprint)
         }
         let delivery = NewDelivery(
             destination: destination, fingerprint: issue.fingerprint, status: issue.status.rawValue, startsAtMillis: startsAt,
             idempotencyKey: IdempotencyKey.make(destination: destination, fingerprint: issue.fingerprint, status: issue.status.rawValue, startsAtMillis: startsAt),
             payload: payload)
-        let silenced = context.silences.contains { $0.matches(issue) }
+        let silence = context.silences.first { $0.matches(issue) }
+        let silenced = silence != nil
         let storms = storm.isGuarding(destination) && groupDestinations.contains(destination)
         var known: DeliveryStore.ExistingRow??
         if issue.status == .firing, silenced || match.notify.holds || storms {
@@ -122,12 +124,12 @@ public final class Dispatcher: @unchecked Sendable {
             if existing == nil, storms, let epoch = storm.arrive(destination, now: now) {
                 let summary = Grouping.storm(issue, match, epoch: epoch, updateInterval: stormUpdateInterval(destination))
                 try join(c, summary, issue, match: match, payload: payload, startsAt: startsAt, now: now)
-                return .held
+                return .held(.storm, notification: Self.notificationFingerprint(summary, issue))
             }
             if existing == nil, silenced || match.notify.holds {
                 if silenced { metrics.increment("cano_issues_silenced_total", ["destination": destination]) }
                 try join(c, single, issue, match: match, payload: payload, startsAt: startsAt, now: now)
-                return .held
+                return .held(silence == nil ? .held : .silenced, silence: silence?.id, notification: issue.fingerprint)
             }
         }
         return .delivery(try enqueuer.enqueue(c, delivery, now: now, known: known))
@@ -135,6 +137,12 @@ public final class Dispatcher: @unchecked Sendable {
 
     private func stormUpdateInterval(_ destination: String) -> Duration {
         storm.policy(destination)?.updateInterval ?? .seconds(30)
+    }
+
+    /// The fingerprint of the notification that carries `issue` out of `grouping`: its own
+    /// when the group is the Issue alone, else the group's.
+    static func notificationFingerprint(_ grouping: Grouping, _ issue: Issue) -> String {
+        grouping.kind == .single ? issue.fingerprint : Grouping.fingerprint(destinationKey: grouping.key)
     }
 
     /// Adds or updates a member and schedules the group's next look when it changed.
@@ -151,7 +159,7 @@ public final class Dispatcher: @unchecked Sendable {
         guard let group else {
             try NotifyStore.insert(c, NotifyStore.Group(
                 destination: destination, key: grouping.key, route: match.routeID, kind: grouping.kind,
-                fingerprint: grouping.kind == .single ? issue.fingerprint : Grouping.fingerprint(destinationKey: grouping.key),
+                fingerprint: Self.notificationFingerprint(grouping, issue),
                 labels: grouping.labels, createdMillis: grouping.kind == .single ? startsAt : now,
                 nextFlushMillis: now + StormGuard.millis(grouping.wait), lastFlushMillis: 0, lastNotifiedMillis: 0, notifications: 0, stormEnded: false))
             try NotifyStore.insertMember(c, destination: destination, key: grouping.key, issue: issue, startsAtMillis: startsAt, payload: payload, now: now)

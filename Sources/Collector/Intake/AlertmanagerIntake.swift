@@ -84,45 +84,40 @@ public struct AlertmanagerIntake: Sendable {
         return response
     }
 
-    private func process(body raw: [UInt8], authorization: String?, contentEncoding: String?) async -> Response {
-        guard authorized(authorization) else {
-            logger.warning("rejected an intake request with missing or wrong credentials")
-            return .error(401, "missing or invalid credentials", headers: [HTTPHeader(name: "WWW-Authenticate", value: auth.challenge)])
-        }
-        let body: [UInt8]
-        switch ContentEncoding.decode(raw, encoding: contentEncoding, maxBytes: maxBodyBytes) {
-        case .success(let decoded): body = decoded
-        case .failure(.unsupported(let name)):
-            return .error(415, "Content-Encoding \"\(Self.echo(name, limit: 64))\" is not supported; send the body uncompressed or with gzip")
-        case .failure(.tooLarge):
-            return .error(413, "the gzip-decoded request body exceeds \(maxBodyBytes) bytes (server.max_body_bytes)")
-        case .failure(.corrupt):
-            return .error(400, "invalid Alertmanager webhook body: Content-Encoding is gzip but the body is not valid gzip")
-        }
+    /// A webhook body, checked and mapped: the Issues, the alerts refused (index and
+    /// reason) and the webhook itself.
+    struct Parsed {
+        var issues: [Issue]
+        var rejected: [[String: String]]
+        var webhook: AlertmanagerWebhook
+    }
+
+    /// Why a body as a whole was refused: the intake's 400 answer.
+    struct Refusal: Error {
+        var response: Response
+        init(_ response: Response) { self.response = response }
+    }
+
+    /// Checks and maps a decoded (not gzip) webhook body, with no side effect: the intake
+    /// and the console's preview share it, so the preview shows exactly what the intake
+    /// would make.
+    func parse(_ body: [UInt8]) -> Result<Parsed, Refusal> {
         if let offset = UTF8Check.firstInvalidByte(in: body) {
-            return .error(400, "invalid Alertmanager webhook body: not valid UTF-8 at byte offset \(offset) (\(JSONSyntaxCheck.position(of: offset, in: body)))")
+            return .failure(Refusal(.error(400, "invalid Alertmanager webhook body: not valid UTF-8 at byte offset \(offset) (\(JSONSyntaxCheck.position(of: offset, in: body)))")))
         }
         let webhook: AlertmanagerWebhook
         do {
             webhook = try IssueCoding.decode(AlertmanagerWebhook.self, from: body)
         } catch let error as DecodingError {
             if let syntax = JSONSyntaxCheck.firstError(in: body) {
-                return .error(400, "invalid Alertmanager webhook body: not valid JSON at \(syntax)")
+                return .failure(Refusal(.error(400, "invalid Alertmanager webhook body: not valid JSON at \(syntax)")))
             }
-            return .error(400, "invalid Alertmanager webhook body: \(Self.describe(error))")
+            return .failure(Refusal(.error(400, "invalid Alertmanager webhook body: \(Self.describe(error))")))
         } catch {
-            return .error(400, "invalid Alertmanager webhook body: \(error)")
+            return .failure(Refusal(.error(400, "invalid Alertmanager webhook body: \(error)")))
         }
 
         let group = AlertMapper.Group(truncatedAlerts: max(0, webhook.truncatedAlerts ?? 0), labels: webhook.groupLabels?.labels ?? [:])
-        if group.truncatedAlerts > 0 {
-            metrics.increment("cano_alerts_truncated_total", by: Double(group.truncatedAlerts))
-            logger.warning("Alertmanager left alerts of a group out of this webhook (max_alerts); each Issue of the webhook says so", metadata: [
-                "truncated_alerts": .stringConvertible(group.truncatedAlerts),
-                "group_key": .string(Self.echo(webhook.groupKey ?? "", limit: 256)),
-                "receiver": .string(Self.echo(webhook.receiver ?? "", limit: 64)),
-            ])
-        }
         var issues: [Issue] = []
         var rejected: [[String: String]] = []
         for (index, decoded) in webhook.alerts.enumerated() {
@@ -142,6 +137,39 @@ public struct AlertmanagerIntake: Sendable {
             case .invalid(let reason):
                 rejected.append(["index": String(index), "error": Self.echo(reason, limit: 512)])
             }
+        }
+        return .success(Parsed(issues: issues, rejected: rejected, webhook: webhook))
+    }
+
+    private func process(body raw: [UInt8], authorization: String?, contentEncoding: String?) async -> Response {
+        guard authorized(authorization) else {
+            logger.warning("rejected an intake request with missing or wrong credentials")
+            return .error(401, "missing or invalid credentials", headers: [HTTPHeader(name: "WWW-Authenticate", value: auth.challenge)])
+        }
+        let body: [UInt8]
+        switch ContentEncoding.decode(raw, encoding: contentEncoding, maxBytes: maxBodyBytes) {
+        case .success(let decoded): body = decoded
+        case .failure(.unsupported(let name)):
+            return .error(415, "Content-Encoding \"\(Self.echo(name, limit: 64))\" is not supported; send the body uncompressed or with gzip")
+        case .failure(.tooLarge):
+            return .error(413, "the gzip-decoded request body exceeds \(maxBodyBytes) bytes (server.max_body_bytes)")
+        case .failure(.corrupt):
+            return .error(400, "invalid Alertmanager webhook body: Content-Encoding is gzip but the body is not valid gzip")
+        }
+        let parsed: Parsed
+        switch parse(body) {
+        case .success(let p): parsed = p
+        case .failure(let refusal): return refusal.response
+        }
+        let (issues, rejected, webhook) = (parsed.issues, parsed.rejected, parsed.webhook)
+        let truncated = max(0, webhook.truncatedAlerts ?? 0)
+        if truncated > 0 {
+            metrics.increment("cano_alerts_truncated_total", by: Double(truncated))
+            logger.warning("Alertmanager left alerts of a group out of this webhook (max_alerts); each Issue of the webhook says so", metadata: [
+                "truncated_alerts": .stringConvertible(truncated),
+                "group_key": .string(Self.echo(webhook.groupKey ?? "", limit: 256)),
+                "receiver": .string(Self.echo(webhook.receiver ?? "", limit: 64)),
+            ])
         }
         if !rejected.isEmpty {
             metrics.increment("cano_alerts_received_total", ["outcome": "rejected"], by: Double(rejected.count))

@@ -101,14 +101,7 @@ public struct DestinationFactory: Sendable {
             }
             throw DestinationSetupError(.unknownType, destination: config.name, type: config.type, reason: reason + ")")
         }
-        let json: [UInt8]
-        do {
-            json = try IssueCoding.encode(try resolvingFiles(config, pathKeys: plugin.pathKeys))
-        } catch let error as DestinationSetupError {
-            throw error
-        } catch {
-            throw DestinationSetupError(.invalidConfig, destination: config.name, type: config.type, reason: "config does not encode as JSON")
-        }
+        let json = try configJSON(config, plugin)
         switch config.isolation ?? defaultIsolation(for: plugin) {
         case .inProcess:
             return try PluginDestination(name: config.name, plugin: plugin, config: json, services: services, flags: createFlags)
@@ -119,6 +112,28 @@ public struct DestinationFactory: Sendable {
             }
             return try IsolatedPluginDestination(name: config.name, plugin: plugin, config: json, services: services, executable: executable,
                                                  flags: createFlags)
+        }
+    }
+
+    /// An instance of `config`'s plugin for the console's message preview (ABI v1.3
+    /// render), created with `.validateOnly` so it makes no credential check and never
+    /// delivers. Nil when there is nothing to preview with: a built-in, a plugin without
+    /// render(), or one that runs in a child process (`isolation: process`), whose code
+    /// must not run in the collector's own process.
+    public func previewInstance(_ config: DestinationConfig) throws(DestinationSetupError) -> PluginInstance? {
+        guard !Self.builtInTypes.contains(config.type), let plugin = catalog.plugin(named: config.type), plugin.canRender,
+              (config.isolation ?? defaultIsolation(for: plugin)) == .inProcess else { return nil }
+        return try PluginInstance(plugin: plugin, name: config.name, configJSON: configJSON(config, plugin), services: services, flags: .validateOnly)
+    }
+
+    /// The config handed to the plugin's create(), as JSON.
+    private func configJSON(_ config: DestinationConfig, _ plugin: LoadedPlugin) throws(DestinationSetupError) -> [UInt8] {
+        do {
+            return try IssueCoding.encode(try resolvingFiles(config, pathKeys: plugin.pathKeys))
+        } catch let error as DestinationSetupError {
+            throw error
+        } catch {
+            throw DestinationSetupError(.invalidConfig, destination: config.name, type: config.type, reason: "config does not encode as JSON")
         }
     }
 

@@ -52,6 +52,10 @@ public final class LoadedPlugin: @unchecked Sendable {
         self.capabilities = capabilities
     }
 
+    /// True when the plugin can render an Issue without sending it (ABI v1.3 `render`):
+    /// the console's message preview.
+    public var canRender: Bool { descriptor.render != nil }
+
     /// True when the plugin allows concurrent deliver()/enrich() calls on one instance.
     public var isReentrant: Bool { flags & (UInt64(1) << 0) != 0 }
 }

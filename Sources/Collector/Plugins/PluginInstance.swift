@@ -150,6 +150,21 @@ public final class PluginInstance: @unchecked Sendable {
         return Self.take(&result, free: d.free_buffer)
     }
 
+    /// Calls render() (ABI v1.3): the request body deliver() would send, in `payload`, and
+    /// where it would go, in `message`. Nil when the plugin has no render(). Blocks: call
+    /// it only from a dedicated thread.
+    public func render(issueJSON: [UInt8]) -> PluginCallResult? {
+        guard let function = plugin.descriptor.render else { return nil }
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        guard !destroyed else { return nil }
+        var result = Self.emptyResult()
+        issueJSON.withUnsafeBufferPointer { issue in
+            function(instance, cano_bytes(ptr: issue.baseAddress, len: issue.count), &result)
+        }
+        return Self.take(&result, free: plugin.descriptor.free_buffer)
+    }
+
     /// Calls the plugin's destroy() once; later calls return "shut down". Idempotent.
     ///
     /// Waits at most `timeout` for calls in progress to return (destroy() must never overlap

@@ -115,9 +115,14 @@ public enum PluginLoader {
         try checkToolchain(toolchain, path: path, name: name, hostToolchain: hostToolchain)
         let version = d.version.map { String(cString: $0) } ?? "unversioned"
         let pathKeys = try readPathKeys(d, path: path, name: name)
+        // The v1.3 `render`, like `capabilities`, only from a descriptor that declares it.
+        if d.abi_minor < 3 || size < renderEnd { d.render = nil }
         return LoadedPlugin(descriptor: d, name: name, version: version, toolchain: toolchain, kind: kind, path: path, pathKeys: pathKeys,
                             capabilities: readCapabilities(d, structSize: size))
     }
+
+    /// Where the v1.3 `render` field ends.
+    static let renderEnd = MemoryLayout<cano_plugin_descriptor>.offset(of: \.render)! + MemoryLayout<UnsafeRawPointer>.size
 
     /// Where the v1.2 `capabilities` field ends: a descriptor must be at least this big for it.
     static let capabilitiesEnd = MemoryLayout<cano_plugin_descriptor>.offset(of: \.capabilities)! + MemoryLayout<UInt64>.size

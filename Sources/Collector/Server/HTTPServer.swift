@@ -9,20 +9,20 @@ import NIOCore
 /// - `GET /healthz`: the process is alive;
 /// - `GET /readyz`: ready for traffic (``Readiness``);
 /// - `GET /metrics`: Prometheus text format;
-/// - with a ``SilenceStore``: `/api/silences` and the `/silences/new` form (``SilencesAPI``).
+/// - with a ``SilencesAPI``: `/api/silences` and the `/silences/new` form;
+/// - with a ``Console``: the web console under `/ui/`.
 public enum HTTPServer {
     /// Builds the application (a swift-service-lifecycle `Service`). `onListening` gets the
     /// bound port, which tests need when they ask for port 0. `silences` nil leaves the
-    /// silences API out (404).
+    /// silences API out (404), `console` nil the console.
     public static func makeApplication(
         config: ServerConfig, intake: AlertmanagerIntake, readiness: Readiness, metrics: Metrics, logger: Logger,
-        silences: SilenceStore? = nil,
+        silences: SilencesAPI? = nil, console: Console? = nil,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
-        if let silences {
-            addSilenceRoutes(router, SilencesAPI(store: silences, auth: config.auth, adminToken: config.adminToken, metrics: metrics, logger: logger))
-        }
+        if let silences { addSilenceRoutes(router, silences) }
+        if let console { addConsoleRoutes(router, console, maxBody: config.maxBodyBytes) }
         let maxBody = config.maxBodyBytes
         router.post("/api/alerts") { request, _ -> Response in
             var request = request
@@ -88,6 +88,39 @@ public enum HTTPServer {
         }
         router.get("/silences/new") { request, _ in
             reply(api.form(matchers: request.uri.queryParameters["matchers"].map(String.init)))
+        }
+    }
+
+    /// The console's routes: every GET and POST under `/ui/` goes to ``Console/handle(_:)``.
+    private static func addConsoleRoutes(_ router: Router<BasicRequestContext>, _ console: Console, maxBody: Int) {
+        for method in [HTTPRequest.Method.get, .post] {
+            let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+                // The router treats `/ui` and `/ui/` alike; the pages' relative links need the slash.
+                if request.uri.path == Console.base { return Response(status: .movedPermanently, headers: [.location: Console.base + "/"]) }
+                var request = request
+                var form: [String: String] = [:]
+                if request.method == .post {
+                    let body: ByteBuffer
+                    do {
+                        body = try await request.collectBody(upTo: maxBody)
+                    } catch is NIOTooManyBytesError {
+                        return text(.contentTooLarge, "413: the form is over \(maxBody) bytes (server.max_body_bytes)\n")
+                    }
+                    form = ConsoleRequest.formFields(String(buffer: body))
+                }
+                let path = String(request.uri.path.dropFirst(Console.base.count))
+                let answer = await console.handle(ConsoleRequest(
+                    method: request.method.rawValue, path: path.isEmpty ? "/" : path,
+                    query: ConsoleRequest.formFields(request.uri.query ?? ""), form: form,
+                    authorization: request.headers[.authorization], cookies: ConsoleRequest.cookies(request.headers[.cookie]),
+                    origin: request.headers[.origin], host: request.head.authority,
+                    secFetchSite: HTTPField.Name("Sec-Fetch-Site").flatMap { request.headers[$0] }))
+                var fields = HTTPFields()
+                for h in answer.headers { if let name = HTTPField.Name(h.name) { fields.append(HTTPField(name: name, value: h.value)) } }
+                return Response(status: .init(code: answer.status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+            }
+            router.on(RouterPath(Console.base), method: method, use: handler)
+            router.on(RouterPath(Console.base + "/**"), method: method, use: handler)
         }
     }
 

@@ -328,7 +328,7 @@ extension SilencesAPI {
     /// set); the page never embeds them, and a strict Content-Security-Policy lets it talk
     /// only to its own origin.
     public func form(matchers: String?) -> Response {
-        let prefill = Self.html(String((matchers ?? "").prefix(4096)))
+        let prefill = HTML.escape(String((matchers ?? "").prefix(4096)))
         let credentials: String
         switch auth {
         case .none: credentials = ""
@@ -381,22 +381,6 @@ extension SilencesAPI {
             HTTPHeader(name: "Referrer-Policy", value: "no-referrer"),
             HTTPHeader(name: "Cache-Control", value: "no-store"),
         ], contentType: "text/html; charset=utf-8", body: Array(page.utf8))
-    }
-
-    /// `text` safe inside an HTML attribute value or element.
-    static func html(_ text: String) -> String {
-        var out = ""
-        for c in text.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
     }
 
     /// The form's address for `labels`: `<externalURL>/silences/new?matchers=<{k="v",...}>`,

@@ -52,6 +52,9 @@ public struct DeliveryRecord: Sendable, Equatable {
     public var crashes: Int = 0
     /// Dead letters: why.
     public var deadCause: DeadLetterCause?
+    /// What the destination returned on delivery (a message id, a thread), as text; only
+    /// ``DeliveryStore/records(of:)`` reads it.
+    public var reference: String?
 
     /// `updatedMillis` as RFC 3339 text, for tables.
     public var updatedText: String { RFC3339.format(Date(timeIntervalSince1970: Double(updatedMillis) / 1000)) }
@@ -584,20 +587,101 @@ public struct DeliveryStore: Sendable {
         }
         values.append(.integer(Int64(limit)))
         let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
-        let sql = """
-            SELECT id, destination, fingerprint, status, starts_at_ms, state, attempts, next_attempt_ms, queued_ms, updated_ms, last_message,
-                   crashes, dead_cause
-            FROM deliveries \(whereClause) ORDER BY id DESC LIMIT ?
-            """
+        let sql = "SELECT \(Self.recordColumns) FROM deliveries \(whereClause) ORDER BY id DESC LIMIT ?"
         return try database.read("list deliveries") { c in
             var result: [DeliveryRecord] = []
-            try c.query(sql, values, operation: "list deliveries") { row in
-                result.append(DeliveryRecord(
-                    id: row.int(0), destination: row.text(1) ?? "", fingerprint: row.text(2) ?? "", status: row.text(3) ?? "",
-                    startsAtMillis: row.int(4), state: DeliveryState(rawValue: row.text(5) ?? "") ?? .pending,
-                    attempts: Int(row.int(6)), nextAttemptMillis: row.int(7), queuedMillis: row.int(8), updatedMillis: row.int(9),
-                    lastMessage: row.text(10), crashes: Int(row.int(11)), deadCause: row.text(12).flatMap(DeadLetterCause.init(rawValue:))))
+            try c.query(sql, values, operation: "list deliveries") { result.append(Self.record($0)) }
+            return result
+        }
+    }
+
+    /// The columns ``record(_:)`` reads, in its order.
+    private static let recordColumns = """
+        id, destination, fingerprint, status, starts_at_ms, state, attempts, next_attempt_ms, queued_ms, updated_ms, last_message, crashes, dead_cause
+        """
+
+    private static func record(_ row: any SQLRow) -> DeliveryRecord {
+        DeliveryRecord(
+            id: row.int(0), destination: row.text(1) ?? "", fingerprint: row.text(2) ?? "", status: row.text(3) ?? "",
+            startsAtMillis: row.int(4), state: DeliveryState(rawValue: row.text(5) ?? "") ?? .pending,
+            attempts: Int(row.int(6)), nextAttemptMillis: row.int(7), queuedMillis: row.int(8), updatedMillis: row.int(9),
+            lastMessage: row.text(10), crashes: Int(row.int(11)), deadCause: row.text(12).flatMap(DeadLetterCause.init(rawValue:)))
+    }
+
+    /// What became of one journal entry at each destination, newest first: the deliveries
+    /// of its occurrence (its fingerprint, status and start), and for an Issue held in a
+    /// notify group the group notification that carried it (the first one queued after it
+    /// arrived). With the reference each destination stored.
+    public func records(of entry: JournalEntry) throws(DatabaseError) -> [DeliveryRecord] {
+        try database.read("list an Issue's deliveries") { c in
+            var result: [DeliveryRecord] = []
+            func collect(_ row: any SQLRow) {
+                var record = Self.record(row)
+                record.reference = row.blob(13).map { String(decoding: $0, as: UTF8.self) }
+                result.append(record)
             }
+            try c.query("""
+                SELECT \(Self.recordColumns), reference FROM deliveries
+                WHERE fingerprint = ? AND starts_at_ms = ? AND status = ? ORDER BY id DESC LIMIT 100
+                """, [.text(entry.fingerprint), .integer(entry.startsAtMillis), .text(entry.status.rawValue)],
+                operation: "list an Issue's deliveries") { collect($0) }
+            for routing in entry.routing {
+                guard let notification = routing.notification, notification != entry.fingerprint else { continue }
+                try c.query("""
+                    SELECT \(Self.recordColumns), reference FROM deliveries
+                    WHERE destination = ? AND fingerprint = ? AND queued_ms >= ? ORDER BY id LIMIT 1
+                    """, [.text(routing.destination), .text(notification), .integer(entry.receivedMillis)],
+                    operation: "find an Issue's group notification") { collect($0) }
+            }
+            return result
+        }
+    }
+
+    /// The title of each of these deliveries' Issues, read from the payload they still hold
+    /// (pending and dead rows keep it), by id.
+    public func titles(ids: [Int64]) throws(DatabaseError) -> [Int64: String] {
+        struct Titled: Decodable { var title: String }
+        return try database.read("read delivery titles") { c in
+            var result: [Int64: String] = [:]
+            for id in ids {
+                try c.query("SELECT payload FROM deliveries WHERE id = ? AND payload IS NOT NULL", [.integer(id)], operation: "read a delivery's title") { row in
+                    result[id] = row.blob(0).flatMap { try? IssueCoding.decode(Titled.self, from: $0).title }
+                }
+            }
+            return result
+        }
+    }
+
+    /// A destination's queue: how many deliveries are pending and when the oldest was queued.
+    public struct QueueSummary: Sendable, Equatable {
+        public var pending: Int
+        /// Unix milliseconds.
+        public var oldestQueuedMillis: Int64
+        public var dead: Int
+    }
+
+    /// Every destination's queue, by name (destinations with nothing pending or dead are absent).
+    public func queueSummaries() throws(DatabaseError) -> [String: QueueSummary] {
+        try database.read("summarise queues") { c in
+            var result: [String: QueueSummary] = [:]
+            try c.query("""
+                SELECT destination, sum(CASE WHEN state = 'pending' THEN 1 ELSE 0 END),
+                       min(CASE WHEN state = 'pending' THEN queued_ms END), sum(CASE WHEN state = 'dead' THEN 1 ELSE 0 END)
+                FROM deliveries WHERE state <> 'delivered' GROUP BY destination
+                """, operation: "summarise queues") { row in
+                result[row.text(0) ?? ""] = QueueSummary(pending: Int(row.int(1)), oldestQueuedMillis: row.int(2), dead: Int(row.int(3)))
+            }
+            return result
+        }
+    }
+
+    /// Deliveries that failed at least once and are not delivered (retrying or dead),
+    /// most recently changed first.
+    public func recentFailures(limit: Int) throws(DatabaseError) -> [DeliveryRecord] {
+        try database.read("list recent failures") { c in
+            var result: [DeliveryRecord] = []
+            try c.query("SELECT \(Self.recordColumns) FROM deliveries WHERE state <> 'delivered' AND attempts > 0 ORDER BY updated_ms DESC LIMIT ?",
+                        [.integer(Int64(limit))], operation: "list recent failures") { result.append(Self.record($0)) }
             return result
         }
     }

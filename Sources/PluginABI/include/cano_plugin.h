@@ -1,5 +1,5 @@
 /*
- * cano_plugin.h: the cano-collector plugin ABI, version 1.2.
+ * cano_plugin.h: the cano-collector plugin ABI, version 1.3.
  *
  * This header is the whole contract between the cano-collector host and a plugin
  * (a destination or an enricher) loaded with dlopen. It depends on nothing but the C
@@ -68,7 +68,7 @@ extern "C" {
 #endif
 
 #define CANO_ABI_MAJOR 1
-#define CANO_ABI_MINOR 2
+#define CANO_ABI_MINOR 3
 
 /** The one symbol a plugin exports. */
 #define CANO_PLUGIN_ENTRY_SYMBOL "cano_plugin_entry"
@@ -276,6 +276,20 @@ typedef struct cano_plugin_descriptor {
      * field from `flags`, which says how to call the plugin rather than what to send it.
      */
     uint64_t capabilities;
+
+    /* ---- v1.3 (read only when struct_size covers it and abi_minor >= 3) ---- */
+
+    /**
+     * Destinations, optional (NULL: the host cannot preview this destination). Renders one
+     * Issue as deliver() would send it, WITHOUT sending anything: sets result->status to
+     * CANO_STATUS_OK, result->payload to the request body deliver() would send (JSON for
+     * JSON APIs; a JSON array of them, in order, when one delivery sends several) and
+     * result->message to a short line saying where it would go ("chat.postMessage to #alerts"). No I/O, no state change, no secrets in either
+     * buffer. The host's console calls it for its message preview, on an instance of its
+     * own created with CANO_CREATE_VALIDATE_ONLY (never one that delivers); calls are
+     * serialised like deliver().
+     */
+    void (*render)(void *instance, cano_bytes issue_json, cano_result *result);
 } cano_plugin_descriptor;
 
 /** The smallest descriptor a v1 host accepts: everything up to and including free_buffer. */

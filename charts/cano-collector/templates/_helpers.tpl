@@ -152,6 +152,15 @@ firing message has no reference to update it with.
 {{- if .Values.config.cluster }}
 {{- $_ := set $config "cluster" .Values.config.cluster }}
 {{- end }}
+{{- if .Values.ui.enabled }}
+{{- $ui := dict "enabled" true "history" (int .Values.ui.history) }}
+{{- with .Values.ui.basicAuth }}
+{{- if .username }}
+{{- $_ := set $ui "auth" (dict "basic_auth" (dict "username" .username "password_file" (printf "/etc/cano-collector/secrets/%s" .passwordSecretKey))) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $config "ui" $ui }}
+{{- end }}
 {{- with .Values.storage.postgres }}
 {{- if .enabled }}
 {{- $dir := include "cano-collector.postgresDir" $ }}
