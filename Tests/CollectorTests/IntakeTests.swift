@@ -111,6 +111,11 @@ final class RecordingSink: IssueSink {
         let bad = "Basic " + Data("am:nope".utf8).base64EncodedString()
         #expect(await basic.handle(body: data, authorization: bad).status == 401)
         #expect(await basic.handle(body: data, authorization: good).status == 200)
+        // The scheme's case and the spaces after it do not matter (RFC 9110); the credential's case does.
+        #expect(await bearer.handle(body: data, authorization: "bearer  t0ken-abc").status == 200)
+        #expect(await bearer.handle(body: data, authorization: "Bearer T0KEN-ABC").status == 401)
+        #expect(await bearer.handle(body: data, authorization: "Bearert0ken-abc").status == 401)
+        #expect(await basic.handle(body: data, authorization: "BASIC " + Data("am:pa55".utf8).base64EncodedString()).status == 200)
         #expect(!logs.lines.joined().contains("t0ken-abc"))
         #expect(!logs.lines.joined().contains("pa55"))
     }

@@ -43,7 +43,7 @@ import TestSupport
         try await Self.recordsEveryIssue(try Self.bench())
     }
 
-    /// The journal scenario on `b`: four Issues (queued, grouped, unrouted, silenced) and a
+    /// The journal scenario on `b`: five Issues (queued, grouped, unrouted, silenced, grouped and silenced) and a
     /// resend, read back newest first with their routing, filters and deliveries.
     static func recordsEveryIssue(_ b: (directory: String, database: any SQLDatabase, outbox: Outbox, journal: IssueJournal)) async throws {
         defer { try? FileManager.default.removeItem(atPath: b.directory) }
@@ -56,27 +56,30 @@ import TestSupport
             Self.issue("grouped", namespace: "payments", groupKey: "{}:{alertname=\"KubePodCrashLooping\"}"),
             Self.issue("nowhere", namespace: "kube-system"),
             Self.issue("silenced", namespace: "team-b", alertname: "Silenced"),
+            Self.issue("grouped-silenced", namespace: "payments", alertname: "Silenced", groupKey: "{}:{alertname=\"Silenced\"}"),
         ])
         _ = try await b.outbox.submit([Self.issue("queued", namespace: "team-b")])  // Alertmanager's resend
         await b.outbox.close()
 
         let entries = try b.journal.recent()
-        try #require(entries.count == 5)
-        #expect(entries.map(\.fingerprint) == ["queued", "silenced", "nowhere", "grouped", "queued"], "newest first")
+        try #require(entries.count == 6)
+        #expect(entries.map(\.fingerprint) == ["queued", "grouped-silenced", "silenced", "nowhere", "grouped", "queued"], "newest first")
         #expect(entries[0].routing == [JournalRouting(destination: "pager", route: "route:team-b", outcome: .duplicate)])
-        #expect(entries[1].routing.first?.outcome == .silenced && entries[1].routing.first?.silence != nil)
-        #expect(entries[2].routing.isEmpty, "matched no route: recorded, with nothing routed")
-        #expect(entries[3].routing.first?.outcome == .grouped && entries[3].routing.first?.notification != "grouped",
+        #expect(entries[1].routing.first?.outcome == .silenced && entries[1].routing.first?.silence != nil,
+                "held in its group, and silenced: the silence is what keeps it from being notified")
+        #expect(entries[2].routing.first?.outcome == .silenced && entries[2].routing.first?.silence != nil)
+        #expect(entries[3].routing.isEmpty, "matched no route: recorded, with nothing routed")
+        #expect(entries[4].routing.first?.outcome == .grouped && entries[4].routing.first?.notification != "grouped",
                 "held in its group; the group's notification carries it")
-        #expect(entries[4].routing == [JournalRouting(destination: "pager", route: "route:team-b", outcome: .queued)])
+        #expect(entries[5].routing == [JournalRouting(destination: "pager", route: "route:team-b", outcome: .queued)])
 
         // Filters, and the delivery rows of the queued one.
-        #expect(try b.journal.recent(JournalFilter(destination: "chat")).map(\.fingerprint) == ["grouped"])
+        #expect(try b.journal.recent(JournalFilter(destination: "chat")).map(\.fingerprint) == ["grouped-silenced", "grouped"])
         #expect(try b.journal.recent(JournalFilter(namespace: "kube-system")).map(\.fingerprint) == ["nowhere"])
-        let records = try DeliveryStore(database: b.database).records(of: entries[4])
+        let records = try DeliveryStore(database: b.database).records(of: entries[5])
         #expect(records.map(\.destination) == ["pager"] && records.first?.state == .pending)
-        let (entry, stored) = try #require(try b.journal.entry(id: entries[4].id))
-        #expect(entry == entries[4] && stored?.fingerprint == "queued")
+        let (entry, stored) = try #require(try b.journal.entry(id: entries[5].id))
+        #expect(entry == entries[5] && stored?.fingerprint == "queued")
         b.database.close()
     }
 

@@ -24,6 +24,17 @@ import TestSupport
         await server.stop()
     }
 
+    /// The receipt counts Issues, as the sender does: an Issue routed to three destinations
+    /// and resent is one duplicate, not three (the intake's `accepted` went negative).
+    @Test func aResendToSeveralDestinationsIsOneDuplicate() async throws {
+        let server = try await ScriptedHTTPServer.start()
+        let pipeline = try Pipeline(destinations: ["a", "b", "c"].map { HTTPTestDestination(name: $0, url: server.url) }, policy: fastPolicy())
+        #expect(try await pipeline.outbox.submit([alert("m")]) == SubmitReceipt(queued: 3, duplicates: 0))
+        #expect(try await pipeline.outbox.submit([alert("m")]) == SubmitReceipt(queued: 0, duplicates: 1))
+        await pipeline.shutdown()
+        await server.stop()
+    }
+
     @Test func resolveIsAnUpdateCarryingTheFirstReference() async throws {
         let server = try await ScriptedHTTPServer.start()
         let pipeline = try Pipeline(destinations: [HTTPTestDestination(name: "hook", url: server.url)], policy: fastPolicy())

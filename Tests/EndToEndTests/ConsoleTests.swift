@@ -142,6 +142,7 @@ import Testing
             #expect(!response.text.contains("href=\"javascript:"), "\(what): a script link")
         }
         #expect(pages[2].1.text.contains("&lt;script&gt;alert"), "the issue page shows the text, escaped")
+        #expect(pages[2].1.text.contains("class=\"slack-message\""), "the issue page shows the message as Slack renders it")
 
         // No secret on any page, in any header, in the log.
         for (what, response) in pages {
@@ -180,6 +181,29 @@ import Testing
         let problems = try await CollectorCLI.run(["validate", "--config", config])
         #expect(problems.status != 0 && problems.output.contains("ui.auth must differ from server.admin_token"), "\(problems.output)")
         #expect(!problems.output.contains("same-secret-7"))
+    }
+
+    /// Secrets that are also words of the page (a weak admin token "Silences", an intake
+    /// token "admin", a console password "firing"): the page keeps its own words, links and
+    /// forms; only data is scrubbed.
+    @Test func shortSecretsThatAreWordsOfThePageDoNotBreakIt() async throws {
+        let collector = try await CollectorProcess(configYAML: """
+            data_dir: {{data_dir}}
+            server: {host: 127.0.0.1, port: {{port}}, auth: {bearer_token: admin}, admin_token: Silences}
+            ui: {enabled: true, auth: {basic_auth: {username: sre, password: firing}}}
+            destinations: [{name: out, type: file, config: {path: "{{dir}}/issues.jsonl"}}]
+            default_destinations: [out]
+            """)
+        defer { collector.stop(); try? FileManager.default.removeItem(at: collector.directory) }
+        let browser = Browser(port: collector.port)
+        let reader = "Basic " + Data("sre:firing".utf8).base64EncodedString()
+        #expect(try collector.postAlerts(WebhookBody.firing(alertname: "ShortSecrets", fingerprints: ["s1"]),
+                                         headers: [HTTPHeader(name: "Authorization", value: "Bearer admin")]).status == 200)
+        let list = try await browser.call("GET", "/ui/", auth: reader)
+        #expect(list.text.contains(">Silences</a>") && list.text.contains("action=\"/ui/admin\"") && list.text.contains("type=\"password\""))
+        #expect(list.text.contains("data-status=\"firing\""), "the Issue's status is the page's word, shown")
+        let signedIn = try await browser.call("POST", "/ui/admin", auth: reader, form: ["token": "Silences", "back": "/"])
+        #expect(signedIn.header("Set-Cookie")?.hasPrefix("cano_admin=") == true, "signing in still works")
     }
 
     static func unescape(_ html: String) -> String {

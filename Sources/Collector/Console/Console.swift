@@ -1,6 +1,7 @@
 import CanoSDK
 import Foundation
 import Logging
+import Synchronization
 
 /// The built-in web console (`ui.enabled`, docs/console.md), served at `/ui/`: the recent
 /// Issues and what became of each, the destinations and their dead letters, silences, and a
@@ -57,7 +58,7 @@ public struct Console: Sendable {
     public init(config: CollectorConfig, backend: Backend, metrics: Metrics, logger: Logger) {
         self.config = config
         self.backend = backend
-        self.auth = ConsoleAuth(read: config.ui.auth ?? config.server.auth, adminToken: config.server.adminToken)
+        self.auth = ConsoleAuth(read: config.ui.auth ?? config.server.auth, adminToken: config.server.adminToken, externalURL: config.server.externalURL)
         self.metrics = metrics
         self.logger = logger
         metrics.describe("cano_console_requests_total", type: "counter", help: "Console requests, by method and HTTP status code.")
@@ -78,8 +79,9 @@ public struct Console: Sendable {
             return .text(401, "401: the console needs the credentials of ui.auth (or server.auth)\n",
                          headers: [HTTPHeader(name: "WWW-Authenticate", value: auth.read.challenge)])
         }
-        var context = PageContext(base: Self.base, path: request.path, admin: auth.isAdmin(cookies: request.cookies),
-                                  adminConfigured: auth.adminConfigured, csrf: auth.csrfToken ?? "")
+        let session = auth.session(request.cookies)
+        var context = PageContext(base: Self.base, path: request.pathWithQuery, admin: session != nil,
+                                  adminConfigured: auth.adminConfigured, csrf: session.map(auth.csrfToken(for:)) ?? "")
         context.flash = request.cookies[ConsoleAuth.flashCookie].flatMap(Flash.init(cookie:))
         let parts = request.path.split(separator: "/").map(String.init)
         do {
@@ -116,7 +118,9 @@ public struct Console: Sendable {
     // MARK: - Issues
 
     private func issues(_ request: ConsoleRequest, _ context: PageContext) async throws -> ConsoleResponse {
-        let q = request.query.filter { !$0.value.isEmpty }
+        // Control characters (a NUL) never reach the page; values no filter knows are ignored.
+        let q = request.query.mapValues { String(String.UnicodeScalarView($0.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }).prefix(256)) }
+            .filter { !$0.value.isEmpty }
         let filter = JournalFilter(
             status: q["status"].flatMap(IssueStatus.init(rawValue:)), severity: q["severity"].flatMap(Severity.init(rawValue:)),
             namespace: q["namespace"], source: q["source"], destination: q["destination"])
@@ -137,7 +141,7 @@ public struct Console: Sendable {
             namespace: q["namespace"] ?? "", namespaces: facets.namespaces,
             sources: Option.list(facets.sources, selected: q["source"], any: "any"),
             destinationOptions: Option.list(destinations, selected: q["destination"], any: "any"),
-            shown: entries.count, history: backend.journal.keep, filtered: !q.isEmpty,
+            shown: entries.count, history: backend.journal.keep, filtered: filter != JournalFilter(),
             rows: entries.map { IssueRow($0, deliveries: states[$0.id] ?? [:]) },
             intakeHint: "http://\(request.host ?? "127.0.0.1:\(config.server.port)")/api/alerts")
         return render("issues", page)
@@ -151,7 +155,8 @@ public struct Console: Sendable {
             return (entry, issue, try store.records(of: entry))
         }
         guard let (entry, issue, deliveries) = found else { return notFound(context) }
-        let page = IssuePage(context: context.titled(entry.title), entry: entry, issue: issue, deliveries: deliveries)
+        let renders = if let issue { await backend.previewer.renders(issue, destinations: entry.routing.map(\.destination)) } else { [MessagePreview]() }
+        let page = IssuePage(context: context.titled(entry.title), entry: entry, issue: issue, deliveries: deliveries, renders: renders)
         return render("issue", page)
     }
 
@@ -200,7 +205,9 @@ public struct Console: Sendable {
         let store = backend.silenceStore
         let now = Date()
         let all = try await BlockingThread.run(name: "cano-console") { () throws -> [Silence] in try store.list(includeExpired: true, now: now) }
-        let page = SilencesPage(context: context.titled("Silences"), matchers: request.query["matchers"] ?? "",
+        let q = request.query
+        let page = SilencesPage(context: context.titled("Silences"), matchers: shown(q["matchers"] ?? ""), duration: shown(q["duration"] ?? "2h"),
+                                createdBy: shown(q["created_by"] ?? ""), comment: shown(q["comment"] ?? ""),
                                 silences: all.sorted { ($0.state(at: now).order, $0.endsAt) < ($1.state(at: now).order, $1.endsAt) }.map { SilenceRow($0, now: now) })
         return render("silences", page)
     }
@@ -214,16 +221,18 @@ public struct Console: Sendable {
             "createdBy": .string(f["created_by"].flatMap { $0.isEmpty ? nil : $0 } ?? "console"), "comment": .string(f["comment"] ?? ""),
         ]
         // The silences API does the work (validation, store, metrics, log): one place.
-        let answer = await backend.silences.create(body: (try? IssueCoding.encode(body)) ?? [], authorization: request.authorization,
-                                                   adminToken: auth.adminToken)
+        let answer = await backend.silences.create(body: (try? IssueCoding.encode(body)) ?? [])
         let flash = answer.status == 201 ? Flash(.ok, "Silence created.") : Flash(.error, "Silence not created: \(Self.apiError(answer))")
-        let back = answer.status == 201 ? "/silences" : "/silences?matchers=" + lines.joined(separator: "\n").queryEncoded
+        // A refused silence comes back with what was typed, to correct it.
+        let back = answer.status == 201 ? "/silences" : "/silences?" + [
+            ("matchers", lines.joined(separator: "\n")), ("duration", f["duration"] ?? ""), ("created_by", f["created_by"] ?? ""), ("comment", f["comment"] ?? ""),
+        ].map { "\($0.0)=\(String($0.1.prefix(1024)).queryEncoded)" }.joined(separator: "&")
         return .redirect(Self.base + back, headers: [cookie(ConsoleAuth.flashCookie, flash.cookie, maxAge: 60)])
     }
 
     private func expireSilence(_ request: ConsoleRequest, id: String) async -> ConsoleResponse {
         if let refusal = auth.writeRefusal(request) { return forbidden(refusal) }
-        let answer = await backend.silences.expire(id: id, authorization: request.authorization, adminToken: auth.adminToken)
+        let answer = await backend.silences.expire(id: id)
         let flash = answer.status == 200 ? Flash(.ok, "Silence expired.") : Flash(.error, "Silence not expired: \(Self.apiError(answer))")
         return .redirect(Self.base + "/silences", headers: [cookie(ConsoleAuth.flashCookie, flash.cookie, maxAge: 60)])
     }
@@ -253,34 +262,55 @@ public struct Console: Sendable {
         }
         """
 
+    /// The most Issues one preview renders: each runs enrichment and every destination's
+    /// render, and a page of thousands helps nobody while it costs memory and CPU.
+    static let previewIssueLimit = 20
+    /// The largest body a preview takes (at most the intake's limit).
+    static let previewBodyLimit = 1 << 20
+    /// Previews running at once; more get 429, so readers cannot pile work on the collector.
+    static let previewConcurrency = 2
+    private static let previewsRunning = Mutex(0)
+
     private func preview(_ request: ConsoleRequest, _ context: PageContext) async -> ConsoleResponse {
         if let refusal = auth.crossSiteRefusal(request) { return forbidden(refusal) }
         let text = request.form["body"] ?? ""
-        var page = PreviewPage(context: context.titled("Preview"), body: text)
-        guard text.utf8.count <= config.server.maxBodyBytes else {
-            page.error = "The body is over \(config.server.maxBodyBytes) bytes (server.max_body_bytes)."
+        var page = PreviewPage(context: context.titled("Preview"), body: shown(text))
+        let limit = min(config.server.maxBodyBytes, Self.previewBodyLimit)
+        guard text.utf8.count <= limit else {
+            page.body = ""
+            page.error = "The body is over \(limit) bytes, the most a preview takes."
             return render("preview", page, status: 413)
         }
+        guard Self.previewsRunning.withLock({ running in
+            guard running < Self.previewConcurrency else { return false }
+            running += 1
+            return true
+        }) else {
+            return .text(429, "429: \(Self.previewConcurrency) previews are running already; try again in a moment\n",
+                         headers: [HTTPHeader(name: "Retry-After", value: "2")])
+        }
+        defer { Self.previewsRunning.withLock { $0 -= 1 } }
         switch backend.intake.parse(Array(text.utf8)) {
         case .failure(let refusal):
-            page.error = (try? IssueCoding.decode([String: JSONValue].self, from: refusal.response.body))?["error"]?.stringValue ?? "the body was refused"
+            page.error = shown((try? IssueCoding.decode([String: JSONValue].self, from: refusal.response.body))?["error"]?.stringValue ?? "the body was refused")
             return render("preview", page, status: 400)
         case .success(let parsed):
-            page.rejected = parsed.rejected.map { $0["error"] ?? "" }
+            page.rejected = parsed.rejected.map { shown($0["error"] ?? "") }
+            if parsed.issues.isEmpty && parsed.rejected.isEmpty { page.error = "The body holds no alert." }
+            if parsed.issues.count > Self.previewIssueLimit {
+                page.error = "The body holds \(parsed.issues.count) alerts; the preview shows the first \(Self.previewIssueLimit)."
+            }
             let store = backend.silenceStore
             let silences = (try? await BlockingThread.run(name: "cano-console") { () throws -> [Silence] in try store.active() }) ?? []
-            for mapped in parsed.issues {
+            for mapped in parsed.issues.prefix(Self.previewIssueLimit) {
                 let issue = await backend.prepare(mapped)
                 let matches = backend.router.matches(for: issue)
                 let silence = silences.first { $0.matches(issue) }?.id
-                var renders: [PreviewPage.Render] = []
-                for name in Array(Set(matches.map(\.destination))).sorted() {
-                    renders.append(await backend.previewer.render(issue, destination: name))
-                }
-                if !renders.contains(where: { $0.isSlack }), let slack = await backend.previewer.renderAsSlack(issue) { renders.append(slack) }
+                let renders = await backend.previewer.renders(issue, destinations: matches.map(\.destination))
                 page.issues.append(PreviewPage.PreviewIssue(
-                    title: issue.title, status: issue.status.rawValue, severity: issue.severity.rawValue,
-                    routes: matches.map { .init(destination: $0.destination, silenced: silence) }, renders: renders))
+                    title: shown(issue.title), status: issue.status.rawValue, severity: issue.severity.rawValue,
+                    routes: matches.map { .init(destination: $0.destination, silenced: silence, grouped: Grouping.of(issue, $0) != nil) },
+                    renders: renders))
             }
             return render("preview", page)
         }
@@ -291,13 +321,13 @@ public struct Console: Sendable {
     private func signIn(_ request: ConsoleRequest) -> ConsoleResponse {
         if let refusal = auth.crossSiteRefusal(request) { return forbidden(refusal) }
         let back = Self.localPath(request.form["back"])
-        guard let session = auth.sessionValue, auth.isAdminToken(request.form["token"] ?? "") else {
+        guard let session = auth.newSession(), auth.isAdminToken(request.form["token"] ?? "") else {
             logger.warning("rejected a console sign-in with a wrong admin token")
             return .redirect(Self.base + back, headers: [cookie(ConsoleAuth.flashCookie, Flash(.error, "That is not the admin token.").cookie, maxAge: 60)])
         }
         logger.info("admin signed in to the console")
         return .redirect(Self.base + back, headers: [
-            cookie(ConsoleAuth.sessionCookie, session, maxAge: 12 * 3600),
+            cookie(ConsoleAuth.sessionCookie, session, maxAge: Int(ConsoleAuth.sessionLifetime.components.seconds)),
             cookie(ConsoleAuth.flashCookie, Flash(.ok, "Signed in as admin.").cookie, maxAge: 60),
         ])
     }
@@ -311,8 +341,8 @@ public struct Console: Sendable {
 
     /// A path inside the console to go back to; anything else (another site) is `/`.
     static func localPath(_ path: String?) -> String {
-        guard let path, path.hasPrefix("/"), !path.hasPrefix("//"), !path.contains("\\"),
-              path.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else { return "/" }
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/?=&%+")
+        guard let path, path.hasPrefix("/"), !path.hasPrefix("//"), !path.contains(".."), path.allSatisfy(allowed.contains) else { return "/" }
         return path
     }
 

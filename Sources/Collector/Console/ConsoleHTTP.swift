@@ -35,6 +35,11 @@ public struct ConsoleRequest: Sendable {
         self.secFetchSite = secFetchSite
     }
 
+    /// The path with its query, as a link back to this page (the sign-in form's `back`).
+    public var pathWithQuery: String {
+        query.isEmpty ? path : path + "?" + query.sorted { $0.key < $1.key }.map { "\($0.key.queryEncoded)=\($0.value.queryEncoded)" }.joined(separator: "&")
+    }
+
     /// Parses `application/x-www-form-urlencoded` text (a form body or a query string).
     public static func formFields(_ text: String) -> [String: String] {
         var fields: [String: String] = [:]
@@ -64,10 +69,12 @@ public struct ConsoleResponse: Sendable, Equatable {
     public var headers: [HTTPHeader]
     public var body: [UInt8]
 
-    /// An HTML page. Every page passes through the secret scrubber last: whatever a page
-    /// shows (an Issue's text, a destination's message), no registered secret reaches it.
+    /// An HTML page. What it shows from data (an Issue's text, a destination's message) was
+    /// scrubbed of every registered secret where it entered the page: ``shown(_:)`` and
+    /// ``HTML/escape(_:)``. Not the page as a whole: a short secret that is also a word of
+    /// the page's own markup ("firing", "password") must not break the page.
     static func page(_ status: Int, _ html: String, headers: [HTTPHeader] = []) -> ConsoleResponse {
-        ConsoleResponse(status: status, headers: headers + securityHeaders, body: Array(SecretScrubber.shared.scrub(html).utf8))
+        ConsoleResponse(status: status, headers: headers + securityHeaders, body: Array(html.utf8))
     }
 
     /// A plain-text answer (401, 403, 405): what went wrong, in a line.
@@ -103,3 +110,7 @@ extension String {
         return addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }
 }
+
+/// Text from data (alerts, plugins' messages, Issue JSON) as a page may show it: with every
+/// registered secret replaced, whatever a plugin or an alert echoed.
+func shown(_ text: String) -> String { SecretScrubber.shared.scrub(text) }

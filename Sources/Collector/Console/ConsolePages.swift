@@ -36,7 +36,7 @@ struct Flash: Sendable, Equatable {
 
     init(_ kind: Kind, _ text: String) {
         self.kind = kind.rawValue
-        self.text = text
+        self.text = shown(text)
     }
 
     /// Decodes the cookie; nil for anything malformed.
@@ -143,9 +143,9 @@ struct IssueRow: Sendable {
         received = ConsoleTime.text(millis: entry.receivedMillis)
         severity = entry.severity.rawValue
         status = entry.status.rawValue
-        title = entry.title
-        namespace = entry.namespace ?? ""
-        source = entry.source
+        title = shown(entry.title)
+        namespace = shown(entry.namespace ?? "")
+        source = shown(entry.source)
         badges = entry.routing.isEmpty ? [Badge(text: "no route", kind: "bad")] : entry.routing.map { routing in
             // What became of it: the state of the delivery that carried it, while its row is
             // kept; until then (or for a duplicate), what routing did.
@@ -182,27 +182,30 @@ struct IssuePage: ConsolePage {
     var deliveries: [DeliveryRow]
     var enrichments: String
     var issueJSON: String
+    /// The Issue as each destination renders it (the stored Issue, enrichments included).
+    var renders: [MessagePreview]
 
-    init(context: PageContext, entry: JournalEntry, issue: Issue?, deliveries: [DeliveryRecord]) {
+    init(context: PageContext, entry: JournalEntry, issue: Issue?, deliveries: [DeliveryRecord], renders: [MessagePreview]) {
+        self.renders = renders
         self.context = context
-        title = entry.title
+        title = shown(entry.title)
         status = entry.status.rawValue
         severity = entry.severity.rawValue
-        source = entry.source
+        source = shown(entry.source)
         received = ConsoleTime.text(millis: entry.receivedMillis)
         startsAt = ConsoleTime.text(millis: entry.startsAtMillis)
         fingerprint = entry.fingerprint
-        description = issue?.description
+        description = issue?.description.map(shown)
         let subject = issue?.subject
-        self.subject = [subject?.kind, [subject?.namespace, subject?.name].compactMap { $0 }.joined(separator: "/")]
-            .compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+        self.subject = shown([subject?.kind, [subject?.namespace, subject?.name].compactMap { $0 }.joined(separator: "/")]
+            .compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " "))
         routes = entry.routing.map {
             Route(destination: $0.destination, route: $0.route, outcome: $0.outcome.rawValue, kind: Outcomes.kind($0.outcome), meaning: Outcomes.meaning($0))
         }
         self.deliveries = deliveries.map(DeliveryRow.init)
         enrichments = (issue?.enrichments ?? []).map(HTML.enrichment).joined()
-        issueJSON = issue.flatMap { try? IssueCoding.encode($0) }.map { HTML.pretty((try? IssueCoding.decode(JSONValue.self, from: $0)) ?? .null) } ?? ""
-        silenceQuery = "matchers=" + Self.silenceMatchers(issue).joined(separator: "\n").queryEncoded
+        issueJSON = shown(issue.flatMap { try? IssueCoding.encode($0) }.map { HTML.pretty((try? IssueCoding.decode(JSONValue.self, from: $0)) ?? .null) } ?? "")
+        silenceQuery = "matchers=" + shown(Self.silenceMatchers(issue).joined(separator: "\n")).queryEncoded
     }
 
     /// Matchers that pick this Issue out: its alert name (else its aggregation key), its
@@ -240,8 +243,8 @@ struct DeliveryRow: Sendable {
         attempts = record.attempts
         queued = ConsoleTime.text(millis: record.queuedMillis)
         updated = ConsoleTime.text(millis: record.updatedMillis)
-        message = record.lastMessage ?? ""
-        reference = String((record.reference ?? "").prefix(200))
+        message = shown(record.lastMessage ?? "")
+        reference = shown(String((record.reference ?? "").prefix(200)))
     }
 }
 
@@ -262,12 +265,12 @@ struct DestinationCard: Sendable {
         name = d.name
         type = d.type
         ready = failure == nil
-        why = failure ?? ""
-        self.suspect = suspect
+        why = shown(failure ?? "")
+        self.suspect = suspect.map(shown)
         pending = queue?.pending ?? 0
         oldest = (queue?.pending ?? 0) > 0 ? ConsoleTime.text(millis: queue?.oldestQueuedMillis ?? 0) : "nothing pending"
         dead = queue?.dead ?? 0
-        config = HTML.pretty(Self.redacted(d.config))
+        config = shown(HTML.pretty(Self.redacted(d.config)))
         self.failures = failures
         hasFailures = !failures.isEmpty
     }
@@ -302,7 +305,7 @@ struct DeadLetterRow: Sendable {
     init(_ record: DeliveryRecord, link: (Int64, String)?, title: String?) {
         delivery = DeliveryRow(record)
         issueLink = link?.0
-        self.title = link?.1 ?? title ?? record.fingerprint
+        self.title = shown(link?.1 ?? title ?? record.fingerprint)
     }
 }
 
@@ -338,18 +341,22 @@ struct SilenceRow: Sendable {
         id = silence.id
         self.state = state.rawValue
         kind = state == .active ? "warn" : state == .pending ? "info" : ""
-        matchers = silence.matcherStrings.joined(separator: ", ")
+        matchers = shown(silence.matcherStrings.joined(separator: ", "))
         startsAt = ConsoleTime.text(silence.startsAt)
         endsAt = ConsoleTime.text(silence.endsAt)
-        createdBy = silence.createdBy
-        comment = silence.comment
+        createdBy = shown(silence.createdBy)
+        comment = shown(silence.comment)
         expirable = state != .expired
     }
 }
 
 struct SilencesPage: ConsolePage {
     var context: PageContext
+    /// The form's values: prefilled from an Issue, or kept from a refused attempt.
     var matchers: String
+    var duration: String
+    var createdBy: String
+    var comment: String
     var silences: [SilenceRow]
 }
 
@@ -368,18 +375,8 @@ struct PreviewPage: ConsolePage {
     struct RouteItem: Sendable {
         var destination: String
         var silenced: String?
-    }
-
-    /// One destination's rendering of one Issue.
-    struct Render: Sendable {
-        var destination: String
-        var heading: String
-        var summary: String
-        /// The rendering, built by ``HTML``.
-        var html: String
-        var payload: String?
-        var builderURL: String?
-        var isSlack: Bool
+        /// Its route groups it: it goes out in its group's notification, not as shown here.
+        var grouped: Bool
     }
 
     struct PreviewIssue: Sendable {
@@ -387,10 +384,10 @@ struct PreviewPage: ConsolePage {
         var status: String
         var severity: String
         var routes: [RouteItem]
-        var renders: [Render]
+        var renders: [MessagePreview]
         var routed: Bool
 
-        init(title: String, status: String, severity: String, routes: [RouteItem], renders: [Render]) {
+        init(title: String, status: String, severity: String, routes: [RouteItem], renders: [MessagePreview]) {
             self.title = title
             self.status = status
             self.severity = severity
@@ -410,6 +407,18 @@ struct PreviewPage: ConsolePage {
         self.context = context
         self.body = body
     }
+}
+
+/// One destination's rendering of one Issue: what it would send (``Previewer``).
+struct MessagePreview: Sendable {
+    var destination: String
+    var heading: String
+    var summary: String
+    /// The rendering, built by ``HTML``.
+    var html: String
+    var payload: String?
+    var builderURL: String?
+    var isSlack: Bool
 }
 
 struct ErrorPage: ConsolePage {

@@ -10,7 +10,7 @@ enum ConsoleTemplates {
     static let library: MustacheLibrary = {
         var library = MustacheLibrary()
         for (name, text) in [("layout", layout), ("issues", issues), ("issue", issue), ("destinations", destinations),
-                             ("silences", silences), ("preview", preview), ("error", error)] {
+                             ("silences", silences), ("preview", preview), ("messages", messages), ("error", error)] {
             // swiftlint:disable:next force_try
             try! library.register(text, named: name)
         }
@@ -92,13 +92,13 @@ enum ConsoleTemplates {
         <label>Destination<select name="destination">{{#destinationOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/destinationOptions}}</select></label>
         <button type="submit">Filter</button> <a href="{{base}}/">Clear</a>
         </form>
-        <p class="muted">The newest {{shown}} of the last {{history}} Issues the collector recorded{{#filtered}}, filtered{{/filtered}}.</p>
+        <p class="muted">{{shown}} Issue(s){{#filtered}} matching the filters{{/filtered}}, newest first (the collector keeps the last {{history}}; a page shows at most 200).</p>
         <table id="issues"><thead><tr><th>Received</th><th>Severity</th><th>Status</th><th>Issue</th><th>Namespace</th><th>Source</th><th>Where it went</th></tr></thead><tbody>
         {{#rows}}<tr class="issue" data-fingerprint="{{fingerprint}}" data-status="{{status}}">
         <td class="mono">{{received}}</td><td>{{severity}}</td><td>{{status}}</td>
         <td><a class="issue-link" href="{{base}}/issues/{{id}}">{{title}}</a></td><td>{{namespace}}</td><td>{{source}}</td>
         <td class="outcome">{{#badges}}<span class="badge {{kind}}">{{text}}</span>{{/badges}}</td></tr>
-        {{/rows}}{{^rows}}<tr><td colspan="7" class="muted">No Issue yet. Send one: <code>curl -XPOST {{intakeHint}} -d @examples/alert.json</code>, or try the <a href="{{base}}/preview">preview</a>.</td></tr>{{/rows}}
+        {{/rows}}{{^rows}}<tr><td colspan="7" class="muted">{{#filtered}}No Issue matches these filters.{{/filtered}}{{^filtered}}No Issue yet. Send one: <code>curl -XPOST {{intakeHint}} -d @examples/alert.json</code> (with the intake's credentials, if it has any), or try the <a href="{{base}}/preview">preview</a>.{{/filtered}}</td></tr>{{/rows}}
         </tbody></table>
         {{/body}}{{/layout}}
         """
@@ -128,6 +128,10 @@ enum ConsoleTemplates {
         </tbody></table>
         <h2>Enrichments</h2>
         <section id="enrichments">{{{enrichments}}}</section>
+        <h2>Messages</h2>
+        <p class="muted">This Issue as each destination renders it now, from what was recorded, as a message of its own
+        (one that went out in a group's notification was shown within the group's message).</p>
+        <section id="messages">{{> messages}}</section>
         <details><summary>Issue JSON</summary><pre class="json">{{issueJSON}}</pre></details>
         {{/body}}{{/layout}}
         """
@@ -167,11 +171,12 @@ enum ConsoleTemplates {
         <form id="new-silence" method="post" action="{{base}}/silences"><input type="hidden" name="csrf" value="{{csrf}}">
         <p><label>Matchers, one per line (Alertmanager's syntax, such as <code>alertname="KubePodCrashLooping"</code>)<br>
         <textarea name="matchers" rows="4">{{matchers}}</textarea></label></p>
-        <p><label>Duration <input name="duration" value="2h" size="8"></label>
-        <label>Created by <input name="created_by" value="" size="20"></label>
-        <label>Comment <input name="comment" value="" size="40"></label>
+        <p><label>Duration <input name="duration" value="{{duration}}" size="8" required></label>
+        <label>Created by <input name="created_by" value="{{createdBy}}" size="20"></label>
+        <label>Comment (required) <input name="comment" value="{{comment}}" size="40" required></label>
         <button type="submit">Create silence</button></p></form>{{/admin}}
-        {{^admin}}{{#matchers}}<p>Sign in as admin to create a silence with these matchers:</p><pre>{{matchers}}</pre>{{/matchers}}{{/admin}}
+        {{^admin}}{{#adminConfigured}}{{#matchers}}<p>Sign in as admin to create a silence with these matchers:</p><pre>{{matchers}}</pre>{{/matchers}}{{/adminConfigured}}
+        {{^adminConfigured}}<p class="muted">Silences are read-only here: set server.admin_token to add and expire them.</p>{{/adminConfigured}}{{/admin}}
         <table id="silences"><thead><tr><th>State</th><th>Matchers</th><th>Starts</th><th>Ends</th><th>Created by</th><th>Comment</th><th></th></tr></thead><tbody>
         {{#silences}}<tr class="silence" data-id="{{id}}" data-state="{{state}}"><td><span class="badge {{kind}}">{{state}}</span></td><td class="mono">{{matchers}}</td>
         <td class="mono">{{startsAt}}</td><td class="mono">{{endsAt}}</td><td>{{createdBy}}</td><td>{{comment}}</td>
@@ -194,16 +199,21 @@ enum ConsoleTemplates {
         {{#rejected}}<p class="rejected badge bad">{{.}}</p>{{/rejected}}
         {{#issues}}<section class="preview-issue">
         <h2>{{title}} <span class="badge">{{status}}</span> <span class="badge">{{severity}}</span></h2>
-        <p class="preview-route">{{#routed}}Routed to: {{#routes}}<span class="badge info">{{destination}}</span>{{#silenced}}<span class="badge warn">silenced by {{silenced}}</span>{{/silenced}} {{/routes}}{{/routed}}
+        <p class="preview-route">{{#routed}}Routed to: {{#routes}}<span class="badge info">{{destination}}</span>{{#silenced}}<span class="badge warn">silenced by {{silenced}}</span>{{/silenced}}{{#grouped}}<span class="badge">grouped: sent in its group's notification, not alone as shown</span>{{/grouped}} {{/routes}}{{/routed}}
         {{^routes}}<span class="badge bad">no route</span>: it would go nowhere.{{/routes}}</p>
+        {{> messages}}
+        </section>{{/issues}}
+        {{/body}}{{/layout}}
+        """
+
+    /// Each destination's rendering of an Issue (the preview, and an Issue's page).
+    static let messages = """
         {{#renders}}<div class="destination-preview" data-destination="{{destination}}">
         <h3>{{heading}} <span class="muted">{{summary}}</span></h3>
         {{{html}}}
         {{#builderURL}}<p><a class="block-kit-builder" href="{{builderURL}}" target="_blank" rel="noreferrer noopener">Open in Slack's Block Kit Builder</a></p>{{/builderURL}}
         {{#payload}}<details><summary>Request body</summary><pre class="payload">{{payload}}</pre></details>{{/payload}}
         </div>{{/renders}}
-        </section>{{/issues}}
-        {{/body}}{{/layout}}
         """
 
     static let error = """

@@ -5,11 +5,12 @@ import Foundation
 /// into one passes through ``escape(_:)`` here, and only http(s) and mailto URLs become
 /// links, so alert text can never inject markup or a `javascript:` link into the console.
 enum HTML {
-    /// Text made safe for element content and quoted attribute values.
+    /// Text made safe for element content and quoted attribute values, and scrubbed of
+    /// every registered secret (``shown(_:)``): fragments show data only.
     static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
-        for ch in text.unicodeScalars {
+        for ch in shown(text).unicodeScalars {
             switch ch {
             case "&": out += "&amp;"
             case "<": out += "&lt;"

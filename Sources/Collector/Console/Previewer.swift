@@ -25,24 +25,33 @@ public final class Previewer: Sendable {
         self.configs = Dictionary(destinations.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
+    /// `issue` as each of `destinations` would send it, and as Slack would show it when
+    /// none of them is Slack and the Slack plugin is loaded.
+    func renders(_ issue: Issue, destinations: [String]) async -> [MessagePreview] {
+        var renders: [MessagePreview] = []
+        for name in Array(Set(destinations)).sorted() { renders.append(await render(issue, destination: name)) }
+        if !renders.contains(where: \.isSlack), let slack = await renderAsSlack(issue) { renders.append(slack) }
+        return renders
+    }
+
     /// `issue` as `destination` would send it.
-    func render(_ issue: Issue, destination: String) async -> PreviewPage.Render {
+    func render(_ issue: Issue, destination: String) async -> MessagePreview {
         guard let config = configs[destination] else {
-            return PreviewPage.Render(destination: destination, heading: destination, summary: "not configured", html: "", payload: nil, builderURL: nil, isSlack: false)
+            return MessagePreview(destination: destination, heading: destination, summary: "not configured", html: "", payload: nil, builderURL: nil, isSlack: false)
         }
         return await render(issue, config: config)
     }
 
     /// `issue` as a Slack destination would show it, when the Slack plugin is loaded.
-    func renderAsSlack(_ issue: Issue) async -> PreviewPage.Render? {
+    private func renderAsSlack(_ issue: Issue) async -> MessagePreview? {
         guard factory.catalog.plugin(named: "slack") != nil else { return nil }
         var render = await render(issue, config: Self.slackExample)
         render.heading = "How Slack would show it"
         return render
     }
 
-    private func render(_ issue: Issue, config: DestinationConfig) async -> PreviewPage.Render {
-        var render = PreviewPage.Render(destination: config.name, heading: "\(config.name) (\(config.type))", summary: "", html: "",
+    private func render(_ issue: Issue, config: DestinationConfig) async -> MessagePreview {
+        var render = MessagePreview(destination: config.name, heading: "\(config.name) (\(config.type))", summary: "", html: "",
                                         payload: nil, builderURL: nil, isSlack: config.type == "slack")
         guard let json = try? IssueCoding.encode(issue) else {
             render.html = "<p class=\"muted\">The Issue does not encode as JSON.</p>"
@@ -58,15 +67,15 @@ public final class Previewer: Sendable {
             // A built-in, a plugin without render(), or one isolated in a child process: the
             // Issue JSON is what its plugin receives.
             render.summary = "this destination cannot render a preview; it receives the Issue JSON"
-            render.payload = String(decoding: json, as: UTF8.self)
+            render.payload = shown(String(decoding: json, as: UTF8.self))
         case .success(let call?):
             guard call.status == Int32(CANO_STATUS_OK.rawValue), let body = call.payload else {
                 render.html = "<p class=\"muted\">The plugin could not render it: \(HTML.escape(call.message))</p>"
                 return render
             }
-            render.summary = call.message
+            render.summary = shown(call.message)
             let value = (try? IssueCoding.decode(JSONValue.self, from: body))
-            render.payload = value.map(HTML.pretty) ?? String(decoding: body, as: UTF8.self)
+            render.payload = shown(value.map(HTML.pretty) ?? String(decoding: body, as: UTF8.self))
             if render.isSlack, let value {
                 // The root message, then its thread replies, each as Slack draws it.
                 let messages = value.arrayValue ?? [value]

@@ -163,7 +163,6 @@ public final class Outbox: IssueSink, @unchecked Sendable {
                             if let dispatcher, let context {
                                 switch try dispatcher.place(c, item.issue, match: match, payload: item.payload, now: now, context: context, enqueuer: &enqueuer) {
                                 case .held(let why, let silence, let notification):
-                                    receipt.held += 1
                                     held += 1
                                     routing.append(JournalRouting(destination: match.destination, route: match.routeID, outcome: why,
                                                                   silence: silence, notification: notification))
@@ -178,13 +177,12 @@ public final class Outbox: IssueSink, @unchecked Sendable {
                                     idempotencyKey: IdempotencyKey.make(destination: match.destination, fingerprint: item.issue.fingerprint, status: status, startsAtMillis: startsAt),
                                     payload: item.payload), now: now)
                             }
-                            switch outcome {
-                            case .queued: receipt.queued += 1
-                            case .duplicate: receipt.duplicates += 1
-                            case .overflow: break
-                            }
+                            if outcome == .queued { receipt.queued += 1 }
                             routing.append(JournalRouting(destination: match.destination, route: match.routeID, outcome: outcome.journalOutcome))
                         }
+                        // Per Issue, as the sender counts: a duplicate everywhere it goes, or held somewhere.
+                        if !routing.isEmpty && routing.allSatisfy({ $0.outcome == .duplicate }) { receipt.duplicates += 1 }
+                        if routing.contains(where: { $0.outcome != .queued && $0.outcome != .duplicate && $0.outcome != .overflow }) { receipt.held += 1 }
                         if journal != nil { try IssueJournal.record(c, item.issue, payload: item.payload, routing: routing, now: now) }
                     }
                     results.append(receipt)

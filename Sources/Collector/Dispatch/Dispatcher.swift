@@ -98,22 +98,27 @@ public final class Dispatcher: @unchecked Sendable {
     ) throws -> Placed {
         let destination = match.destination
         let startsAt = unixMillis(issue.startsAt)
+        let silence = context.silences.first { $0.matches(issue) }
+        let silenced = silence != nil
+        // A held Issue is "silenced" in the journal whenever a silence matches it now: the
+        // flush leaves a silenced member out of its group's notification.
+        func held(_ why: JournalRouting.Outcome, notification: String) -> Placed {
+            silenced && issue.status == .firing ? .held(.silenced, silence: silence?.id, notification: notification) : .held(why, notification: notification)
+        }
         if let grouping = Grouping.of(issue, match) {
             try join(c, grouping, issue, match: match, payload: payload, startsAt: startsAt, now: now)
-            return .held(.grouped, notification: Self.notificationFingerprint(grouping, issue))
+            return held(.grouped, notification: Self.notificationFingerprint(grouping, issue))
         }
         let single = Grouping.single(issue, match)
         if context.hasSingles, try NotifyStore.group(c, destination: destination, key: single.key) != nil {
             // Held (or repeated) already: its later states go the same way, in order.
             try join(c, single, issue, match: match, payload: payload, startsAt: startsAt, now: now)
-            return .held(.held, notification: issue.fingerprint)
+            return held(.held, notification: issue.fingerprint)
         }
         let delivery = NewDelivery(
             destination: destination, fingerprint: issue.fingerprint, status: issue.status.rawValue, startsAtMillis: startsAt,
             idempotencyKey: IdempotencyKey.make(destination: destination, fingerprint: issue.fingerprint, status: issue.status.rawValue, startsAtMillis: startsAt),
             payload: payload)
-        let silence = context.silences.first { $0.matches(issue) }
-        let silenced = silence != nil
         let storms = storm.isGuarding(destination) && groupDestinations.contains(destination)
         var known: DeliveryStore.ExistingRow??
         if issue.status == .firing, silenced || match.notify.holds || storms {
@@ -124,12 +129,12 @@ public final class Dispatcher: @unchecked Sendable {
             if existing == nil, storms, let epoch = storm.arrive(destination, now: now) {
                 let summary = Grouping.storm(issue, match, epoch: epoch, updateInterval: stormUpdateInterval(destination))
                 try join(c, summary, issue, match: match, payload: payload, startsAt: startsAt, now: now)
-                return .held(.storm, notification: Self.notificationFingerprint(summary, issue))
+                return held(.storm, notification: Self.notificationFingerprint(summary, issue))
             }
             if existing == nil, silenced || match.notify.holds {
                 if silenced { metrics.increment("cano_issues_silenced_total", ["destination": destination]) }
                 try join(c, single, issue, match: match, payload: payload, startsAt: startsAt, now: now)
-                return .held(silence == nil ? .held : .silenced, silence: silence?.id, notification: issue.fingerprint)
+                return held(.held, notification: issue.fingerprint)
             }
         }
         return .delivery(try enqueuer.enqueue(c, delivery, now: now, known: known))

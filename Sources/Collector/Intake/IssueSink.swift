@@ -10,10 +10,13 @@ public protocol IssueSink: Sendable {
 public struct SubmitReceipt: Sendable, Equatable {
     /// Deliveries queued (one per Issue and destination).
     public var queued: Int
-    /// Issues already delivered or queued with the same fingerprint, status and start.
+    /// Issues already delivered or queued with the same fingerprint, status and start, at
+    /// every destination they are routed to (each Issue counted once, whatever the number
+    /// of destinations).
     public var duplicates: Int
-    /// Issues kept in a notify group (grouped, silenced, held back): recorded durably,
-    /// notified when their group's timing or hold allows (docs/noise-control.md).
+    /// Issues kept in a notify group (grouped, silenced, held back) for at least one of their
+    /// destinations: recorded durably, notified when their group's timing or hold allows
+    /// (docs/noise-control.md).
     public var held: Int
     public init(queued: Int, duplicates: Int, held: Int = 0) {
         self.queued = queued

@@ -13,13 +13,19 @@ extension IntakeAuth {
         case .none:
             return true
         case .bearer(let token):
-            guard let header, header.hasPrefix("Bearer ") else { return false }
-            return ConstantTime.equal(Array(header.utf8.dropFirst(7)), Array(token.value.utf8))
+            guard let credentials = Self.credentials(header, scheme: "bearer") else { return false }
+            return ConstantTime.equal(Array(credentials.utf8), Array(token.value.utf8))
         case .basic(let username, let password):
-            guard let header, header.hasPrefix("Basic "),
-                  let decoded = Data(base64Encoded: String(header.dropFirst(6))) else { return false }
+            guard let credentials = Self.credentials(header, scheme: "basic"), let decoded = Data(base64Encoded: credentials) else { return false }
             return ConstantTime.equal(Array(decoded), Array("\(username):\(password.value)".utf8))
         }
+    }
+
+    /// What follows `scheme` in an Authorization header; the scheme's case and the spaces
+    /// after it do not matter (RFC 9110, 11.1).
+    private static func credentials(_ header: String?, scheme: String) -> String? {
+        guard let header, let space = header.firstIndex(of: " "), header[..<space].lowercased() == scheme else { return nil }
+        return String(header[space...].drop { $0 == " " })
     }
 }
 

@@ -115,6 +115,13 @@ public struct SilencesAPI: Sendable {
     /// object `{name, value, isRegex, isEqual}`.
     public func create(body: [UInt8], authorization: String?, adminToken presented: String?) async -> Response {
         if let denied = checkWrite(authorization, presented) { return denied }
+        return await create(body: body)
+    }
+
+    /// Creates (or replaces) a silence for a caller whose right to write was checked
+    /// already: the console, after its admin session and csrf checks (its readers hold
+    /// `ui.auth`'s credential, not `server.auth`'s).
+    func create(body: [UInt8]) async -> Response {
         let now = clock()
         let request: CreateRequest
         do throws(SilenceError) { request = try CreateRequest.parse(body) } catch {
@@ -149,6 +156,11 @@ public struct SilencesAPI: Sendable {
     /// `DELETE /api/silences/{id}`: expires the silence (kept, expired, for 5 days).
     public func expire(id: String, authorization: String?, adminToken presented: String?) async -> Response {
         if let denied = checkWrite(authorization, presented) { return denied }
+        return await expire(id: id)
+    }
+
+    /// Expires a silence for a caller whose right to write was checked already (the console).
+    func expire(id: String) async -> Response {
         let now = clock()
         let store = self.store
         do {
