@@ -56,10 +56,10 @@ def events(lines: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 def test_descriptor_follows_abi_v1(harness: pathlib.Path, plugin: tuple[str, pathlib.Path], tmp_path: pathlib.Path) -> None:
     name, so = plugin
     (descriptor,) = events(run(harness, so, {"path": str(tmp_path / "x.jsonl")}), "descriptor")
-    # The C example is compiled against the current header (v1.2, 104 bytes: path_keys and
-    # capabilities appended) but declares minor 0, the lowest it needs; the Rust example
-    # mirrors the v1.0 layout. Both are v1.0 plugins a v1.2 host loads unchanged.
-    size = {"jsonl-c": 104, "jsonl-rust": 88}[name]
+    # The C example is compiled against the current header (v1.3, 112 bytes: path_keys,
+    # capabilities and render appended) but declares minor 0, the lowest it needs; the Rust
+    # example mirrors the v1.0 layout. Both are v1.0 plugins a v1.3 host loads unchanged.
+    size = {"jsonl-c": 112, "jsonl-rust": 88}[name]
     assert descriptor == {
         "event": "descriptor", "struct_size": size, "abi_major": 1, "abi_minor": 0, "kind": 1, "reserved0": 0,
         "flags": 0, "name": name, "version": "1.0.0", "toolchain": None,

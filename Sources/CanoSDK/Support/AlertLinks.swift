@@ -23,10 +23,21 @@ public enum AlertLinks {
     /// `{a="b",c="d"}`: equality matchers sorted by name, values quoted the way
     /// Alertmanager's matcher grammar reads them (`\` and `"` escaped).
     public static func filter(_ labels: [String: String]) -> String {
-        let matchers = labels.sorted { $0.key < $1.key }.map { key, value in
-            "\(key)=\"\(value.replacing("\\", with: "\\\\").replacing("\"", with: "\\\""))\""
-        }
+        let matchers = labels.sorted { $0.key < $1.key }.map { key, value in "\(key)=\"\(escaped(value))\"" }
         return "{" + matchers.joined(separator: ",") + "}"
+    }
+
+    /// `\` and `"` escaped. A loop, not `replacing(_:with:)`, whose generic search cost 4%
+    /// of ingest's CPU: every alert gets this link.
+    private static func escaped(_ value: String) -> String {
+        guard value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") }) else { return value }
+        var out = ""
+        out.reserveCapacity(value.utf8.count + 4)
+        for scalar in value.unicodeScalars {
+            if scalar == "\\" || scalar == "\"" { out.unicodeScalars.append("\\") }
+            out.unicodeScalars.append(scalar)
+        }
+        return out
     }
 
     private static func trimmed(_ base: String) -> String {

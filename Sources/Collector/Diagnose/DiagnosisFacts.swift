@@ -99,8 +99,14 @@ public struct DiagnosisFacts: Sendable {
     var texts: [String] {
         var out: [String] = []
         for text in [issue.description ?? ""] + issue.subject.annotations.sorted(by: { $0.key < $1.key }).map(\.value) {
-            for line in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) where !line.isEmpty && !out.contains(line) {
-                out.append(line)
+            // Trimmed by hand: Foundation's trimmingCharacters bridges through NSString, and
+            // several rules read these lines for every alert (it was 4% of ingest's CPU).
+            for piece in text.split(separator: "\n") {
+                let scalars = piece.unicodeScalars
+                guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+                      let end = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { continue }
+                let line = String(scalars[start...end])
+                if !out.contains(line) { out.append(line) }
             }
         }
         return out

@@ -1,0 +1,35 @@
+@testable import Collector
+import Testing
+
+/// The matcher's fast path for plain alternatives (LiteralAlternatives) answers exactly as
+/// the compiled regex does (which MatcherOracleTests checks against amtool): every pattern
+/// against every value, both ways.
+@Suite struct MatcherFastPathTests {
+    static let patterns = [
+        "OOMKilled|KubeContainerOOMKilled|.*OOMKill.*", "CrashLoopBackOff|KubePodCrashLooping", ".*[Qq]uota.*",
+        "Watchdog|InfoInhibitor", "prod-.*", ".*-canary", ".*", "", "a|", "|b", ".*.*", "KubeJob Failed", "a.b", "(a|b)", "a)|(b",
+    ]
+    static let values = [
+        "", "OOMKilled", "KubeContainerOOMKilled", "xOOMKillx", "oomkilled", "OOMKill", "OOMKil", "CrashLoopBackOff",
+        "KubePodCrashLooping ", "Watchdog", "InfoInhibitorX", "prod-eu", "prod", "api-canary", "canary", "a", "b", "ab",
+        "line\nOOMKill", "OOMKill\n", "pro\u{301}d-x", "prod-\u{301}", "KubeJob Failed", "a.b", "axb", "ResourceQuota",
+    ]
+
+    @Test(arguments: patterns)
+    func answersAsTheRegexDoes(pattern: String) throws {
+        let matcher = try Matcher("aggregation_key", .matchesRegex, pattern)
+        let regex = try Regex("^(?:\(try RE2Dialect.translate(pattern)))$").matchingSemantics(.unicodeScalar)
+        let fast = LiteralAlternatives(pattern)
+        for value in Self.values {
+            let expected = (try regex.firstMatch(in: value)) != nil
+            #expect(matcher.matches(value) == expected, "\(pattern) on \(value.debugDescription)")
+            if let answer = fast?.matches(value) { #expect(answer == expected, "fast path: \(pattern) on \(value.debugDescription)") }
+        }
+    }
+
+    @Test func onlyPlainAlternativesTakeTheFastPath() {
+        #expect(LiteralAlternatives("OOMKilled|.*OOMKill.*") != nil)
+        #expect(LiteralAlternatives(".*[Qq]uota.*") == nil)
+        #expect(LiteralAlternatives("a.b") == nil && LiteralAlternatives("(a|b)") == nil && LiteralAlternatives("a+") == nil)
+    }
+}
