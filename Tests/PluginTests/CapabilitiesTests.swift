@@ -12,21 +12,12 @@ import TestSupport
 /// of its own, never on Swift's cooperative pool.
 @Suite("Plugin capabilities (ABI v1.2)", .serialized)
 struct CapabilitiesTests {
-    /// Compiles a fixture written here (so each case reads next to its check), with the
-    /// shared fixture helpers on the include path.
-    func compile(_ source: String, as name: String, in dir: TemporaryDirectory) async throws -> String {
-        let file = dir.file(name + ".c")
-        try source.write(toFile: file, atomically: true, encoding: .utf8)
-        return try await CPluginCompiler.compile(file, into: dir.path, as: name + ".so",
-                                                 flags: ["-I", (CPluginCompiler.fixture("fixture.h") as NSString).deletingLastPathComponent])
-    }
-
     /// A v1.1 descriptor: struct_size ends after path_keys (96 bytes), abi_minor 1, and the
     /// eight bytes where v1.2 put `capabilities` hold all ones. It must load with none.
     @Test func aV11DescriptorLoadsWithoutCapabilities() async throws {
         let dir = try TemporaryDirectory(prefix: "cano-caps")
         defer { dir.remove() }
-        let so = try await compile("""
+        let so = try await DescriptorFixtures.compile("""
             #include "fixture.h"
             static struct { cano_plugin_descriptor d; } block = {
                 .d = {FIXTURE_DESCRIPTOR_FIELDS("v1-1"), .struct_size = CANO_DESCRIPTOR_V1_1_SIZE, .abi_minor = 1,
@@ -37,7 +28,7 @@ struct CapabilitiesTests {
         let loaded = try PluginLoader.load(path: so)
         #expect(loaded.abiMinor == 1)
         #expect(loaded.capabilities == [])
-        #expect(!makeFactory(loaded).acceptsGroups(DestinationConfig(name: "old", type: loaded.name)))
+        #expect(!DescriptorFixtures.factory(loaded).acceptsGroups(DestinationConfig(name: "old", type: loaded.name)))
     }
 
     /// A descriptor of minor 1 whose struct_size is the full v1.2 size (its own data after
@@ -45,7 +36,7 @@ struct CapabilitiesTests {
     @Test func anOlderMinorWithALargerStructIsNotReadAsCapabilities() async throws {
         let dir = try TemporaryDirectory(prefix: "cano-caps")
         defer { dir.remove() }
-        let so = try await compile("""
+        let so = try await DescriptorFixtures.compile("""
             #include "fixture.h"
             static const cano_plugin_descriptor d = {FIXTURE_DESCRIPTOR_FIELDS("big-v1-1"), .abi_minor = 1, .capabilities = 1};
             EXPORT const cano_plugin_descriptor *cano_plugin_entry(void) { return &d; }
@@ -58,7 +49,7 @@ struct CapabilitiesTests {
     @Test func aCPluginDeclaringGroups() async throws {
         let dir = try TemporaryDirectory(prefix: "cano-caps")
         defer { dir.remove() }
-        let so = try await compile("""
+        let so = try await DescriptorFixtures.compile("""
             #include "fixture.h"
             static const cano_plugin_descriptor d = {FIXTURE_DESCRIPTOR_FIELDS("grouping"),
                 .capabilities = CANO_CAPABILITY_GROUPS | ((uint64_t)1 << 5)};
@@ -78,8 +69,8 @@ struct CapabilitiesTests {
         #expect(plugin.capabilities == [.groups])
         var isolated = DestinationConfig(name: "hook-isolated", type: "webhook")
         isolated.isolation = .process
-        #expect(makeFactory(plugin).acceptsGroups(DestinationConfig(name: "hook", type: "webhook")))
-        #expect(makeFactory(plugin).acceptsGroups(isolated))
+        #expect(DescriptorFixtures.factory(plugin).acceptsGroups(DestinationConfig(name: "hook", type: "webhook")))
+        #expect(DescriptorFixtures.factory(plugin).acceptsGroups(isolated))
     }
 
     /// A plugin that declares nothing (the fixture, as every plugin before v1.2) gets
@@ -90,16 +81,10 @@ struct CapabilitiesTests {
         defer { fixtures.directory.remove() }
         let plugin = try PluginLoader.load(path: try await fixtures.build("valid"))
         #expect(plugin.capabilities == [])
-        let factory = makeFactory(plugin)
+        let factory = DescriptorFixtures.factory(plugin)
         #expect(!factory.acceptsGroups(DestinationConfig(name: "plain", type: plugin.name)))
         #expect(!factory.acceptsGroups(DestinationConfig(name: "out", type: FileDestination.typeName)))
         #expect(!factory.acceptsGroups(DestinationConfig(name: "pager", type: "pagerdoody")), "a type no plugin provides")
     }
 
-    /// A factory whose catalog holds `plugin` alone.
-    func makeFactory(_ plugin: LoadedPlugin) -> DestinationFactory {
-        var catalog = PluginCatalog()
-        catalog.add(plugin.path)
-        return DestinationFactory(catalog: catalog, services: TestServices().services)
-    }
 }

@@ -10,13 +10,6 @@ import TestSupport
 /// the code of a plugin isolated in a child process inside its own process.
 @Suite("Plugin render (ABI v1.3)", .serialized)
 struct RenderTests {
-    func compile(_ source: String, as name: String, in dir: TemporaryDirectory) async throws -> String {
-        let file = dir.file(name + ".c")
-        try source.write(toFile: file, atomically: true, encoding: .utf8)
-        return try await CPluginCompiler.compile(file, into: dir.path, as: name + ".so",
-                                                 flags: ["-I", (CPluginCompiler.fixture("fixture.h") as NSString).deletingLastPathComponent])
-    }
-
     /// A C render that answers with the create flags it saw and the Issue's size, so the
     /// test reads both what the host created and what it passed.
     static let renderingPlugin = """
@@ -44,9 +37,9 @@ struct RenderTests {
     @Test func aV13PluginRendersOnAValidateOnlyInstance() async throws {
         let dir = try TemporaryDirectory(prefix: "cano-render")
         defer { dir.remove() }
-        let plugin = try PluginLoader.load(path: try await compile(Self.renderingPlugin, as: "renders", in: dir))
+        let plugin = try PluginLoader.load(path: try await DescriptorFixtures.compile(Self.renderingPlugin, as: "renders", in: dir))
         #expect(plugin.canRender)
-        let factory = makeFactory(plugin)
+        let factory = DescriptorFixtures.factory(plugin)
         let instance = try #require(try factory.previewInstance(DestinationConfig(name: "preview", type: "renders")))
         let issue = Array(#"{"title":"x"}"#.utf8)
         let result = try #require(instance.render(issueJSON: issue))
@@ -66,9 +59,9 @@ struct RenderTests {
         let dir = try TemporaryDirectory(prefix: "cano-render")
         defer { dir.remove() }
         let source = Self.renderingPlugin.replacingOccurrences(of: ".render = render}", with: ".render = render, .abi_minor = 2}")
-        let plugin = try PluginLoader.load(path: try await compile(source, as: "old", in: dir))
+        let plugin = try PluginLoader.load(path: try await DescriptorFixtures.compile(source, as: "old", in: dir))
         #expect(plugin.abiMinor == 2 && !plugin.canRender)
-        #expect(try makeFactory(plugin).previewInstance(DestinationConfig(name: "old", type: "renders")) == nil)
+        #expect(try DescriptorFixtures.factory(plugin).previewInstance(DestinationConfig(name: "old", type: "renders")) == nil)
     }
 
     /// The shipped plugins that render: Slack (its root message) and Webhook (the Issue
@@ -108,9 +101,4 @@ struct RenderTests {
         }
     }
 
-    func makeFactory(_ plugin: LoadedPlugin) -> DestinationFactory {
-        var catalog = PluginCatalog()
-        catalog.add(plugin.path)
-        return DestinationFactory(catalog: catalog, services: TestServices().services)
-    }
 }

@@ -33,7 +33,6 @@ public struct Console: Sendable {
         public init(journal: IssueJournal, deliveries: DeliveryStore, silences: SilencesAPI, silenceStore: SilenceStore, intake: AlertmanagerIntake,
                     router: IssueRouter, previewer: Previewer, readiness: Readiness, retryDeadLetters: @escaping @Sendable ([Int64]?) throws -> [Int64],
                     prepare: @escaping @Sendable (Issue) async -> Issue = { $0 }) {
-            self.prepare = prepare
             self.journal = journal
             self.deliveries = deliveries
             self.silences = silences
@@ -43,6 +42,7 @@ public struct Console: Sendable {
             self.previewer = previewer
             self.readiness = readiness
             self.retryDeadLetters = retryDeadLetters
+            self.prepare = prepare
         }
     }
 

@@ -182,7 +182,7 @@ public final class Outbox: IssueSink, @unchecked Sendable {
                         }
                         // Per Issue, as the sender counts: a duplicate everywhere it goes, or held somewhere.
                         if !routing.isEmpty && routing.allSatisfy({ $0.outcome == .duplicate }) { receipt.duplicates += 1 }
-                        if routing.contains(where: { $0.outcome != .queued && $0.outcome != .duplicate && $0.outcome != .overflow }) { receipt.held += 1 }
+                        if routing.contains(where: \.outcome.isHeld) { receipt.held += 1 }
                         if journal != nil { try IssueJournal.record(c, item.issue, payload: item.payload, routing: routing, now: now) }
                     }
                     results.append(receipt)

@@ -20,6 +20,9 @@ public struct JournalRouting: Codable, Sendable, Equatable {
         case storm
         /// Held back by a mute window or `min_duration`, or behind its own held occurrence.
         case held
+
+        /// Kept in a notify group rather than queued (grouped, silenced, storm, held).
+        public var isHeld: Bool { self == .grouped || self == .silenced || self == .storm || self == .held }
     }
 
     /// The destination name.
