@@ -10,7 +10,8 @@ import Synchronization
 public final class Previewer: Sendable {
     private let factory: DestinationFactory
     private let configs: [String: DestinationConfig]
-    /// Instances by destination name; nil once creating one failed or there is none to make.
+    /// Instances by destination name, made once: an instance, nil when there is nothing to
+    /// render with (a built-in, no render(), an isolated plugin), or why creating it failed.
     private let instances = Mutex<[String: Result<PluginInstance?, DestinationSetupError>]>([:])
 
     /// The destination a preview shows Slack with when no routed destination is Slack:
@@ -35,7 +36,7 @@ public final class Previewer: Sendable {
     }
 
     /// `issue` as `destination` would send it.
-    func render(_ issue: Issue, destination: String) async -> MessagePreview {
+    private func render(_ issue: Issue, destination: String) async -> MessagePreview {
         guard let config = configs[destination] else {
             return MessagePreview(destination: destination, heading: destination, summary: "not configured", html: "", payload: nil, builderURL: nil, isSlack: false)
         }
@@ -52,7 +53,7 @@ public final class Previewer: Sendable {
 
     private func render(_ issue: Issue, config: DestinationConfig) async -> MessagePreview {
         var render = MessagePreview(destination: config.name, heading: "\(config.name) (\(config.type))", summary: "", html: "",
-                                        payload: nil, builderURL: nil, isSlack: config.type == "slack")
+                                    payload: nil, builderURL: nil, isSlack: config.type == "slack")
         guard let json = try? IssueCoding.encode(issue) else {
             render.html = "<p class=\"muted\">The Issue does not encode as JSON.</p>"
             return render
