@@ -9,13 +9,19 @@ import Foundation
 public enum IssueCoding {
     /// Encodes any value with the Issue conventions.
     public static func encode(_ value: some Encodable) throws -> [UInt8] {
-        Array(try makeEncoder().encode(value))
+        Array(try encoder.encode(value))
     }
 
     /// Decodes any value with the Issue conventions.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
-        try makeDecoder().decode(type, from: Data(bytes))
+        try decoder.decode(type, from: Data(bytes))
     }
+
+    // One of each, shared: their options never change after this, and encode/decode may be
+    // called from any thread (Foundation's coders are Sendable). Making a coder per call,
+    // with its date closure, was part of the Issue's encoding cost on every alert.
+    private static let encoder = makeEncoder()
+    private static let decoder = makeDecoder()
 
     /// An encoder with the Issue conventions.
     public static func makeEncoder() -> JSONEncoder {
