@@ -119,7 +119,8 @@ import Testing
         #expect(adminPage.text.contains("href=\"/ui/issues/\(id)\">ConsoleProbe</a>"), "the dead letter links to its Issue")
         let csrf = try #require(adminPage.text.firstMatch(of: /name="csrf" value="([0-9a-f]+)"/).map { String($0.1) })
         #expect(try await browser.call("POST", "/ui/dead-letters/\(deadID)/retry", cookie: session, form: [:]).status == 403, "no csrf token")
-        #expect(try await browser.call("POST", "/ui/dead-letters/\(deadID)/retry", cookie: session, form: ["csrf": "0" + csrf.dropFirst()]).status == 403)
+        #expect(try await browser.call("POST", "/ui/dead-letters/\(deadID)/retry", cookie: session, form: ["csrf": (csrf.first == "0" ? "1" : "0") + csrf.dropFirst()]).status == 403,
+                "a token one character off (the session's token varies with its expiry)")
         #expect(try await browser.call("POST", "/ui/dead-letters/\(deadID)/retry", cookie: session, form: ["csrf": csrf],
                                        origin: "http://evil.example").status == 403, "a foreign Origin")
         let attempts = hook.requests.count
