@@ -34,7 +34,7 @@ import Testing
             var body: [UInt8]?
             if let form {
                 headers.append(HTTPHeader(name: "Content-Type", value: "application/x-www-form-urlencoded"))
-                body = Array(form.map { "\($0.key)=\($0.value.queryValue)" }.joined(separator: "&").utf8)
+                body = Array(form.map { "\($0.key)=\(PercentEncoding.encode($0.value))" }.joined(separator: "&").utf8)
             }
             let request = HTTPRequest(method: method, url: "http://127.0.0.1:\(port)\(path)", headers: headers, body: body)
             return try await BlockingThread.run(name: "test-http") { try HTTPClient().send(request) }
@@ -207,16 +207,29 @@ import Testing
         #expect(signedIn.header("Set-Cookie")?.hasPrefix("cano_admin=") == true, "signing in still works")
     }
 
+    /// A preview renders the first 20 Issues of a body and says so; a body over 1 MiB is
+    /// refused before it is parsed.
+    @Test func previewsAreBounded() async throws {
+        let collector = try await CollectorProcess(configYAML: """
+            data_dir: {{data_dir}}
+            server: {host: 127.0.0.1, port: {{port}}}
+            ui: {enabled: true}
+            destinations: [{name: out, type: file, config: {path: "{{dir}}/issues.jsonl"}}]
+            default_destinations: [out]
+            """)
+        defer { collector.stop(); try? FileManager.default.removeItem(at: collector.directory) }
+        let browser = Browser(port: collector.port)
+        let many = String(decoding: WebhookBody.firing(alertname: "Many", fingerprints: (0..<25).map { "m\($0)" }), as: UTF8.self)
+        let page = try await browser.call("POST", "/ui/preview", auth: nil, form: ["body": many])
+        #expect(page.status == 200)
+        #expect(page.text.components(separatedBy: "class=\"preview-issue\"").count - 1 == 20)
+        #expect(page.text.contains("holds 25 alerts; the preview shows the first 20"))
+        let huge = try await browser.call("POST", "/ui/preview", auth: nil, form: ["body": String(repeating: " ", count: (1 << 20) + 1)])
+        #expect(huge.status == 413)
+    }
+
     static func unescape(_ html: String) -> String {
         html.replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&#39;", with: "'")
             .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&amp;", with: "&")
-    }
-}
-
-private extension String {
-    var queryValue: String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }
 }

@@ -60,6 +60,7 @@ public enum ConfigLoader {
     // MARK: - Sections
 
     private static func interpret(_ root: YAMLReader.Located, into config: inout CollectorConfig, _ r: YAMLReader) {
+        var uiAt: YAMLReader.Located?
         for (key, value) in r.mapping(root, allowed: ["cluster", "data_dir", "server", "plugins", "alertmanager", "destinations", "routes", "default_destinations", "default_notify", "time_intervals", "kubernetes", "enrichment", "diagnosis", "prometheus", "storage", "ui"]) {
             switch key {
             case "cluster": config.cluster = r.string(value)
@@ -80,15 +81,16 @@ public enum ConfigLoader {
             case "prometheus": config.prometheus = prometheus(value, r)
             case "kubernetes": config.kubernetes = kubernetes(value, r)
             case "storage": config.storage = storage(value, r)
-            case "ui": config.ui = console(value, r)
+            case "ui":
+                config.ui = console(value, r)
+                uiAt = value
             default: break
             }
         }
         config.kubernetes.clusterName = config.cluster
         // Whoever may read the console must not thereby hold the admin credential.
-        if let admin = config.server.adminToken, let readAuth = config.ui.auth, readAuth.credential == admin.value,
-           let located = r.mapping(root, allowed: nil).first(where: { $0.key == "ui" })?.value {
-            r.problem(located, "ui.auth must differ from server.admin_token: whoever reads the console could also retry and silence")
+        if let admin = config.server.adminToken, let readAuth = config.ui.auth, readAuth.credential == admin.value, let uiAt {
+            r.problem(uiAt, "ui.auth must differ from server.admin_token: whoever reads the console could also retry and silence")
         }
     }
 

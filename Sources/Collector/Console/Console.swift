@@ -1,7 +1,6 @@
 import CanoSDK
 import Foundation
 import Logging
-import Synchronization
 
 /// The built-in web console (`ui.enabled`, docs/console.md), served at `/ui/`: the recent
 /// Issues and what became of each, the destinations and their dead letters, silences, and a
@@ -226,7 +225,7 @@ public struct Console: Sendable {
         // A refused silence comes back with what was typed, to correct it.
         let back = answer.status == 201 ? "/silences" : "/silences?" + [
             ("matchers", lines.joined(separator: "\n")), ("duration", f["duration"] ?? ""), ("created_by", f["created_by"] ?? ""), ("comment", f["comment"] ?? ""),
-        ].map { "\($0.0)=\(String($0.1.prefix(1024)).queryEncoded)" }.joined(separator: "&")
+        ].map { "\($0.0)=\(PercentEncoding.encode(String($0.1.prefix(1024))))" }.joined(separator: "&")
         return .redirect(Self.base + back, headers: [cookie(ConsoleAuth.flashCookie, flash.cookie, maxAge: 60)])
     }
 
@@ -267,9 +266,6 @@ public struct Console: Sendable {
     static let previewIssueLimit = 20
     /// The largest body a preview takes (at most the intake's limit).
     static let previewBodyLimit = 1 << 20
-    /// Previews running at once; more get 429, so readers cannot pile work on the collector.
-    static let previewConcurrency = 2
-    private static let previewsRunning = Mutex(0)
 
     private func preview(_ request: ConsoleRequest, _ context: PageContext) async -> ConsoleResponse {
         if let refusal = auth.crossSiteRefusal(request) { return forbidden(refusal) }
@@ -281,18 +277,14 @@ public struct Console: Sendable {
             page.error = "The body is over \(limit) bytes, the most a preview takes."
             return render("preview", page, status: 413)
         }
-        guard Self.previewsRunning.withLock({ running in
-            guard running < Self.previewConcurrency else { return false }
-            running += 1
-            return true
-        }) else {
-            return .text(429, "429: \(Self.previewConcurrency) previews are running already; try again in a moment\n",
+        guard backend.previewer.admit() else {
+            return .text(429, "429: \(Previewer.concurrency) previews are running already; try again in a moment\n",
                          headers: [HTTPHeader(name: "Retry-After", value: "2")])
         }
-        defer { Self.previewsRunning.withLock { $0 -= 1 } }
+        defer { backend.previewer.leave() }
         switch backend.intake.parse(Array(text.utf8)) {
         case .failure(let refusal):
-            page.error = shown((try? IssueCoding.decode([String: JSONValue].self, from: refusal.response.body))?["error"]?.stringValue ?? "the body was refused")
+            page.error = AlertmanagerIntake.echo(refusal.message, limit: 1024)  // as the intake would answer it
             return render("preview", page, status: 400)
         case .success(let parsed):
             page.rejected = parsed.rejected.map { shown($0["error"] ?? "") }

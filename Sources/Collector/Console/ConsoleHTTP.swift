@@ -37,7 +37,7 @@ public struct ConsoleRequest: Sendable {
 
     /// The path with its query, as a link back to this page (the sign-in form's `back`).
     public var pathWithQuery: String {
-        query.isEmpty ? path : path + "?" + query.sorted { $0.key < $1.key }.map { "\($0.key.queryEncoded)=\($0.value.queryEncoded)" }.joined(separator: "&")
+        query.isEmpty ? path : path + "?" + query.sorted { $0.key < $1.key }.map { "\(PercentEncoding.encode($0.key))=\(PercentEncoding.encode($0.value))" }.joined(separator: "&")
     }
 
     /// Parses `application/x-www-form-urlencoded` text (a form body or a query string).
@@ -100,15 +100,6 @@ public struct ConsoleResponse: Sendable, Equatable {
         HTTPHeader(name: "Referrer-Policy", value: "same-origin"),
         HTTPHeader(name: "Cache-Control", value: "no-store"),
     ]
-}
-
-extension String {
-    /// Percent-encoded for a query value.
-    var queryEncoded: String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-    }
 }
 
 /// Text from data (alerts, plugins' messages, Issue JSON) as a page may show it: with every

@@ -46,7 +46,7 @@ struct Flash: Sendable, Equatable {
         self.init(kind, String(text.prefix(300)))
     }
 
-    var cookie: String { "\(kind).\(text.queryEncoded)" }
+    var cookie: String { "\(kind).\(PercentEncoding.encode(text))" }
 }
 
 /// A `<select>` option.
@@ -205,20 +205,16 @@ struct IssuePage: ConsolePage {
         self.deliveries = deliveries.map(DeliveryRow.init)
         enrichments = (issue?.enrichments ?? []).map(HTML.enrichment).joined()
         issueJSON = shown(issue.flatMap { try? IssueCoding.encode($0) }.map { HTML.pretty((try? IssueCoding.decode(JSONValue.self, from: $0)) ?? .null) } ?? "")
-        silenceQuery = "matchers=" + shown(Self.silenceMatchers(issue).joined(separator: "\n")).queryEncoded
+        silenceQuery = "matchers=" + PercentEncoding.encode(shown(Self.silenceMatchers(issue).joined(separator: "\n")))
     }
 
     /// Matchers that pick this Issue out: its alert name (else its aggregation key), its
     /// namespace and its subject's name, in the matcher syntax silences take (``Matcher``).
     static func silenceMatchers(_ issue: Issue?) -> [String] {
         guard let issue else { return [] }
-        func quoted(_ value: String) -> String {
-            "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n") + "\""
-        }
-        var lines = [issue.subject.labels["alertname"].map { "alertname=\(quoted($0))" } ?? "aggregation_key=\(quoted(issue.aggregationKey))"]
-        if let namespace = issue.subject.namespace { lines.append("namespace=\(quoted(namespace))") }
-        if let name = issue.subject.name { lines.append("name=\(quoted(name))") }
-        return lines
+        let first = issue.subject.labels["alertname"].map { ("alertname", $0) } ?? ("aggregation_key", issue.aggregationKey)
+        let pairs = [first] + [issue.subject.namespace.map { ("namespace", $0) }, issue.subject.name.map { ("name", $0) }].compactMap { $0 }
+        return pairs.map { Matcher(field: $0.0, op: .equal, value: $0.1).description }
     }
 }
 

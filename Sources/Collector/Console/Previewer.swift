@@ -14,6 +14,22 @@ public final class Previewer: Sendable {
     /// render with (a built-in, no render(), an isolated plugin), or why creating it failed.
     private let instances = Mutex<[String: Result<PluginInstance?, DestinationSetupError>]>([:])
 
+    /// Previews running at once; more are refused (429), so readers cannot pile work (each
+    /// runs enrichment and every destination's render) onto the collector.
+    static let concurrency = 2
+    private let running = Mutex(0)
+
+    /// Takes a preview slot, or false when all are taken; ``leave()`` gives it back.
+    func admit() -> Bool {
+        running.withLock { count in
+            guard count < Self.concurrency else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func leave() { running.withLock { $0 -= 1 } }
+
     /// The destination a preview shows Slack with when no routed destination is Slack:
     /// "what Slack would show" needs no Slack credentials.
     static let slackExample = DestinationConfig(
@@ -106,6 +122,6 @@ public final class Previewer: Sendable {
         if let attachments = body["attachments"] { payload["attachments"] = attachments }
         if let blocks = body["blocks"] { payload["blocks"] = blocks }
         guard !payload.isEmpty, let bytes = try? IssueCoding.encode(JSONValue.object(payload)) else { return nil }
-        return "https://app.slack.com/block-kit-builder#" + String(decoding: bytes, as: UTF8.self).queryEncoded
+        return "https://app.slack.com/block-kit-builder#" + PercentEncoding.encode(String(decoding: bytes, as: UTF8.self))
     }
 }

@@ -92,10 +92,11 @@ public struct AlertmanagerIntake: Sendable {
         var webhook: AlertmanagerWebhook
     }
 
-    /// Why a body as a whole was refused: the intake's 400 answer.
+    /// Why a body as a whole was refused (the intake answers it with a 400).
     struct Refusal: Error {
-        var response: Response
-        init(_ response: Response) { self.response = response }
+        var message: String
+        init(_ message: String) { self.message = message }
+        var response: Response { .error(400, message) }
     }
 
     /// Checks and maps a decoded (not gzip) webhook body, with no side effect: the intake
@@ -103,18 +104,18 @@ public struct AlertmanagerIntake: Sendable {
     /// would make.
     func parse(_ body: [UInt8]) -> Result<Parsed, Refusal> {
         if let offset = UTF8Check.firstInvalidByte(in: body) {
-            return .failure(Refusal(.error(400, "invalid Alertmanager webhook body: not valid UTF-8 at byte offset \(offset) (\(JSONSyntaxCheck.position(of: offset, in: body)))")))
+            return .failure(Refusal("invalid Alertmanager webhook body: not valid UTF-8 at byte offset \(offset) (\(JSONSyntaxCheck.position(of: offset, in: body)))"))
         }
         let webhook: AlertmanagerWebhook
         do {
             webhook = try IssueCoding.decode(AlertmanagerWebhook.self, from: body)
         } catch let error as DecodingError {
             if let syntax = JSONSyntaxCheck.firstError(in: body) {
-                return .failure(Refusal(.error(400, "invalid Alertmanager webhook body: not valid JSON at \(syntax)")))
+                return .failure(Refusal("invalid Alertmanager webhook body: not valid JSON at \(syntax)"))
             }
-            return .failure(Refusal(.error(400, "invalid Alertmanager webhook body: \(Self.describe(error))")))
+            return .failure(Refusal("invalid Alertmanager webhook body: \(Self.describe(error))"))
         } catch {
-            return .failure(Refusal(.error(400, "invalid Alertmanager webhook body: \(error)")))
+            return .failure(Refusal("invalid Alertmanager webhook body: \(error)"))
         }
 
         let group = AlertMapper.Group(truncatedAlerts: max(0, webhook.truncatedAlerts ?? 0), labels: webhook.groupLabels?.labels ?? [:])

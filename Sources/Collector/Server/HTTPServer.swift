@@ -115,27 +115,29 @@ public enum HTTPServer {
                     authorization: request.headers[.authorization], cookies: ConsoleRequest.cookies(request.headers[.cookie]),
                     origin: request.headers[.origin], host: request.head.authority,
                     secFetchSite: HTTPField.Name("Sec-Fetch-Site").flatMap { request.headers[$0] }))
-                var fields = HTTPFields()
-                for h in answer.headers { if let name = HTTPField.Name(h.name) { fields.append(HTTPField(name: name, value: h.value)) } }
-                return Response(status: .init(code: answer.status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+                return Response(status: .init(code: answer.status), headers: fields(answer.headers), body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
             }
             router.on(RouterPath(Console.base), method: method, use: handler)
             router.on(RouterPath(Console.base + "/**"), method: method, use: handler)
         }
     }
 
-    private static func reply(_ response: SilencesAPI.Response) -> Response {
+    /// Our headers as HTTP fields, every one kept (a console answer sets two cookies).
+    private static func fields(_ headers: [HTTPHeader]) -> HTTPFields {
         var fields = HTTPFields()
-        for h in response.headers { if let name = HTTPField.Name(h.name) { fields[name] = h.value } }
+        for h in headers { if let name = HTTPField.Name(h.name) { fields.append(HTTPField(name: name, value: h.value)) } }
+        return fields
+    }
+
+    private static func reply(_ response: SilencesAPI.Response) -> Response {
+        var fields = fields(response.headers)
         fields[.contentType] = response.contentType
         return Response(status: .init(code: response.status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: response.body)))
     }
 
     /// An intake answer as an HTTP response: its status, headers and JSON body.
     private static func reply(_ response: AlertmanagerIntake.Response) -> Response {
-        var fields = HTTPFields()
-        for h in response.headers { if let name = HTTPField.Name(h.name) { fields[name] = h.value } }
-        return json(.init(code: response.status), response.body, extra: fields)
+        json(.init(code: response.status), response.body, extra: fields(response.headers))
     }
 
     private static func json(_ status: HTTPResponse.Status, _ body: [UInt8], extra: HTTPFields = [:]) -> Response {

@@ -400,9 +400,7 @@ extension SilencesAPI {
     public static func silenceLink(externalURL: String, labels: [(String, String)]) -> String? {
         guard !labels.isEmpty else { return nil }
         let list = "{" + labels.sorted { $0.0 < $1.0 }.map { Matcher(field: $0.0, op: .equal, value: $0.1).description }.joined(separator: ",") + "}"
-        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
-        allowed.insert(charactersIn: "-._~")
-        let encoded = list.addingPercentEncoding(withAllowedCharacters: allowed) ?? list
+        let encoded = PercentEncoding.encode(list)
         let base = externalURL.hasSuffix("/") ? String(externalURL.dropLast()) : externalURL
         return "\(base)/silences/new?matchers=\(encoded)"
     }

@@ -641,12 +641,13 @@ public struct DeliveryStore: Sendable {
     /// (pending and dead rows keep it), by id.
     public func titles(ids: [Int64]) throws(DatabaseError) -> [Int64: String] {
         struct Titled: Decodable { var title: String }
+        guard !ids.isEmpty else { return [:] }
+        let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
         return try database.read("read delivery titles") { c in
             var result: [Int64: String] = [:]
-            for id in ids {
-                try c.query("SELECT payload FROM deliveries WHERE id = ? AND payload IS NOT NULL", [.integer(id)], operation: "read a delivery's title") { row in
-                    result[id] = row.blob(0).flatMap { try? IssueCoding.decode(Titled.self, from: $0).title }
-                }
+            try c.query("SELECT id, payload FROM deliveries WHERE id IN (\(placeholders)) AND payload IS NOT NULL", ids.map { .integer($0) },
+                        operation: "read delivery titles") { row in
+                result[row.int(0)] = row.blob(1).flatMap { try? IssueCoding.decode(Titled.self, from: $0).title }
             }
             return result
         }

@@ -175,12 +175,14 @@ public struct IssueJournal: Sendable {
     /// (the console links a dead letter to its Issue).
     public func latest(fingerprints: Set<String>) throws(DatabaseError) -> [String: (Int64, String)] {
         guard !fingerprints.isEmpty else { return [:] }
+        let list = Array(fingerprints)
+        let placeholders = Array(repeating: "?", count: list.count).joined(separator: ", ")
         return try database.read("find journal entries") { c in
             var result: [String: (Int64, String)] = [:]
-            for fingerprint in fingerprints {
-                try c.query("SELECT id, title FROM issue_journal WHERE fingerprint = ? ORDER BY id DESC LIMIT 1", [.text(fingerprint)],
-                            operation: "find journal entry") { row in result[fingerprint] = (row.int(0), row.text(1) ?? "") }
-            }
+            try c.query("""
+                SELECT fingerprint, id, title FROM issue_journal
+                WHERE id IN (SELECT max(id) FROM issue_journal WHERE fingerprint IN (\(placeholders)) GROUP BY fingerprint)
+                """, list.map { .text($0) }, operation: "find journal entries") { row in result[row.text(0) ?? ""] = (row.int(1), row.text(2) ?? "") }
             return result
         }
     }
