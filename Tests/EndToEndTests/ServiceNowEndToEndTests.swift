@@ -36,7 +36,7 @@ import Testing
         let am = try workspace.alertmanager(for: collector)
         defer { am.stop() }
         try am.post(alerts: [SampleAlert.firing])
-        try await waitUntil("the incident created in ServiceNow", timeout: .seconds(30)) { !servicenow.incidents.isEmpty }
+        try await waitUntil("the incident created in ServiceNow", timeout: .seconds(30)) { !servicenow.creates.isEmpty }
 
         // Alertmanager's own fingerprint for the alert: the collector keeps it as the Issue's.
         let fingerprint = try await am.firstFingerprint()
@@ -64,7 +64,9 @@ import Testing
 
         // Resolve it: Alertmanager sends the resolved notification, the plugin resolves the incident.
         try am.post(alerts: [SampleAlert.resolved])
-        try await waitUntil("the incident resolved in ServiceNow", timeout: .seconds(30)) { servicenow.incidents.first?.isResolved == true }
+        try await waitUntil("the incident resolved in ServiceNow", timeout: .seconds(30)) {
+            servicenow.incidents.first?.isResolved == true && !servicenow.updates.isEmpty
+        }
         let resolved = try #require(servicenow.incidents.first)
         #expect(resolved.sysID == incident.sysID)
         #expect(resolved.fields["close_code"] == "Resolved by caller")
@@ -109,7 +111,7 @@ import Testing
         let am = try workspace.alertmanager(for: collector)
         defer { am.stop() }
         try am.post(alerts: [SampleAlert.firing])
-        try await waitUntil("the incident created in ServiceNow", timeout: .seconds(30)) { !servicenow.incidents.isEmpty }
+        try await waitUntil("the incident created in ServiceNow", timeout: .seconds(30)) { !servicenow.creates.isEmpty }
 
         let token = try #require(servicenow.tokenRequests.first)
         #expect(token.status == 200, "\(token.error ?? "") \(token.detail ?? "")")

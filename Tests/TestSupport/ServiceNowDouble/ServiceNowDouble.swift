@@ -128,7 +128,8 @@ public final class ServiceNowDouble: Sendable {
     /// Every access token issued, oldest first.
     public var issuedTokens: [String] { model.state.withLock { $0.issued } }
 
-    /// Every request received, in order.
+    /// Every request received, in order. A call is recorded once answered, after its effect
+    /// on ``incidents``: a test that reads a call waits for the call, not for the incident.
     public var calls: [ServiceNowDoubleCall] { model.state.withLock { $0.calls } }
 
     /// List queries (`GET` on the table).
