@@ -38,7 +38,7 @@ import Testing
         let am = try workspace.alertmanager(for: collector)
         defer { am.stop() }
         try am.post(alerts: [SampleAlert.firing])
-        try await waitUntil("the issue created in Jira", timeout: .seconds(30)) { !jira.issues.isEmpty }
+        try await waitUntil("the issue created in Jira", timeout: .seconds(30)) { !jira.creates.isEmpty }
 
         // Alertmanager's own fingerprint for the alert: the collector keeps it as the Issue's.
         let fingerprint = try await am.firstFingerprint()

@@ -29,7 +29,7 @@ import Testing
         let am = try workspace.alertmanager(for: collector)
         defer { am.stop() }
         try am.post(alerts: [SampleAlert.firing])
-        try await waitUntil("the alert created in Opsgenie", timeout: .seconds(30)) { !opsgenie.alerts.isEmpty }
+        try await waitUntil("the alert created in Opsgenie", timeout: .seconds(30)) { !opsgenie.creates.isEmpty }
 
         // Alertmanager's own fingerprint for the alert: the collector keeps it as the Issue's.
         let fingerprint = try await am.firstFingerprint()
@@ -51,7 +51,9 @@ import Testing
 
         // Resolve it: Alertmanager sends the resolved notification, the plugin closes the alias.
         try am.post(alerts: [SampleAlert.resolved])
-        try await waitUntil("the alert closed in Opsgenie", timeout: .seconds(30)) { opsgenie.alert(alias: fingerprint)?.isOpen == false }
+        try await waitUntil("the alert closed in Opsgenie", timeout: .seconds(30)) {
+            opsgenie.alert(alias: fingerprint)?.isOpen == false && !opsgenie.closes.isEmpty
+        }
         let close = try #require(opsgenie.closes.first)
         #expect(close.path == "/v2/alerts/\(fingerprint)/close")
         #expect(close.query["identifierType"] == "alias")

@@ -40,7 +40,7 @@ import Testing
             "labels": .object(labels),
             "annotations": .object(["description": .string("Pod shop/cart-7d9f-x2 is crash looping"), "runbook_url": .string("https://runbooks.example/crashloop")]),
         ]])
-        try await waitUntil("the firing message in Slack", timeout: .seconds(30)) { !slack.messages.isEmpty }
+        try await waitUntil("the firing message in Slack", timeout: .seconds(30)) { !slack.calls("chat.postMessage").isEmpty }
         let root = try #require(slack.messages.first)
         #expect(root.channel == "C0ALERTS01")
         #expect(root.threadTS == nil)

@@ -103,7 +103,8 @@ public final class JiraDouble: Sendable {
 
     // MARK: - Inspecting
 
-    /// Every request received, in order.
+    /// Every request received, in order. A call is recorded once answered, after its effect
+    /// on the double's state: a test that reads a call waits for the call, not for the effect.
     public var calls: [JiraDoubleCall] { model.state.withLock { $0.calls } }
 
     /// Creates (`POST /rest/api/3/issue`) received, accepted or not.

@@ -67,7 +67,8 @@ public final class OpsgenieDouble: Sendable {
 
     // MARK: - Inspecting
 
-    /// Every request received, in order.
+    /// Every request received, in order. A call is recorded once answered, after its effect
+    /// on the double's state: a test that reads a call waits for the call, not for the effect.
     public var calls: [OpsgenieDoubleCall] { model.state.withLock { $0.calls } }
 
     /// Creates (`POST /v2/alerts`) received, accepted or not.

@@ -125,7 +125,8 @@ public final class SlackDouble: Sendable {
 
     // MARK: - Inspecting
 
-    /// Every call received, in order.
+    /// Every call received, in order. A call is recorded once answered, after its effect on
+    /// ``messages``: a test that reads a call waits for the call, not for the message.
     public var calls: [SlackDoubleCall] { model.state.withLock { $0.calls } }
 
     /// Calls of one method.
