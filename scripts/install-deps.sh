@@ -16,6 +16,7 @@ packages=(
   postgresql                # the shared store's tests run a real server (scripts/postgres.sh)
   chromium chromium-driver  # the console's browser test: headless Chromium driven by Selenium
   python3-selenium          #   (tests/browser/console_test.py, run with /usr/bin/python3)
+  umoci skopeo              # scripts/build-images.sh: the OCI images, built with no container engine
   ca-certificates
 )
 

@@ -45,15 +45,6 @@ def shared_fixtures() -> pathlib.Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def rootfs(tmp_path_factory: pytest.TempPathFactory, binary: pathlib.Path) -> pathlib.Path:
-    require_root()
-    require_tool("chroot", "coreutils")
-    root = tmp_path_factory.mktemp("rootfs") / "tree"
-    subprocess.run([str(REPO / "scripts" / "build-rootfs.sh"), str(root), str(binary)], check=True)
-    return root
-
-
 def elf_interpreter(path: pathlib.Path) -> str:
     """PT_INTERP of a 64-bit little-endian ELF executable: the dynamic loader's path."""
     data = path.read_bytes()
