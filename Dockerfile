@@ -17,7 +17,7 @@ ARG SWIFT_IMAGE=swift:6.3.1-bookworm
 
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libcurl4-openssl-dev libsqlite3-dev librdkafka-dev libcairo2-dev fonts-dejavu-core ca-certificates \
+ && apt-get install -y --no-install-recommends libcurl4-openssl-dev libssl-dev libsqlite3-dev librdkafka-dev libcairo2-dev fonts-dejavu-core ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Manifests first: dependency resolution is cached until they change.

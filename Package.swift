@@ -7,6 +7,7 @@
 //   CCurl       libcurl shim (curl_easy_setopt is variadic; Swift can't call it directly)
 //   CRdKafka    librdkafka (the Kafka destination) and its mock cluster
 //   CSQLite     SQLite shim (SQLITE_TRANSIENT is a macro Swift can't import)
+//   CLibCrypto  OpenSSL's libcrypto (the Webhook plugin's HMAC; libcurl maps it anyway)
 //   CCrashGuard fatal-signal handlers: which delivery was in the plugin call that crashed
 //   CanoSDK     what plugin authors use: Issue model, plugin export helper, HTTP client
 //   Collector   the host pipeline: intake -> issue -> route -> deliver -> plugins
@@ -103,9 +104,13 @@ let package = Package(
         .target(name: "PrometheusEnricher", dependencies: ["CanoSDK", "PrometheusAPI", "CCairo"], path: "Plugins/Prometheus/Enricher"),
         .target(name: "PrometheusPlugin", dependencies: ["PrometheusEnricher", "CanoSDK"], path: "Plugins/Prometheus/Entry",
                 linkerSettings: pluginLinkerSettings),
+        // OpenSSL's libcrypto (Debian libssl-dev), for the Webhook plugin's HMAC: libcurl
+        // already maps it into the process; swift-crypto would put a copy of BoringSSL
+        // (10 MB) into the plugin.
+        .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "WebhookDestination",
-            dependencies: ["CanoSDK", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CanoSDK", "CLibCrypto"],
             path: "Plugins/Webhook/Destination"
         ),
         .target(

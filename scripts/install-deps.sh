@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   libcurl4-openssl-dev      # outbound HTTP, host and plugins
+  libssl-dev                # OpenSSL's libcrypto headers: the Webhook plugin's HMAC (libcurl links libcrypto)
   libsqlite3-dev            # durable outbox and plugin state
   zlib1g-dev                # Helm release payloads are gzip (enrichment)
   librdkafka-dev            # the Kafka destination (its tests use librdkafka's mock cluster)

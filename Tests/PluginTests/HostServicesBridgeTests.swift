@@ -87,6 +87,26 @@ struct HostServicesBridgeTests {
         #expect(line.contains("\"plugin\":\"webhook\""))
     }
 
+    /// The bridge drops a line below the host's level before decoding its fields (a cost
+    /// per delivery: plugins log each one at debug), and keeps every line at or above it.
+    @Test func linesBelowTheHostsLevelAreDroppedAndTheRestKept() {
+        let test = TestServices()
+        var services = test.services
+        services.logger.logLevel = .info
+        let bridge = HostServicesBridge(instance: "hook-a", plugin: "webhook", services: services)
+        let t = bridge.table.pointee
+        for (level, text) in [(CANO_LOG_DEBUG, "debug line"), (CANO_LOG_INFO, "info line"), (CANO_LOG_WARNING, "warning line"), (CANO_LOG_ERROR, "error line")] {
+            bytes(text) { message in
+                bytes(#"{"origin":"https://hooks.example"}"#) { fields in t.log(t.host_ctx, Int32(level.rawValue), message, fields) }
+            }
+        }
+        let lines = test.logs.lines
+        #expect(!lines.contains { $0.contains("debug line") })
+        for text in ["info line", "warning line", "error line"] {
+            #expect(lines.contains { $0.contains(text) && $0.contains(#""origin":"https://hooks.example""#) }, "\(lines)")
+        }
+    }
+
     @Test func kubeGetGoesThroughTheHostsReader() throws {
         let test = TestServices()
         var services = test.services

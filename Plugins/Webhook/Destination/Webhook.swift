@@ -1,5 +1,5 @@
 import CanoSDK
-import Crypto
+import CLibCrypto
 
 /// The `webhook` destination: POSTs each Issue's JSON, exactly as the host sent it, to a
 /// configured URL.
@@ -46,7 +46,10 @@ public final class Webhook: PreviewableDestination {
                        HTTPHeader(name: "User-Agent", value: "cano-collector-webhook/\(Self.version)"),
                        HTTPHeader(name: "Idempotency-Key", value: request.idempotencyKey)]
         if let secret = config.hmacSecret {
-            headers.append(HTTPHeader(name: config.signatureHeader, value: "sha256=" + Self.signature(body, secret: secret)))
+            guard let signature = Self.signature(body, secret: secret) else {
+                return .permanent(message: "cannot sign the body for \(config.origin): OpenSSL's HMAC-SHA256 failed (is libcrypto intact?)")
+            }
+            headers.append(HTTPHeader(name: config.signatureHeader, value: "sha256=" + signature))
         }
         // Configured headers come last; a configured Content-Type replaces the default.
         let configured = Set(config.headers.map { $0.name.lowercased() })
@@ -79,9 +82,18 @@ public final class Webhook: PreviewableDestination {
         return RenderedRequest(summary: "POST to \(config.origin)", body: body)
     }
 
-    /// Lowercase hex HMAC-SHA256 of `body`.
-    static func signature(_ body: [UInt8], secret: [UInt8]) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: secret))
+    /// Lowercase hex HMAC-SHA256 of `body`, by OpenSSL's one-shot `HMAC()`; nil when
+    /// OpenSSL cannot compute it (the digest cannot be fetched: a broken install).
+    static func signature(_ body: [UInt8], secret: [UInt8]) -> String? {
+        var mac = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        let done = secret.withUnsafeBytes { key in
+            body.withUnsafeBufferPointer { data in
+                HMAC(EVP_sha256(), key.baseAddress, Int32(key.count), data.baseAddress, data.count, &mac, &length)
+            }
+        }
+        guard done != nil, length == 32 else { return nil }
+        mac.removeSubrange(Int(length)...)
         let digits = Array("0123456789abcdef".utf8)
         var hex: [UInt8] = []
         hex.reserveCapacity(64)

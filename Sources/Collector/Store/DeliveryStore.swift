@@ -403,11 +403,18 @@ public struct DeliveryStore: Sendable {
         }
     }
 
-    /// Returns false when the delivery was no longer pending or `owner`'s (nothing recorded).
+    /// Records that the attempt delivered. Returns false when the delivery was no longer
+    /// pending or `owner`'s (nothing recorded).
+    ///
+    /// The three outcomes (delivered, retry, dead letter) skip the fsync, as the attempt mark
+    /// does: they must survive a crash of the process, and the next intake commit's fsync
+    /// makes them durable. Lost to a power cut, an outcome leaves its delivery pending, so it
+    /// is sent again after the restart: at least once, never lost (docs/delivery.md,
+    /// "Durability"). The fsync per outcome was half of the collector's fsync time.
     @discardableResult
     func recordDelivered(id: Int64, attempts: Int, reference: [UInt8]?, message: String, owner: String? = nil, now: Int64) throws -> Bool {
         let fence = Self.fence(id: id, owner: owner)
-        return try database.write("record delivered") { c in
+        return try database.write("record delivered", survivesProcessCrashOnly: true) { c in
             try c.run(
                 """
                 UPDATE deliveries SET state = 'delivered', payload = NULL, attempts = ?, reference = ?, last_message = ?, updated_ms = ?,
@@ -424,7 +431,7 @@ public struct DeliveryStore: Sendable {
     @discardableResult
     func recordRetry(id: Int64, attempts: Int, crashes: Int, nextAttemptMillis: Int64, message: String, owner: String? = nil, now: Int64) throws -> Bool {
         let fence = Self.fence(id: id, owner: owner)
-        return try database.write("record retry") { c in
+        return try database.write("record retry", survivesProcessCrashOnly: true) { c in
             try c.run(
                 "UPDATE deliveries SET attempts = ?, crashes = ?, next_attempt_ms = ?, last_message = ?, updated_ms = ?, in_flight_ms = NULL \(fence.sql)",
                 [.integer(Int64(attempts)), .integer(Int64(crashes)), .integer(nextAttemptMillis), .text(Self.storable(message)), .integer(now)]
@@ -437,7 +444,7 @@ public struct DeliveryStore: Sendable {
     @discardableResult
     func recordDead(id: Int64, attempts: Int, crashes: Int, cause: DeadLetterCause, message: String, owner: String? = nil, now: Int64) throws -> Bool {
         let fence = Self.fence(id: id, owner: owner)
-        return try database.write("record dead letter") { c in
+        return try database.write("record dead letter", survivesProcessCrashOnly: true) { c in
             try c.run(
                 """
                 UPDATE deliveries SET state = 'dead', attempts = ?, crashes = ?, dead_cause = ?, last_message = ?, updated_ms = ?, in_flight_ms = NULL
