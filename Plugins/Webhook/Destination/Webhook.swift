@@ -83,13 +83,15 @@ public final class Webhook: PreviewableDestination {
     }
 
     /// Lowercase hex HMAC-SHA256 of `body`, by OpenSSL's one-shot `HMAC()`; nil when
-    /// OpenSSL cannot compute it (the digest cannot be fetched: a broken install).
+    /// OpenSSL cannot compute it (the digest cannot be fetched: a broken install) or the
+    /// secret is longer than its `int` length can say (2 GiB).
     static func signature(_ body: [UInt8], secret: [UInt8]) -> String? {
+        guard let keyLength = Int32(exactly: secret.count) else { return nil }
         var mac = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         let done = secret.withUnsafeBytes { key in
             body.withUnsafeBufferPointer { data in
-                HMAC(EVP_sha256(), key.baseAddress, Int32(key.count), data.baseAddress, data.count, &mac, &length)
+                HMAC(EVP_sha256(), key.baseAddress, keyLength, data.baseAddress, data.count, &mac, &length)
             }
         }
         guard done != nil, length == 32 else { return nil }

@@ -268,6 +268,9 @@ public final class Database: SQLDatabase, @unchecked Sendable {
     public var engine: StorageEngine { .sqlite }
     private let lock = NSLock()
     private var connection: DatabaseConnection?
+    /// Set when a relaxed write could not put `synchronous=FULL` back (SQLite refuses while a
+    /// failed transaction is still open): the next durable write restores it first, or fails.
+    private var restoreFull = false
     /// The database's synchronous setting (``Options/synchronous``).
     private let synchronous: Synchronous
 
@@ -346,8 +349,23 @@ public final class Database: SQLDatabase, @unchecked Sendable {
         defer { lock.unlock() }
         guard let connection else { throw DatabaseError(.closed, operation: operation, message: "the database is closed") }
         let relax = survivesProcessCrashOnly && synchronous == .full
-        if relax { try connection.execute("PRAGMA synchronous=NORMAL", operation: "\(operation): relax synchronous") }
-        defer { if relax { try? connection.execute("PRAGMA synchronous=FULL", operation: "\(operation): restore synchronous") } }
+        if relax {
+            try connection.execute("PRAGMA synchronous=NORMAL", operation: "\(operation): relax synchronous")
+        } else if restoreFull {
+            // A durable commit must never run relaxed: restore FULL or refuse the write.
+            try connection.execute("PRAGMA synchronous=FULL", operation: "\(operation): restore synchronous")
+            restoreFull = false
+        }
+        defer {
+            if relax {
+                do {
+                    try connection.execute("PRAGMA synchronous=FULL", operation: "\(operation): restore synchronous")
+                    restoreFull = false
+                } catch {
+                    restoreFull = true
+                }
+            }
+        }
         try connection.execute("BEGIN IMMEDIATE", operation: "\(operation): begin")
         let value: T
         do {
