@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from support import REPO, in_container, require_root
+from support import REPO, SHIPPED, in_container, require_root
 
 sys.path.insert(0, str(REPO / "tests" / "chart"))
 from chart_render import render  # noqa: E402
@@ -37,9 +37,6 @@ CASES: dict[str, dict[str, Any]] = {
 # The default image with its builtin plugins, and the same Slack destination.
 CASES["slack from the default image"] = {k: v for k, v in CASES["slack with a chart secret and a route"].items() if k != "plugins"}
 
-SHIPPED = ["CanoSlack", "CanoWebhook", "CanoPagerDuty", "CanoOpsgenie", "CanoJira", "CanoServiceNow",
-           "CanoTeams", "CanoDatadog", "CanoKafka", "CanoPrometheus"]
-
 
 @pytest.mark.parametrize("case", CASES)
 def test_chart_config_is_accepted_by_the_collector_in_the_image(
@@ -49,7 +46,7 @@ def test_chart_config_is_accepted_by_the_collector_in_the_image(
     # The image the values go with: the default one (builtin plugins) unless they turn
     # builtin off, which is how the core image is deployed.
     builtin = CASES[case].get("plugins", {}).get("builtin", True)
-    plugins = ["--plugins", *(str(binary.parent / f"lib{p}.so") for p in SHIPPED)] if builtin else []
+    plugins = ["--plugins", *(str(binary.parent / f"lib{p}.so") for p in SHIPPED.values())] if builtin else []
     subprocess.run([str(REPO / "scripts" / "build-rootfs.sh"), str(root), str(binary), *plugins], check=True,
                    capture_output=True)
     rendered = render(CASES[case])

@@ -23,11 +23,8 @@ from typing import Any
 
 import pytest
 
-from support import APP_UID, REPO, release_bin_dir, require_root, require_tool
+from support import APP_UID, REPO, SHIPPED, release_bin_dir, require_root, require_tool
 
-SHIPPED = {"slack": "CanoSlack", "webhook": "CanoWebhook", "pagerduty": "CanoPagerDuty",
-           "opsgenie": "CanoOpsgenie", "jira": "CanoJira", "servicenow": "CanoServiceNow",
-           "msteams": "CanoTeams", "datadog": "CanoDatadog", "kafka": "CanoKafka", "prometheus": "CanoPrometheus"}
 HOST_IMAGES = ("cano-collector-core", "cano-collector")
 SHELLS = {"sh", "bash", "dash", "ash", "busybox"}
 

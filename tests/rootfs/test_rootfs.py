@@ -31,7 +31,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from support import APP_UID, REPO, build_c_example, chroot, in_container, require_root, require_tool, wait_until
+from support import APP_UID, REPO, SHIPPED, build_c_example, chroot, in_container, require_root, require_tool, wait_until
 
 PLUGIN_DIR = "usr/lib/cano-collector/plugins"
 HMAC_SECRET = "rootfs-test-hmac-secret"
@@ -114,9 +114,6 @@ def test_nothing_but_the_binary_its_libraries_and_config(rootfs: pathlib.Path) -
     assert not any(list((rootfs / d).iterdir()) for d in ("proc", "sys", "dev")), "mount points stay empty"
 
 
-SHIPPED = {"slack": "CanoSlack", "webhook": "CanoWebhook", "pagerduty": "CanoPagerDuty",
-           "opsgenie": "CanoOpsgenie", "jira": "CanoJira", "servicenow": "CanoServiceNow",
-           "msteams": "CanoTeams", "datadog": "CanoDatadog", "kafka": "CanoKafka", "prometheus": "CanoPrometheus"}
 BUILTIN_DIR = "usr/lib/cano-collector/builtin"
 
 
