@@ -31,7 +31,7 @@ public enum ConfigLoader {
     ) throws(ConfigError) -> CollectorConfig {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try YAMLReader.compose(text)
         } catch let error as YamlError {
             throw ConfigError(file: file, problems: [yamlProblem(error)])
         } catch {

@@ -21,6 +21,21 @@ import Yams
 /// - file contents and `${VAR}` values lose trailing whitespace and newlines
 ///   (``secret(_:)``), for every plugin and the intake's auth alike.
 final class YAMLReader {
+    /// Composes YAML text into a node tree for the reader, or throws Yams' `YamlError`.
+    ///
+    /// With Yams' `.basic` resolver, not its `.default`: the reader types every scalar
+    /// itself (``int(_:range:)``, ``bool(_:)``, ``json(_:)``), and `.default`'s rules are
+    /// `NSRegularExpression`s whose compilation loads ICU's regex and Unicode-property data,
+    /// about 1 MiB kept resident for the life of the process (docs/benchmarks.md, "RSS idle").
+    static func compose(_ text: String) throws -> Node? {
+        try Yams.compose(yaml: text, .basic)
+    }
+
+    /// The tag of the nodes the reader makes itself; Yams' `Tag.implicit` would also bring
+    /// in the `.default` resolver (``compose(_:)``). (A new one each time: `Tag` is a class,
+    /// not `Sendable`.)
+    private static var implicitTag: Tag { Tag(.implicit, .basic) }
+
     /// A node with the key path that led to it.
     struct Located {
         let node: Node
@@ -105,7 +120,8 @@ final class YAMLReader {
                     // with the scrubber from the start (a path key's file, a CA, costs
                     // nothing there); a file not there yet is no problem here.
                     if let content = try? readFile(path) { secretValues.append(Self.secret(content)) }
-                    value = Located(node: .mapping(.init([(Node(Self.unreadFileMarker), .scalar(.init(path, .implicit, .doubleQuoted, valueNode.mark)))])),
+                    value = Located(node: .mapping(.init([(Node(Self.unreadFileMarker, Self.implicitTag), .scalar(.init(path, Self.implicitTag, .doubleQuoted, valueNode.mark)))],
+                                                                 Self.implicitTag)),
                                     path: join(at.path, key))
                 } else {
                     do {
@@ -282,7 +298,11 @@ final class YAMLReader {
             let text = substitute(scalar.string, at) ?? ""
             guard scalar.style == .plain else { return .string(text) }
             if isNull(at.node) { return .null }
-            if let b = Node(text).bool, ["true", "false"].contains(text.lowercased()) { return .bool(b) }
+            switch text.lowercased() {
+            case "true": return .bool(true)
+            case "false": return .bool(false)
+            default: break
+            }
             if let i = Int(text) { return .number(Double(i)) }
             if let d = Double(text), text.contains(".") { return .number(d) }
             return .string(text)

@@ -26,7 +26,7 @@ struct ParsedPluginConfig {
     /// - Returns: the config, or the problems found (one line each).
     static func parse(_ text: String, environment: [String: String]) -> Result<ParsedPluginConfig, ResolveProblems> {
         let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch {
+        do { root = try YAMLReader.compose(text) } catch {
             return .failure(ResolveProblems(lines: ["not a JSON object: \(error)"]))
         }
         let reader = YAMLReader(environment: environment) { path in try String(contentsOfFile: path, encoding: .utf8) }
