@@ -78,7 +78,7 @@ if options.latency {
     let engine = DeliveryEngine(database: database, destinations: [destination], policies: ["bench": policy], metrics: Metrics(), logger: Logger(label: "bench"))
     let outbox = Outbox(
         database: database, router: IssueRouter(routes: [], defaultDestinations: ["bench"]), policies: ["bench": policy],
-        metrics: Metrics(), logger: Logger(label: "bench"), onQueued: { engine.notify() })
+        metrics: Metrics(), logger: Logger(label: "bench"), onQueued: { engine.loadCommitted() })
     try engine.start()
     let total = options.rate * options.seconds
     print("end-to-end latency: \(total) alerts at \(options.rate)/s, synchronous=\(options.synchronous.rawValue)")

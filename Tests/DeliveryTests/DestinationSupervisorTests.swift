@@ -115,7 +115,7 @@ import TestSupport
         let engine = DeliveryEngine(database: database, destinations: [], policies: ["broken": policy], metrics: metrics, logger: logger,
                                     pollInterval: .milliseconds(20))
         let outbox = Outbox(database: database, router: IssueRouter(routes: [], defaultDestinations: ["broken"]),
-                            policies: ["broken": policy], metrics: metrics, logger: logger, onQueued: { engine.notify() })
+                            policies: ["broken": policy], metrics: metrics, logger: logger, onQueued: { engine.loadCommitted() })
         try engine.start()
         supervisor.start(engine: engine)
         _ = try await outbox.submit([alert("fp-never")])

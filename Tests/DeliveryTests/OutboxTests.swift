@@ -60,6 +60,29 @@ import TestSupport
         await server.stop()
     }
 
+    /// A commit's deliveries reach their queue on the committing thread
+    /// (``DeliveryEngine/loadCommitted()``), not through the feeder thread: with the feeder's
+    /// poll an hour away and nothing waking it, the queue gauge is up as soon as
+    /// `loadCommitted` returns, and the outbox, which calls it after each commit, gets its
+    /// Issues delivered.
+    @Test func aCommitsDeliveriesReachTheirQueueWithoutTheFeeder() async throws {
+        let gate = GateDestination(name: "hook")
+        gate.release()
+        let pipeline = try Pipeline(destinations: [gate], policy: fastPolicy(workers: 1), pollInterval: .seconds(3600), handOff: false)
+        _ = try await pipeline.outbox.submit([alert("h1")])
+        #expect(pipeline.metrics.gauge("cano_queue_depth", ["destination": "hook"]) ?? 0 == 0)
+        await BlockingThread.run(name: "test-committer") { pipeline.engine.loadCommitted() }
+        #expect(pipeline.metrics.gauge("cano_queue_depth", ["destination": "hook"]) == 1)
+        try await waitUntil("the loaded delivery is delivered") { gate.callCount == 1 }
+        await pipeline.shutdown()
+
+        let wired = try Pipeline(destinations: [gate], policy: fastPolicy(workers: 1), pollInterval: .seconds(3600))
+        _ = try await wired.outbox.submit([alert("h2")])
+        try await waitUntil("the outbox's commit is delivered") { gate.callCount == 2 }
+        try await wired.waitUntilSettled()
+        await wired.shutdown()
+    }
+
     @Test func resolveWaitsForItsFiringWhileThatRetries() async throws {
         let server = try await ScriptedHTTPServer.start()
         let pipeline = try Pipeline(destinations: [HTTPTestDestination(name: "hook", url: server.url)], policy: fastPolicy(workers: 4))

@@ -131,10 +131,12 @@ final class Pipeline: @unchecked Sendable {
 
     /// `overrides` replace `policy` for the destinations they name.
     /// `database`: a shared store (PostgreSQL) instead of a SQLite file in `directory`;
-    /// `replicaID` and `claimLease` then name this pipeline's claims.
+    /// `replicaID` and `claimLease` then name this pipeline's claims. `handOff: false`
+    /// leaves the outbox's commits to the engine's poll every `pollInterval`.
     init(directory: String? = nil, destinations: [any Destination], routeTo: [String]? = nil, policy: DeliveryPolicy,
          overrides: [String: DeliveryPolicy] = [:], start: Bool = true, database: (any SQLDatabase)? = nil,
-         replicaID: String = ReplicaIdentity.current, claimLease: Duration = .seconds(30)) throws {
+         replicaID: String = ReplicaIdentity.current, claimLease: Duration = .seconds(30),
+         pollInterval: Duration = .milliseconds(200), handOff: Bool = true) throws {
         self.directory = try directory ?? makeTemporaryDirectory()
         let capture = logs
         logger = Logger(label: "delivery-test") { label in JSONLogHandler(label: label, level: .debug, output: .capture(capture)) }
@@ -143,11 +145,11 @@ final class Pipeline: @unchecked Sendable {
         self.database = try database ?? CollectorSchema.open(path: CollectorSchema.path(inDataDirectory: self.directory))
         let quarantined = self.quarantined
         let engine = DeliveryEngine(database: self.database, destinations: destinations, policies: policies, metrics: metrics, logger: logger,
-                                    pollInterval: .milliseconds(200), replicaID: replicaID, claimLease: claimLease,
+                                    pollInterval: pollInterval, replicaID: replicaID, claimLease: claimLease,
                                     onQuarantine: { name, reason in quarantined.append((name, reason)) })
         self.engine = engine
         outbox = Outbox(database: self.database, router: IssueRouter(routes: [], defaultDestinations: self.routeTo), policies: policies,
-                        metrics: metrics, logger: logger, onQueued: { engine.notify() })
+                        metrics: metrics, logger: logger, onQueued: { if handOff { engine.loadCommitted() } })
         if start { try engine.start() }
     }
 

@@ -100,7 +100,7 @@ public struct CollectorApp: Sendable {
         // The console's history: written only when the console is on.
         let journal = config.ui.enabled ? IssueJournal(database: database, keep: config.ui.history) : nil
         let outbox = Outbox(database: database, router: router, policies: policies, metrics: metrics, logger: logger,
-                            dispatcher: dispatcher, journal: journal, onQueued: { engine.notify() })
+                            dispatcher: dispatcher, journal: journal, onQueued: { engine.loadCommitted() })
         try engine.start(crashReport: crashReport)
         supervisor.start(engine: engine)
         dispatcher.start()

@@ -16,8 +16,9 @@ import Logging
 ///   queue until then (``RetryPolicy/destinationPause(after:decision:)``); the delivery
 ///   that got it keeps its place in line.
 /// - Durability: the database is the queue. The in-memory schedule is rebuilt from it at
-///   `start()` and fed from it after each outbox commit (`notify()`) and every
-///   `pollInterval` (to pick up dead letters re-queued by the CLI). A delivery in flight at
+///   `start()` and fed from it after each outbox commit (``loadCommitted()``, on the
+///   committing thread) and every `pollInterval` (to pick up dead letters re-queued by the
+///   CLI). A delivery in flight at
 ///   a crash is still pending in the database and is tried again after the restart
 ///   (at-least-once; the idempotency key lets the destination absorb the repeat).
 /// - Crash containment: each attempt is recorded durably before the plugin is called. The
@@ -71,6 +72,9 @@ public final class DeliveryEngine: @unchecked Sendable {
     private var feederStop = false
     private var feederRunning = false
     private var started = false
+    /// Serialises ``load()``, which the feeder and the committing threads both run.
+    private let loadLock = NSLock()
+    /// The highest id loaded into the queues (guarded by `loadLock`).
     private var lastLoadedID: Int64 = 0
     /// Shared engine: the start-up recovery (own previous run) is done.
     private var recoveredAtStart = false
@@ -144,7 +148,7 @@ public final class DeliveryEngine: @unchecked Sendable {
         for (name, _) in destinations { _ = queue(for: name) }
         if sharing == nil {
             try recoverInterrupted(crashReport, scope: .all)
-            try load()
+            _ = try load()
         } else {
             // A shared store may be unreachable now: the feeder recovers and claims once it
             // answers, and reports its health meanwhile (the collector still starts).
@@ -201,6 +205,25 @@ public final class DeliveryEngine: @unchecked Sendable {
                 logger.warning("the collector stopped uncleanly while this delivery was in a plugin call; counted as a crash, retrying",
                                metadata: meta)
             }
+        }
+    }
+
+    /// The caller's transaction just committed new work: loads it into the queues on the
+    /// calling thread, so the delivery threads are woken without a hop through the feeder
+    /// (a wake and a context switch per commit; docs/benchmarks.md, "Where the CPU goes at
+    /// 100 alerts/s"). Blocking (a SQLite read): call it from a dedicated thread, as the
+    /// outbox writer does. A shared engine, or one not running, only wakes the feeder: it
+    /// claims rather than loads. A failed read also leaves it to the feeder, which retries
+    /// and reports the store's health.
+    public func loadCommitted() {
+        feederCondition.lock()
+        let running = started && !feederStop
+        feederCondition.unlock()
+        guard running, sharing == nil else { return notify() }
+        do {
+            for queue in try load() { queue.publishGauges() }
+        } catch {
+            notify()
         }
     }
 
@@ -351,24 +374,29 @@ public final class DeliveryEngine: @unchecked Sendable {
         return q
     }
 
-    /// Reads pending rows newer than the last load into the queues. Feeder thread (or
-    /// `start`) only.
-    private func load() throws(DatabaseError) {
+    /// Reads pending rows newer than the last load into the queues; returns the queues that
+    /// got some. Unshared engine only; any dedicated thread (the feeder, `start`, a
+    /// committing writer through ``loadCommitted()``).
+    private func load() throws(DatabaseError) -> [DestinationQueue] {
+        loadLock.lock()
+        defer { loadLock.unlock() }
         let rows = try store.pending(afterID: lastLoadedID)
-        guard let last = rows.last else { return }
+        guard let last = rows.last else { return [] }
         lastLoadedID = last.id
-        enqueue(rows)
+        return enqueue(rows)
     }
 
     /// Hands loaded or claimed rows (in id order) to their destinations' queues, starting
-    /// a queue's workers the first time it gets work.
-    private func enqueue(_ rows: [PendingDelivery]) {
+    /// a queue's workers the first time it gets work; returns those queues.
+    @discardableResult
+    private func enqueue(_ rows: [PendingDelivery]) -> [DestinationQueue] {
         var byDestination: [String: [PendingDelivery]] = [:]
         for row in rows { byDestination[row.destination, default: []].append(row) }
-        for (name, rows) in byDestination {
+        return byDestination.map { name, rows in
             let q = queue(for: name)
             if started && !q.workersStarted { startWorkers(q) }
             q.add(rows)
+            return q
         }
     }
 
@@ -438,7 +466,7 @@ public final class DeliveryEngine: @unchecked Sendable {
             feederCondition.unlock()
             if stop { break }
             do {
-                if let sharing { try claimRound(owner: sharing.owner, leaseMillis: sharing.leaseMillis) } else { try load() }
+                if let sharing { try claimRound(owner: sharing.owner, leaseMillis: sharing.leaseMillis) } else { _ = try load() }
                 onStoreHealth(nil)
             } catch {
                 logger.error("could not load pending deliveries", metadata: ["error": .string("\(error)")])

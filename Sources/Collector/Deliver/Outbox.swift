@@ -45,8 +45,8 @@ public final class Outbox: IssueSink, @unchecked Sendable {
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Starts the writer thread. `policies` are per destination (default policy for names
-    /// not in it); `onQueued` runs on the writer thread after a commit that queued work
-    /// (pass the engine's `notify`). `dispatcher` applies noise control (grouping, silences,
+    /// not in it); `onQueued` runs on the writer thread after a commit that queued work,
+    /// once its submitters are answered (pass the engine's `loadCommitted`). `dispatcher` applies noise control (grouping, silences,
     /// holds, storms); without one every routed Issue is queued at once. `clock` gives the
     /// intake time in Unix milliseconds (default: the system clock); tests pass the fake clock they also flush with.
     /// `journal` (the console's history) records every Issue, routed or not, with what
@@ -199,11 +199,11 @@ public final class Outbox: IssueSink, @unchecked Sendable {
             return
         }
         enqueuer.publish(metrics: metrics, logger: logger)
-        if enqueuer.queuedAny { onQueued() }
-        if held > 0 { dispatcher?.wake() }
         for (request, receipt) in zip(batch, results) {
             request.continuation.resume(returning: .success(receipt))
         }
+        if enqueuer.queuedAny { onQueued() }
+        if held > 0 { dispatcher?.wake() }
     }
 }
 
