@@ -4,7 +4,8 @@
 #
 #   scripts/bench.sh            full suite; results in bench/results/<date>.md and .json
 #   scripts/bench.sh --quick    the same with the storm scaled down to a tenth
-#   scripts/bench.sh --smoke    tiny sizes, checks only that every scenario runs (CI);
+#   scripts/bench.sh --smoke    tiny sizes, checks that every scenario runs and that the
+#                               regression guards hold (Benchmarks/CollectorBench/Guards.swift; CI);
 #                               results go to a temporary directory, not the repository
 #   scripts/bench.sh --only ingest,latency    a subset (names: plugin-call ingest latency memory storm kube shared kafka)
 #

@@ -41,5 +41,6 @@ swift test --skip-build --filter "$failover"
 swift test --skip-build --filter "$shared_state"
 swift test --skip-build --filter "$destinations|$browser"
 scripts/test-packaging.sh
-# Benchmarks are not tests; the smoke variant only checks that every scenario still runs.
+# Benchmarks are not tests; the smoke variant checks that every scenario still runs and
+# that the loose regression guards on idle RSS and the ingest ratio hold (issue 16).
 scripts/bench.sh --smoke

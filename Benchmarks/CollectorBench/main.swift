@@ -42,6 +42,7 @@ for (name, run) in scenarios where only?.contains(name) ?? true {
         section.error = String(describing: error)
     }
     section.seconds = seconds(.now - began)
+    section.applyGuards(regressionGuards[name] ?? [])
     sections.append(section)
     if section.passed {
         say("[\(name)] ok in \(f1(section.seconds)) s")

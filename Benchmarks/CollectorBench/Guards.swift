@@ -1,0 +1,53 @@
+// Regression guards (issue 16, "Guard the gains"): bounds on a few figures that fail the
+// scenario that measured them, in every mode, the CI smoke run included.
+//
+// They are loose on purpose: they catch a regression (a library that loads ICU again, a
+// second fsync per request), not the noise of a shared 2-core machine. They are not the
+// goals: the goals are in docs/benchmarks.md, and the figures measured against them go in
+// the results files. Tighten a bound when a change moves its figure for good.
+
+/// One bound on one figure of a section.
+struct Guard: Sendable {
+    /// The figure's key in `Section.figures`.
+    var figure: String
+    /// The worst value allowed.
+    var bound: Double
+    /// True when the figure must stay at or below `bound` (memory), false when at or above
+    /// it (throughput ratios).
+    var atMost: Bool
+    /// What the bound is measured against, for the failure message.
+    var reference: String
+
+    /// The problem, or nil when the figure is within the bound. A figure the section did
+    /// not record is a problem too: a renamed figure must not switch its guard off.
+    func check(_ figures: [String: Double]) -> String? {
+        guard let value = figures[figure], value.isFinite else { return "regression guard: the figure \(figure) was not measured" }
+        let within = atMost ? value <= bound : value >= bound
+        guard !within else { return nil }
+        return "regression guard: \(figure) is \(f2(value)), \(atMost ? "above" : "below") its bound of \(f2(bound)) (\(reference))"
+    }
+}
+
+/// The guards, by scenario name.
+let regressionGuards: [String: [Guard]] = [
+    // Idle RSS of host + both plugins: 47–49 MiB on 2026-12-03 (goal 25). Steady to a
+    // tenth of a MiB from run to run, so the bound can sit close.
+    "memory": [Guard(figure: "memory.idle_rss_mib", bound: 52, atMost: true, reference: "47-49 MiB measured on 2026-12-03; goal 25 MiB")],
+    // Durable ingest against Alertmanager at batches of 50: 0.13-0.23 in CI smoke runs
+    // alongside the test suite (goal 1.0). Smoke runs send 10 requests per sender, so the
+    // bound leaves room for a slow disk's fsync.
+    "ingest": [Guard(figure: "ingest.ratio.batch50", bound: 0.05, atMost: false, reference: "0.13-0.23 in CI smoke runs; goal 1.0")],
+]
+
+extension Section {
+    /// Fails the section when one of its guards is broken (a section that failed already
+    /// keeps its own error).
+    mutating func applyGuards(_ guards: [Guard]) {
+        guard passed else { return }
+        let problems = guards.compactMap { $0.check(figures) }
+        notes += guards.map { "Regression guard: \($0.figure) \($0.atMost ? "≤" : "≥") \(f2($0.bound)) (\($0.reference))." }
+        guard !problems.isEmpty else { return }
+        passed = false
+        error = problems.joined(separator: "; ")
+    }
+}
