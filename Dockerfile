@@ -25,8 +25,10 @@ WORKDIR /src
 COPY Package.swift Package.resolved* ./
 RUN swift package resolve
 COPY . .
-ARG SHIPPED_PLUGINS="CanoSlack CanoWebhook CanoPagerDuty CanoOpsgenie CanoJira CanoServiceNow CanoTeams CanoDatadog CanoKafka CanoPrometheus"
-RUN swift build -c release --product cano-collector \
+# The products of scripts/shipped-plugins, or --build-arg SHIPPED_PLUGINS="CanoSlack ...".
+ARG SHIPPED_PLUGINS=""
+RUN SHIPPED_PLUGINS="${SHIPPED_PLUGINS:-$(awk '!/^#/ && NF { print $2 }' scripts/shipped-plugins)}" \
+ && swift build -c release --product cano-collector \
  && for product in $SHIPPED_PLUGINS; do swift build -c release --product "$product"; done \
  && bin="$(swift build -c release --show-bin-path)" \
  && scripts/build-rootfs.sh /rootfs-core "$bin/cano-collector" \

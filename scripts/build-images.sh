@@ -35,12 +35,11 @@ command -v skopeo >/dev/null || die "skopeo not found (apt-get install skopeo)"
 command -v python3 >/dev/null || die "python3 not found (it sums the layer sizes)"
 [[ -x $bin/cano-collector ]] || die "no release cano-collector in $bin (run: swift build -c release --product cano-collector)"
 
-# The shipped plugins, as the Dockerfile's SHIPPED_PLUGINS: image name -> SwiftPM product.
-declare -A shipped=(
-    [slack]=CanoSlack [webhook]=CanoWebhook [pagerduty]=CanoPagerDuty [opsgenie]=CanoOpsgenie
-    [jira]=CanoJira [servicenow]=CanoServiceNow [msteams]=CanoTeams [datadog]=CanoDatadog
-    [kafka]=CanoKafka [prometheus]=CanoPrometheus
-)
+# The shipped plugins (scripts/shipped-plugins): image name -> SwiftPM product.
+declare -A shipped=()
+while read -r name product; do
+    shipped[$name]=$product
+done < <(awk '!/^#/ && NF' "$repo/scripts/shipped-plugins")
 mapfile -t names < <(printf '%s\n' "${!shipped[@]}" | sort)
 libraries=()
 for name in "${names[@]}"; do

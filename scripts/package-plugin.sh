@@ -34,14 +34,10 @@ while [[ $# -gt 0 ]]; do
 done
 
 if [[ -z $so ]]; then
-    # webhook -> CanoWebhook, pager-duty -> CanoPagerDuty; names written as one word in
-    # config whose product is camel-cased are listed.
-    case $name in
-        pagerduty) product=CanoPagerDuty ;;
-        servicenow) product=CanoServiceNow ;;
-        msteams) product=CanoTeams ;;
-        *) product="Cano$(sed -E 's/(^|[-_])([a-z])/\U\2/g' <<<"$name")" ;;
-    esac
+    # A shipped plugin's product is in scripts/shipped-plugins (msteams -> CanoTeams);
+    # any other name is camel-cased: my-thing -> CanoMyThing.
+    product=$(awk -v name="$name" '!/^#/ && $1 == name { print $2 }' "$repo/scripts/shipped-plugins")
+    [[ -n $product ]] || product="Cano$(sed -E 's/(^|[-_])([a-z])/\U\2/g' <<<"$name")"
     (cd "$repo" && swift build -c release --product "$product") || die "swift build of $product failed"
     so="$(cd "$repo" && swift build -c release --show-bin-path)/lib$product.so"
 fi

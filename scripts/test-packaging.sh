@@ -31,7 +31,7 @@ fi
 if [[ -z ${CANO_RELEASE_BIN_DIR:-} ]]; then
     # Only the products the image and these tests ship: the whole package in release would
     # also optimise the test-only HTTPS stack and the benchmarks, doubling CI time.
-    for product in cano-collector CanoWebhook CanoSlack CanoPagerDuty CanoOpsgenie CanoJira CanoServiceNow CanoTeams CanoDatadog CanoKafka CanoPrometheus; do
+    for product in cano-collector $(awk '!/^#/ && NF { print $2 }' scripts/shipped-plugins); do
         echo "packaging: swift build -c release --product $product"
         if ! swift build -c release --product "$product"; then
             echo "packaging: release build of $product failed"

@@ -12,11 +12,10 @@ from typing import Callable, TypeVar
 REPO = pathlib.Path(__file__).resolve().parents[1]
 #: The runtime image's non-root user and group (scripts/build-rootfs.sh).
 APP_UID = 65532
-#: The plugins the default image ships (the Dockerfile's SHIPPED_PLUGINS): config type ->
-#: SwiftPM product, whose library is lib<product>.so.
-SHIPPED = {"slack": "CanoSlack", "webhook": "CanoWebhook", "pagerduty": "CanoPagerDuty",
-           "opsgenie": "CanoOpsgenie", "jira": "CanoJira", "servicenow": "CanoServiceNow",
-           "msteams": "CanoTeams", "datadog": "CanoDatadog", "kafka": "CanoKafka", "prometheus": "CanoPrometheus"}
+#: The plugins the default image ships (scripts/shipped-plugins): config type -> SwiftPM
+#: product, whose library is lib<product>.so.
+SHIPPED = dict(line.split() for line in (REPO / "scripts/shipped-plugins").read_text().splitlines()
+               if line.strip() and not line.startswith("#"))
 T = TypeVar("T")
 
 
