@@ -62,18 +62,19 @@ import TestSupport
 
     /// A commit's deliveries reach their queue on the committing thread
     /// (``DeliveryEngine/loadCommitted()``), not through the feeder thread: with the feeder's
-    /// poll an hour away and nothing waking it, the queue gauge is up as soon as
-    /// `loadCommitted` returns, and the outbox, which calls it after each commit, gets its
-    /// Issues delivered.
+    /// poll an hour away and nothing waking it, the queue holds the delivery as soon as
+    /// `loadCommitted` returns (its destination blocks the call, so it stays counted), and
+    /// the outbox, which calls it after each commit, gets its Issues delivered.
     @Test func aCommitsDeliveriesReachTheirQueueWithoutTheFeeder() async throws {
         let gate = GateDestination(name: "hook")
-        gate.release()
         let pipeline = try Pipeline(destinations: [gate], policy: fastPolicy(workers: 1), pollInterval: .seconds(3600), handOff: false)
         _ = try await pipeline.outbox.submit([alert("h1")])
         #expect(pipeline.metrics.gauge("cano_queue_depth", ["destination": "hook"]) ?? 0 == 0)
         await BlockingThread.run(name: "test-committer") { pipeline.engine.loadCommitted() }
         #expect(pipeline.metrics.gauge("cano_queue_depth", ["destination": "hook"]) == 1)
-        try await waitUntil("the loaded delivery is delivered") { gate.callCount == 1 }
+        try await waitUntil("the loaded delivery is in its call") { gate.callCount == 1 }
+        gate.release()
+        try await pipeline.waitUntilSettled()
         await pipeline.shutdown()
 
         let wired = try Pipeline(destinations: [gate], policy: fastPolicy(workers: 1), pollInterval: .seconds(3600))

@@ -148,7 +148,7 @@ public final class DeliveryEngine: @unchecked Sendable {
         for (name, _) in destinations { _ = queue(for: name) }
         if sharing == nil {
             try recoverInterrupted(crashReport, scope: .all)
-            _ = try load()
+            try load()
         } else {
             // A shared store may be unreachable now: the feeder recovers and claims once it
             // answers, and reports its health meanwhile (the collector still starts).
@@ -220,11 +220,8 @@ public final class DeliveryEngine: @unchecked Sendable {
         let running = started && !feederStop
         feederCondition.unlock()
         guard running, sharing == nil else { return notify() }
-        do {
-            for queue in try load() { queue.publishGauges() }
-        } catch {
-            notify()
-        }
+        // The queues keep their depth gauge themselves; the feeder's poll publishes the rest.
+        do { try load() } catch { notify() }
     }
 
     /// New work was committed: load it now rather than at the next poll. Cheap; call it
@@ -374,29 +371,27 @@ public final class DeliveryEngine: @unchecked Sendable {
         return q
     }
 
-    /// Reads pending rows newer than the last load into the queues; returns the queues that
-    /// got some. Unshared engine only; any dedicated thread (the feeder, `start`, a
-    /// committing writer through ``loadCommitted()``).
-    private func load() throws(DatabaseError) -> [DestinationQueue] {
+    /// Reads pending rows newer than the last load into the queues. Unshared engine only;
+    /// any dedicated thread (the feeder, `start`, a committing writer through
+    /// ``loadCommitted()``).
+    private func load() throws(DatabaseError) {
         loadLock.lock()
         defer { loadLock.unlock() }
         let rows = try store.pending(afterID: lastLoadedID)
-        guard let last = rows.last else { return [] }
+        guard let last = rows.last else { return }
         lastLoadedID = last.id
-        return enqueue(rows)
+        enqueue(rows)
     }
 
     /// Hands loaded or claimed rows (in id order) to their destinations' queues, starting
-    /// a queue's workers the first time it gets work; returns those queues.
-    @discardableResult
-    private func enqueue(_ rows: [PendingDelivery]) -> [DestinationQueue] {
+    /// a queue's workers the first time it gets work.
+    private func enqueue(_ rows: [PendingDelivery]) {
         var byDestination: [String: [PendingDelivery]] = [:]
         for row in rows { byDestination[row.destination, default: []].append(row) }
-        return byDestination.map { name, rows in
+        for (name, rows) in byDestination {
             let q = queue(for: name)
             if started && !q.workersStarted { startWorkers(q) }
             q.add(rows)
-            return q
         }
     }
 
@@ -466,7 +461,7 @@ public final class DeliveryEngine: @unchecked Sendable {
             feederCondition.unlock()
             if stop { break }
             do {
-                if let sharing { try claimRound(owner: sharing.owner, leaseMillis: sharing.leaseMillis) } else { _ = try load() }
+                if let sharing { try claimRound(owner: sharing.owner, leaseMillis: sharing.leaseMillis) } else { try load() }
                 onStoreHealth(nil)
             } catch {
                 logger.error("could not load pending deliveries", metadata: ["error": .string("\(error)")])
