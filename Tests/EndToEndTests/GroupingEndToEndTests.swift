@@ -22,9 +22,10 @@ import Testing
     }
 
     /// A collector watching the fake API server (through a kubeconfig in `dir`) and posting
-    /// to `slack`, started once it watches pods. `extra` follows the destination's config.
+    /// to `slack`, started once it watches pods. `extra` follows the destination's config;
+    /// `settings` are more top-level config keys.
     static func watchingCollector(_ server: FakeKubeAPIServer, token: String, slack: SlackDouble, dir: TemporaryDirectory,
-                                  extra: String = "") async throws -> CollectorProcess {
+                                  extra: String = "", settings: String = "") async throws -> CollectorProcess {
         let kubeconfig = dir.file("kubeconfig")
         try server.kubeconfig(token: token).write(toFile: kubeconfig, atomically: true, encoding: .utf8)
         let collector = try await CollectorProcess(configYAML: """
@@ -36,6 +37,7 @@ import Testing
               enabled: true
               kubeconfig: \(kubeconfig)
               leader_election: {enabled: false}
+            \(settings)
             """, environment: ["E2E_SLACK_TOKEN": slackToken])
         try await waitUntil("the collector to watch pods", timeout: .seconds(30)) { server.cluster.openWatches("pods") >= 1 }
         return collector
