@@ -19,7 +19,7 @@ struct FindingKey: Hashable, Sendable {
     /// collector restarts and replicas (SHA-256 of the key, hex).
     func fingerprint(source: IssueSource, cluster: String?) -> String {
         let text = [source.rawValue, cluster ?? "", namespace, workload.kind, workload.name, reason].joined(separator: "\u{1F}")
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(SHA256.hash(data: Array(text.utf8)))
     }
 }
 

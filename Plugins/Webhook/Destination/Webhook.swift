@@ -95,14 +95,6 @@ public final class Webhook: PreviewableDestination {
             }
         }
         guard done != nil, length == 32 else { return nil }
-        mac.removeSubrange(Int(length)...)
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for byte in mac {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+        return Hex.lowercase(mac.prefix(Int(length)))
     }
 }

@@ -104,7 +104,6 @@ struct ConsoleAuth: Sendable {
 
     private func mac(_ label: String) -> String? {
         guard let admin else { return nil }
-        return HMAC<SHA256>.authenticationCode(for: Array(label.utf8), using: SymmetricKey(data: Array(admin.value.utf8)))
-            .map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(HMAC<SHA256>.authenticationCode(for: Array(label.utf8), using: SymmetricKey(data: Array(admin.value.utf8))))
     }
 }

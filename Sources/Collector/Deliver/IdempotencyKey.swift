@@ -1,4 +1,5 @@
 import Crypto
+import CanoSDK
 
 /// The idempotency key handed to destinations: SHA-256 (hex) over the destination name,
 /// fingerprint, status and start, so it is the same across retries, restarts and
@@ -14,14 +15,6 @@ public enum IdempotencyKey {
         bytes += status.utf8
         bytes.append(0)
         bytes += String(startsAtMillis).utf8
-        let digest = SHA256.hash(data: bytes)
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        return Hex.lowercase(SHA256.hash(data: bytes))
     }
 }

@@ -81,9 +81,6 @@ struct Grouping: Sendable, Equatable {
     /// The notification's fingerprint: stable for the key, distinct from every Issue's.
     static func fingerprint(destinationKey key: String) -> String {
         let digest = SHA256.hash(data: Array(key.utf8))
-        return "group-" + digest.prefix(16).map { byte in
-            let hex = String(byte, radix: 16)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined()
+        return "group-" + Hex.lowercase(digest.prefix(16))
     }
 }
