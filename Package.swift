@@ -98,8 +98,9 @@ let package = Package(
             path: "Sources/Host",
             // Release builds link with lld and pack the relative relocations (DT_RELR,
             // glibc >= 2.36): the dynamic loader then reads 13 KB of them at start instead
-            // of 1.1 MB of RELA entries, which stayed resident: -0.8 MiB idle RSS
-            // (docs/benchmarks.md, "RSS idle"). gold, the default, cannot pack them.
+            // of 1.1 MB of RELA entries, which stayed resident: -0.3 MiB idle RSS against
+            // the same objects linked by gold, the default, which cannot pack them
+            // (docs/benchmarks.md, "RSS idle").
             linkerSettings: [
                 .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
                              .when(platforms: [.linux], configuration: .release)),

@@ -32,8 +32,8 @@ import Testing
             defer { dir.remove() }
             // What is checked is the cause, not how fast the cluster answers: the fake API
             // server shares the test process with the whole suite, and under that load the
-            // default 1 s budget was seen to run out (the Issue then goes on undiagnosed). 4 s keeps
-            // the budgets under the 10 s the config allows (enrichment's is 5 s).
+            // default 1 s budget was seen to run out (the Issue then goes on undiagnosed).
+            // 4 s keeps the budgets under the 10 s the config allows (enrichment's is 5 s).
             let collector = try await GroupingEndToEndTests.watchingCollector(server, token: token, slack: slack, dir: dir,
                                                                               settings: "diagnosis: {timeout: 4s}")
             defer { collector.stop() }

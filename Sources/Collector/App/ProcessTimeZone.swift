@@ -15,11 +15,12 @@ import Darwin
 /// and leaves ICU's time-zone data on disk.
 public enum ProcessTimeZone {
     /// Sets `TZ=GMT` when `TZ` is unset and the local zone is UTC. Call it first thing in
-    /// `main`, before any thread starts (`setenv` is not thread-safe). A `TZ` the user set,
-    /// or any other local zone, is left alone.
+    /// the command, before anything asks for the time zone or reads the environment on
+    /// another thread (`setenv` is not thread-safe). A `TZ` the user set, or any other
+    /// local zone, is left alone.
     public static func nameUTCAsGMT() {
-        guard pinned(tz: getenv("TZ").map { String(cString: $0) }, isUTC: localZoneIsUTC()) != nil else { return }
-        setenv("TZ", "GMT", 0)
+        guard let zone = pinned(tz: getenv("TZ").map { String(cString: $0) }, isUTC: localZoneIsUTC()) else { return }
+        setenv("TZ", zone, 0)
         tzset()
     }
 

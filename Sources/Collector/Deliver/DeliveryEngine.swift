@@ -18,9 +18,9 @@ import Logging
 /// - Durability: the database is the queue. The in-memory schedule is rebuilt from it at
 ///   `start()` and fed from it after each outbox commit (``loadCommitted()``, on the
 ///   committing thread) and every `pollInterval` (to pick up dead letters re-queued by the
-///   CLI). A delivery in flight at
-///   a crash is still pending in the database and is tried again after the restart
-///   (at-least-once; the idempotency key lets the destination absorb the repeat).
+///   CLI). A delivery in flight at a crash is still pending in the database and is tried
+///   again after the restart (at-least-once; the idempotency key lets the destination
+///   absorb the repeat).
 /// - Crash containment: each attempt is recorded durably before the plugin is called. The
 ///   next start after an unclean exit counts a crash on every delivery still marked in a
 ///   call and quarantines it (a dead letter) at `quarantine_after_crashes`, so a plugin

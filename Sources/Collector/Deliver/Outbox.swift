@@ -46,8 +46,9 @@ public final class Outbox: IssueSink, @unchecked Sendable {
 
     /// Starts the writer thread. `policies` are per destination (default policy for names
     /// not in it); `onQueued` runs on the writer thread after a commit that queued work,
-    /// once its submitters are answered (pass the engine's `loadCommitted`). `dispatcher` applies noise control (grouping, silences,
-    /// holds, storms); without one every routed Issue is queued at once. `clock` gives the
+    /// once its submitters are answered (pass the engine's `loadCommitted`). `dispatcher`
+    /// applies noise control (grouping, silences, holds, storms); without one every routed
+    /// Issue is queued at once. `clock` gives the
     /// intake time in Unix milliseconds (default: the system clock); tests pass the fake clock they also flush with.
     /// `journal` (the console's history) records every Issue, routed or not, with what
     /// routing did with it, in the same transaction.
