@@ -127,7 +127,7 @@ final class YAMLReader {
                     do {
                         let content = Self.secret(try readFile(path))
                         secretValues.append(content)
-                        value = Located(node: .scalar(.init(content, .implicit, .doubleQuoted, valueNode.mark)), path: join(at.path, key))
+                        value = Located(node: .scalar(.init(content, Self.implicitTag, .doubleQuoted, valueNode.mark)), path: join(at.path, key))
                     } catch {
                         problem(value, "cannot read file \"\(path)\" for \"\(key)\": \(Self.reason(reading: path, error))")
                         continue

@@ -72,6 +72,10 @@ public final class DeliveryEngine: @unchecked Sendable {
     private var feederStop = false
     private var feederRunning = false
     private var started = false
+    /// The start-up recovery and first load are done (unshared engine): only then may a
+    /// committing thread load (``loadCommitted()``), or a commit made during `start()`
+    /// could reach a plugin before the last run's crashed calls are counted.
+    private var loadedAtStart = false
     /// Serialises ``load()``, which the feeder and the committing threads both run.
     private let loadLock = NSLock()
     /// The highest id loaded into the queues (guarded by `loadLock`).
@@ -149,6 +153,7 @@ public final class DeliveryEngine: @unchecked Sendable {
         if sharing == nil {
             try recoverInterrupted(crashReport, scope: .all)
             try load()
+            feederCondition.withLock { loadedAtStart = true }
         } else {
             // A shared store may be unreachable now: the feeder recovers and claims once it
             // answers, and reports its health meanwhile (the collector still starts).
@@ -212,12 +217,13 @@ public final class DeliveryEngine: @unchecked Sendable {
     /// calling thread, so the delivery threads are woken without a hop through the feeder
     /// (a wake and a context switch per commit; docs/benchmarks.md, "Where the CPU goes at
     /// 100 alerts/s"). Blocking (a SQLite read): call it from a dedicated thread, as the
-    /// outbox writer does. A shared engine, or one not running, only wakes the feeder: it
-    /// claims rather than loads. A failed read also leaves it to the feeder, which retries
+    /// outbox writer does. A shared engine only wakes the feeder (it claims rather than
+    /// loads), and so does an engine whose `start()` has not finished its recovery and first
+    /// load, or that is stopping. A failed read also leaves it to the feeder, which retries
     /// and reports the store's health.
     public func loadCommitted() {
         feederCondition.lock()
-        let running = started && !feederStop
+        let running = loadedAtStart && !feederStop
         feederCondition.unlock()
         guard running, sharing == nil else { return notify() }
         // The queues keep their depth gauge themselves; the feeder's poll publishes the rest.
