@@ -51,6 +51,20 @@ struct WebhookPluginTests {
         #expect(request.header("X-Cano-Signature") == "sha256=" + expected)
     }
 
+    /// A ForwardingDestination: the SDK passes the host's bytes through without decoding
+    /// them (one JSONDecoder pass saved per call), so bytes that are not an Issue at all
+    /// still go out untouched. A destination that decodes would answer "issue JSON does not
+    /// decode" (the Slack plugin's test of the same bytes).
+    @Test func forwardsTheBytesWithoutDecodingThem() async throws {
+        let receiver = try await ReceiverDouble.start()
+        defer { stopLater { await receiver.stop() } }
+        let hook = try destination(["url": .string(receiver.url())])
+        let notAnIssue = Array(#"{"not":"an issue"}"#.utf8)
+        let outcome = await hook.deliverOnThread(notAnIssue, Samples.context())
+        #expect(outcome.status == .delivered, "\(outcome.message)")
+        #expect(receiver.requests.first?.body == notAnIssue)
+    }
+
     @Test func customSignatureHeader() async throws {
         let receiver = try await ReceiverDouble.start()
         defer { stopLater { await receiver.stop() } }

@@ -103,6 +103,18 @@ struct SlackPluginLibraryTests {
         #expect(outcome.retryAfter == .seconds(9))
     }
 
+    @Test("bytes that are not an Issue: a permanent failure that says so, and nothing posted")
+    func undecodableIssueIsPermanent() async throws {
+        let slack = try await SlackDouble.start(token: testToken)
+        defer { slack.stop() }
+        let hook = try await destination(slack, host: Host())
+        let callContext = context(key: "k")
+        let outcome = await BlockingThread.run { hook.deliver(issueJSON: Array(#"{"not":"an issue"}"#.utf8), context: callContext) }
+        #expect(outcome.status == .permanent)
+        #expect(outcome.message.hasPrefix("issue JSON does not decode"), "\(outcome.message)")
+        #expect(slack.messages.isEmpty)
+    }
+
     @Test("a config with an unknown key is refused by create(), naming the key")
     func configRefused() async throws {
         let slack = try await SlackDouble.start(token: testToken)

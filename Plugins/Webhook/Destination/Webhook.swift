@@ -10,8 +10,9 @@ import CLibCrypto
 /// - Results: 2xx delivered; 408, 429, 5xx, timeouts and connection errors retry
 ///   (honouring `Retry-After`); any other status is permanent.
 ///
-/// Messages and logs show only the URL's origin, never its path or query.
-public final class Webhook: PreviewableDestination {
+/// Messages and logs show only the URL's origin, never its path or query. A
+/// ``ForwardingDestination``: the Issue is never decoded, only forwarded.
+public final class Webhook: PreviewableDestination, ForwardingDestination {
     /// The type name in config: `type: webhook`.
     public static let name = "webhook"
     /// This plugin's version, also sent in `User-Agent`.
@@ -36,7 +37,7 @@ public final class Webhook: PreviewableDestination {
     }
 
     /// POSTs the Issue; blocks until the response or the earlier of `timeout` and the deadline.
-    public func deliver(_ request: DeliveryRequest) -> DeliveryResult {
+    public func deliver(_ request: RawDeliveryRequest) -> DeliveryResult {
         let remaining = request.remaining
         guard remaining > .milliseconds(1) else {
             return .retry(message: "the delivery deadline passed before sending to \(config.origin)")

@@ -45,7 +45,13 @@ public enum PluginExport {
             let render = (plugin as? any PreviewableDestination).map { previewable in
                 { (issue: Issue) -> Result<RenderedRequest, PluginError> in Result { () throws(PluginError) in try previewable.render(issue) } }
             }
-            return InstanceBox(deliver: { plugin.deliver($0) }, enrich: nil, render: render)
+            // A forwarding destination gets the host's bytes undecoded (ForwardingDestination).
+            let deliver: InstanceBox.Deliver = if let forwarding = plugin as? any ForwardingDestination {
+                .raw { forwarding.deliver($0) }
+            } else {
+                .decoded { plugin.deliver($0) }
+            }
+            return InstanceBox(deliver: deliver, enrich: nil, render: render)
         }
     }
 
@@ -91,7 +97,13 @@ public enum PluginExport {
         }
         if kind == CANO_KIND_DESTINATION {
             d.pointee.deliver = { instance, issue, context, result in
-                PluginExport.call(instance, issue, context, result) { box, request in box.deliver?(request).cResult ?? .permanent("not a destination") }
+                PluginExport.call(instance, issue, context, result) { box, request in
+                    switch box.deliver {
+                    case .raw(let deliver): deliver(request).cResult
+                    case .decoded(let deliver): PluginExport.withDecoded(request) { deliver($0).cResult }
+                    case nil: .permanent("not a destination")
+                    }
+                }
             }
             if renders {
                 d.pointee.render = { instance, issue, result in PluginExport.render(instance, issue, result) }
@@ -99,14 +111,15 @@ public enum PluginExport {
         } else {
             d.pointee.enrich = { instance, issue, context, result in
                 PluginExport.call(instance, issue, context, result) { box, request in
-                    switch box.enrich?(request) {
-                    case .success(let enrichments):
-                        guard let json = try? IssueCoding.encode(enrichments) else { return .permanent("enrichments do not encode as JSON") }
-                        return CResult(status: CANO_STATUS_OK, message: "enriched", payload: json)
-                    case .failure(let error):
-                        return CResult(status: error.retryable ? CANO_STATUS_RETRY : CANO_STATUS_PERMANENT, message: error.message)
-                    case nil:
-                        return .permanent("not an enricher")
+                    guard let enrich = box.enrich else { return .permanent("not an enricher") }
+                    return PluginExport.withDecoded(request) { request in
+                        switch enrich(request) {
+                        case .success(let enrichments):
+                            guard let json = try? IssueCoding.encode(enrichments) else { return .permanent("enrichments do not encode as JSON") }
+                            return CResult(status: CANO_STATUS_OK, message: "enriched", payload: json)
+                        case .failure(let error):
+                            return CResult(status: error.retryable ? CANO_STATUS_RETRY : CANO_STATUS_PERMANENT, message: error.message)
+                        }
                     }
                 }
             }
@@ -169,9 +182,11 @@ public enum PluginExport {
         }
     }
 
+    /// Reads one call's bytes and context into a ``RawDeliveryRequest`` and writes `body`'s
+    /// answer to `result`.
     private static func call(
         _ instance: UnsafeMutableRawPointer?, _ issue: cano_bytes, _ context: UnsafePointer<cano_call_context>?,
-        _ result: UnsafeMutablePointer<cano_result>?, _ body: (InstanceBox, DeliveryRequest) -> CResult
+        _ result: UnsafeMutablePointer<cano_result>?, _ body: (InstanceBox, RawDeliveryRequest) -> CResult
     ) {
         guard let result else { return }
         guard let instance, let context else {
@@ -179,36 +194,43 @@ public enum PluginExport {
             return
         }
         let box = Unmanaged<InstanceBox>.fromOpaque(instance).takeUnretainedValue()
-        let bytes = Array(UnsafeBufferPointer(start: issue.ptr, count: issue.len))
-        let decoded: Issue
-        do {
-            decoded = try IssueCoding.decode(Issue.self, from: bytes)
-        } catch let error as DecodingError {
-            CResult.permanent("issue JSON does not decode: \(error.readableDescription)").write(to: result)
-            return
-        } catch {
-            CResult.permanent("issue JSON does not decode").write(to: result)
-            return
-        }
         let c = context.pointee
         let reference = c.reference.len > 0 ? String(decoding: UnsafeBufferPointer(start: c.reference.ptr, count: c.reference.len), as: UTF8.self) : nil
-        let request = DeliveryRequest(
-            issue: decoded,
-            issueJSON: bytes,
+        let request = RawDeliveryRequest(
+            issueJSON: Array(UnsafeBufferPointer(start: issue.ptr, count: issue.len)),
             attempt: Int(c.attempt),
             deadline: Date(timeIntervalSince1970: Double(c.deadline_unix_ms) / 1000),
             idempotencyKey: String(decoding: UnsafeBufferPointer(start: c.idempotency_key.ptr, count: c.idempotency_key.len), as: UTF8.self),
             reference: reference)
         body(box, request).write(to: result)
     }
+
+    /// `body`'s answer for the request with its Issue decoded, or a permanent failure that
+    /// says why the Issue JSON does not decode.
+    private static func withDecoded(_ raw: RawDeliveryRequest, _ body: (DeliveryRequest) -> CResult) -> CResult {
+        do {
+            return body(DeliveryRequest(issue: try IssueCoding.decode(Issue.self, from: raw.issueJSON), raw: raw))
+        } catch let error as DecodingError {
+            return .permanent("issue JSON does not decode: \(error.readableDescription)")
+        } catch {
+            return .permanent("issue JSON does not decode")
+        }
+    }
 }
 
 /// A live plugin instance behind the opaque `void *instance`.
 final class InstanceBox {
-    let deliver: ((DeliveryRequest) -> DeliveryResult)?
+    /// A destination's deliver, by what it takes.
+    enum Deliver {
+        /// A ``ForwardingDestination``: the host's bytes, undecoded.
+        case raw((RawDeliveryRequest) -> DeliveryResult)
+        /// Any other destination: the Issue decoded first.
+        case decoded((DeliveryRequest) -> DeliveryResult)
+    }
+    let deliver: Deliver?
     let enrich: ((DeliveryRequest) -> Result<[Enrichment], PluginError>)?
     let render: ((Issue) -> Result<RenderedRequest, PluginError>)?
-    init(deliver: ((DeliveryRequest) -> DeliveryResult)?, enrich: ((DeliveryRequest) -> Result<[Enrichment], PluginError>)?,
+    init(deliver: Deliver?, enrich: ((DeliveryRequest) -> Result<[Enrichment], PluginError>)?,
          render: ((Issue) -> Result<RenderedRequest, PluginError>)?) {
         self.deliver = deliver
         self.enrich = enrich
