@@ -28,8 +28,8 @@ COPY . .
 # The products of scripts/shipped-plugins, or --build-arg SHIPPED_PLUGINS="CanoSlack ...".
 ARG SHIPPED_PLUGINS=""
 RUN SHIPPED_PLUGINS="${SHIPPED_PLUGINS:-$(awk '!/^#/ && NF { print $2 }' scripts/shipped-plugins)}" \
- && swift build -c release --product cano-collector \
- && for product in $SHIPPED_PLUGINS; do swift build -c release --product "$product"; done \
+ && scripts/build-release.sh --product cano-collector \
+ && for product in $SHIPPED_PLUGINS; do scripts/build-release.sh --product "$product"; done \
  && bin="$(swift build -c release --show-bin-path)" \
  && scripts/build-rootfs.sh /rootfs-core "$bin/cano-collector" \
  && scripts/build-rootfs.sh /rootfs "$bin/cano-collector" --plugins $(for p in $SHIPPED_PLUGINS; do echo "$bin/lib$p.so"; done) \

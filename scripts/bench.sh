@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark suite (issue 8; docs/benchmarks.md). Builds release, then runs every
+# The benchmark suite (issue 8; docs/benchmarks.md). Builds release (scripts/build-release.sh), then runs every
 # scenario against the release `cano-collector` binary and plugins on loopback.
 #
 #   scripts/bench.sh            full suite; results in bench/results/<date>.md and .json
@@ -33,7 +33,7 @@ done
 scripts/install-deps.sh
 if [ -z "${skip_build:-}" ]; then
   # Every product: the collector, both plugins, KubeBench and CollectorBench.
-  swift build -c release
+  scripts/build-release.sh
 fi
 bin="$(swift build -c release --show-bin-path)"
 

@@ -33,7 +33,7 @@ bin=${2:-$(cd "$repo" && swift build -c release --show-bin-path)}
 command -v umoci >/dev/null || die "umoci not found (apt-get install umoci)"
 command -v skopeo >/dev/null || die "skopeo not found (apt-get install skopeo)"
 command -v python3 >/dev/null || die "python3 not found (it sums the layer sizes)"
-[[ -x $bin/cano-collector ]] || die "no release cano-collector in $bin (run: swift build -c release --product cano-collector)"
+[[ -x $bin/cano-collector ]] || die "no release cano-collector in $bin (run: scripts/build-release.sh --product cano-collector)"
 
 # The shipped plugins (scripts/shipped-plugins): image name -> SwiftPM product.
 declare -A shipped=()
@@ -44,7 +44,7 @@ mapfile -t names < <(printf '%s\n' "${!shipped[@]}" | sort)
 libraries=()
 for name in "${names[@]}"; do
     so="$bin/lib${shipped[$name]}.so"
-    [[ -f $so ]] || die "no $so (run: swift build -c release --product ${shipped[$name]})"
+    [[ -f $so ]] || die "no $so (run: scripts/build-release.sh --product ${shipped[$name]})"
     libraries+=("$so")
 done
 

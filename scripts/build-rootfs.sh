@@ -3,7 +3,7 @@
 #
 #   scripts/build-rootfs.sh OUT_DIR [BINARY] [--plugins PLUGIN.so...]
 #
-# BINARY defaults to the release build (`swift build -c release --product cano-collector`).
+# BINARY defaults to the release build (`scripts/build-release.sh --product cano-collector`).
 # Without --plugins the tree is the core-only image; with it, the given plugin libraries
 # (the shipped ones: the destinations, and the Prometheus graph enricher) go into
 # /usr/lib/cano-collector/builtin/, with their own library closure. The
@@ -52,7 +52,7 @@ if [[ $# -gt 0 ]]; then
         [[ -f $so && $so == *.so ]] || die "no plugin library at $so"
     done
 fi
-[[ -x $binary ]] || die "no executable at $binary (run: swift build -c release --product cano-collector)"
+[[ -x $binary ]] || die "no executable at $binary (run: scripts/build-release.sh --product cano-collector)"
 [[ $(id -u) -eq 0 ]] || die "must run as root: it makes /var/lib/cano-collector owned by uid 65532"
 command -v ldd >/dev/null || die "ldd not found (libc-bin)"
 command -v ldconfig >/dev/null || die "ldconfig not found (libc-bin)"

@@ -5,7 +5,7 @@
 #
 # NAME    the plugin's short name (webhook, slack, jsonl-c...). Without --so, NAME is also
 #         resolved to the SwiftPM product Cano<Name> (webhook -> CanoWebhook), built with
-#         `swift build -c release`; with --so, any ready .so (C, Rust, Go) is packaged.
+#         `scripts/build-release.sh`; with --so, any ready .so (C, Rust, Go) is packaged.
 # --out   where the archive goes (default: dist/plugins). It is
 #         <out>/cano-plugin-NAME.tar.gz and holds only the .so, so
 #         `tar -xzf cano-plugin-NAME.tar.gz -C /usr/lib/cano-collector/plugins/NAME` installs it.
@@ -38,7 +38,7 @@ if [[ -z $so ]]; then
     # any other name is camel-cased: my-thing -> CanoMyThing.
     product=$(awk -v name="$name" '!/^#/ && $1 == name { print $2 }' "$repo/scripts/shipped-plugins")
     [[ -n $product ]] || product="Cano$(sed -E 's/(^|[-_])([a-z])/\U\2/g' <<<"$name")"
-    (cd "$repo" && swift build -c release --product "$product") || die "swift build of $product failed"
+    "$repo/scripts/build-release.sh" --product "$product" || die "swift build of $product failed"
     so="$(cd "$repo" && swift build -c release --show-bin-path)/lib$product.so"
 fi
 [[ -f $so ]] || die "no plugin library at $so"

@@ -9,7 +9,7 @@
 #
 # It installs its Python dependencies itself (pinned, tests/chart/requirements.txt) into a
 # virtualenv under .build/, builds the release binaries the rootfs tests need
-# (`swift build -c release`; set CANO_RELEASE_BIN_DIR to reuse a build), skips nothing,
+# (`scripts/build-release.sh`; set CANO_RELEASE_BIN_DIR to reuse a build), skips nothing,
 # and ends with one line: "packaging: N passed, M failed".
 #
 # Needs: python3 with venv (Debian: python3-venv), root (chroot), cc/make, cargo, swift.
@@ -32,8 +32,8 @@ if [[ -z ${CANO_RELEASE_BIN_DIR:-} ]]; then
     # Only the products the image and these tests ship: the whole package in release would
     # also optimise the test-only HTTPS stack and the benchmarks, doubling CI time.
     for product in cano-collector $(awk '!/^#/ && NF { print $2 }' scripts/shipped-plugins); do
-        echo "packaging: swift build -c release --product $product"
-        if ! swift build -c release --product "$product"; then
+        echo "packaging: scripts/build-release.sh --product $product"
+        if ! scripts/build-release.sh --product "$product"; then
             echo "packaging: release build of $product failed"
             echo "0 passed, 1 failed"
             exit 1

@@ -243,7 +243,7 @@ def collector() -> pathlib.Path:
     from support import release_bin_dir
 
     path = release_bin_dir() / "cano-collector"
-    assert path.is_file(), f"no release build at {path}: run swift build -c release"
+    assert path.is_file(), f"no release build at {path}: run scripts/build-release.sh"
     return path
 
 

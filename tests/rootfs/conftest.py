@@ -12,7 +12,7 @@ from support import REPO, release_bin_dir, require_root, require_tool
 def binary() -> pathlib.Path:
     """The release-built cano-collector that build-rootfs.sh puts in the tree."""
     path = release_bin_dir() / "cano-collector"
-    assert path.is_file(), f"no release build at {path}: run swift build -c release"
+    assert path.is_file(), f"no release build at {path}: run scripts/build-release.sh"
     return path
 
 

@@ -64,7 +64,7 @@ def test_chart_config_is_accepted_by_the_collector_in_the_image(
         directory = root / "usr" / "lib" / "cano-collector" / "plugins" / plugin["name"]
         directory.mkdir(parents=True)
         library = binary.parent / f"libCano{plugin['name'].capitalize()}.so"
-        assert library.is_file(), f"no {plugin['name']} plugin at {library}: run swift build -c release"
+        assert library.is_file(), f"no {plugin['name']} plugin at {library}: run scripts/build-release.sh"
         (directory / library.name).write_bytes(library.read_bytes())
     out = subprocess.run(in_container(root, "/usr/bin/cano-collector", "validate", "--config", "/etc/cano-collector/config.yaml"),
                          capture_output=True, text=True, env={}, timeout=60)

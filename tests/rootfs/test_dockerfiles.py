@@ -31,7 +31,7 @@ def test_runtime_images_are_the_tested_trees() -> None:
     build, core, default = stages("Dockerfile")
     assert build[0].startswith("FROM ${SWIFT_IMAGE} AS build")
     runs = " ".join(i for i in build if i.startswith("RUN "))
-    assert "swift build -c release --product cano-collector" in runs
+    assert "scripts/build-release.sh --product cano-collector" in runs
     assert "scripts/build-rootfs.sh /rootfs-core" in runs
     assert "scripts/build-rootfs.sh /rootfs " in runs and "--plugins" in runs
     # Nothing but the tree, the non-root user and the entry point.

@@ -125,7 +125,7 @@ def test_the_default_image_carries_the_shipped_plugins_and_they_load(
     require_root()
     plugins = [binary.parent / f"lib{product}.so" for product in SHIPPED.values()]
     missing = [str(p) for p in plugins if not p.is_file()]
-    assert not missing, f"release plugin builds missing (swift build -c release --product ...): {missing}"
+    assert not missing, f"release plugin builds missing (scripts/build-release.sh --product ...): {missing}"
     tree = tmp_path / "tree"
     subprocess.run([str(REPO / "scripts" / "build-rootfs.sh"), str(tree), str(binary), "--plugins", *map(str, plugins)], check=True)
     assert sorted(p.name for p in (tree / BUILTIN_DIR).iterdir()) == sorted(p.name for p in plugins)
@@ -272,7 +272,7 @@ def running(binary: pathlib.Path, capture_server: tuple[str, list[dict[str, Any]
     subprocess.run([str(REPO / "scripts" / "build-rootfs.sh"), str(rootfs), str(binary)], check=True)
     plugin_dir = rootfs / PLUGIN_DIR
     webhook = binary.parent / "libCanoWebhook.so"
-    assert webhook.is_file(), f"no Webhook plugin at {webhook}: run swift build -c release"
+    assert webhook.is_file(), f"no Webhook plugin at {webhook}: run scripts/build-release.sh"
     shutil.copy2(webhook, plugin_dir / webhook.name)
     so = build_c_example(tmp_path)
     subprocess.run([str(REPO / "scripts" / "package-plugin.sh"), "jsonl-c", "--so", str(so), "--out", str(tmp_path)], check=True)

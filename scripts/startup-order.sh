@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Writes Sources/Host/startup.order: the host's functions that start-up, idle, the probes
+# and a first few deliveries run, in the order they first run. The release link places
+# them first in the binary (Package.swift, scripts/build-release.sh), so they share a few
+# MiB of pages instead of touching 8 MiB of the 15 (docs/benchmarks.md, "RSS idle").
+#
+#   scripts/startup-order.sh
+#
+# Run it again when start-up code moves (a new dependency, a new module, a refactor of
+# what `run` does). A stale file costs memory, never correctness: a name that no longer
+# exists is skipped. The packaging tests fail when fewer than 90 % of its names are left
+# in the release binary.
+#
+# How: scripts/startup-order/trace.c runs the release collector under ptrace with a
+# breakpoint on every function and records each function's first entry, while this script
+# drives it on loopback: the Webhook and Slack plugins (the benchmark's memory scenario)
+# against a stub receiver and a route with matchers; ready, 2 s of idle, an alert firing
+# and resolving, /metrics, /healthz and /readyz. Needs a C compiler, python3 and curl; x86-64 Linux.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+die() { echo "startup-order: $*" >&2; exit 1; }
+
+for product in cano-collector CanoWebhook CanoSlack; do
+    scripts/build-release.sh --product "$product" >&2
+done
+bin=$(swift build -c release --show-bin-path)
+cc=$(command -v cc || command -v clang || command -v gcc) || die "no C compiler"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/cano-startup-order-XXXXXX")
+receiver_pid= collector_pid=
+cleanup() {
+    [[ -n $collector_pid ]] && kill "$collector_pid" 2>/dev/null
+    [[ -n $receiver_pid ]] && kill "$receiver_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$cc" -O2 -o "$work/trace" scripts/startup-order/trace.c
+# The executable's functions; BoringSSL's assembly keeps constant tables in .text, which a
+# breakpoint would corrupt, and start-up never runs it.
+nm --defined-only "$bin/cano-collector" | awk '$2 ~ /^[tTwW]$/ && $3 !~ /BoringSSL/ { print $1, $3 }' > "$work/symbols"
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+receiver_port=$(free_port)
+port=$(free_port)
+# The receiver: 200 to the webhook, and {"ok": true, ...} to every Slack Web API method.
+python3 - "$receiver_port" <<'PY' &
+import http.server, json, sys
+class Receiver(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps({"ok": True, "user_id": "U0BOT", "team": "T0", "channel": "C0ALERTS01", "ts": "1.000100"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    do_GET = do_POST
+    def log_message(self, *args): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Receiver).serve_forever()
+PY
+receiver_pid=$!
+
+cat > "$work/config.yaml" <<EOF
+cluster: startup-order
+data_dir: $work/data
+server: {host: 127.0.0.1, port: $port}
+plugins: {paths: ["$bin/libCanoWebhook.so", "$bin/libCanoSlack.so"]}
+destinations:
+  - name: hook
+    type: webhook
+    config: {url: "http://127.0.0.1:$receiver_port/hook"}
+  - name: slack
+    type: slack
+    config: {token: xoxb-startup-order, channel: C0ALERTS01, api_url: "http://127.0.0.1:$receiver_port/api/"}
+routes:
+  - matchers: ['alertname=~"KubeContainerOOMKilled|KubePodCrashLooping"', 'namespace!=""']
+    destinations: [hook, slack]
+default_destinations: [hook]
+EOF
+mkdir "$work/data"
+
+"$work/trace" "$work/symbols" "$work/ran" -- "$bin/cano-collector" run --config "$work/config.yaml" > "$work/log" 2>&1 &
+trace_pid=$!
+url="http://127.0.0.1:$port"
+# Poll with a deadline: the traced start-up takes a few seconds.
+wait_for() {
+    local what=$1; shift
+    for _ in $(seq 1 600); do "$@" && return 0; sleep 0.1; done
+    tail -20 "$work/log" >&2
+    die "timed out waiting for $what"
+}
+wait_for "ready" curl -sf "$url/readyz" -o /dev/null
+collector_pid=$(pgrep -P "$trace_pid" || true)
+sleep 2  # idle: the timers and pollers that run when nothing happens
+curl -sf -XPOST "$url/api/alerts" -H 'Content-Type: application/json' -d @examples/alert.json -o /dev/null
+sed 's/"status":"firing"/"status":"resolved"/g; s/"endsAt":"0001-01-01T00:00:00Z"/"endsAt":"2026-11-26T15:43:12Z"/' examples/alert.json > "$work/resolved.json"
+delivered() { [[ $(curl -sf "$url/metrics" | awk '/^cano_deliveries_total\{.*result="delivered"/ { n += $2 } END { print n + 0 }') -ge $1 ]]; }
+wait_for "the firing alert's deliveries" delivered 2
+curl -sf -XPOST "$url/api/alerts" -H 'Content-Type: application/json' -d @"$work/resolved.json" -o /dev/null
+wait_for "the resolved alert's deliveries" delivered 4
+curl -sf "$url/healthz" -o /dev/null
+curl -sf "$url/readyz" -o /dev/null
+[[ -n $collector_pid ]] || die "no collector process under the tracer"
+kill -TERM "$collector_pid"
+wait "$trace_pid" || true
+collector_pid=
+
+out=Sources/Host/startup.order
+{
+    echo "# Generated by scripts/startup-order.sh on $(date -u +%Y-%m-%d); do not edit."
+    echo "# The host's functions in the order start-up, idle and a first delivery run them:"
+    echo "# the release link places them first (Package.swift, docs/benchmarks.md \"RSS idle\")."
+    awk 'NF && !seen[$0]++' "$work/ran"
+} > "$out"
+# SwiftPM does not know the link reads the file: remove the binary so the next build links.
+rm -f "$bin/cano-collector"
+echo "startup-order: $(grep -vc '^#' "$out") functions written to $out; scripts/build-release.sh links with it" >&2
