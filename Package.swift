@@ -286,7 +286,7 @@ let package = Package(
             dependencies: ["CanoSDK", "TestSupport", "FakeKubeAPIServer", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/EndToEndTests"
         ),
-        // Durable-ingest benchmark (release build): swift run -c release IngestBenchmark
+        // Durable-ingest benchmark (release build): scripts/build-release.sh --product IngestBenchmark
         .executableTarget(
             name: "IngestBenchmark",
             dependencies: ["Collector", "CanoSDK", .product(name: "Logging", package: "swift-log")],

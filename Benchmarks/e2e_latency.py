@@ -6,7 +6,7 @@ it, posts one Alertmanager webhook per alert at --rate alerts/s for --seconds, a
 the p50/p99 time from the POST to /api/alerts until the receiver got the Issue.
 Build in release first:
 
-    swift build -c release
+    scripts/build-release.sh
     python3 Benchmarks/e2e_latency.py --bin .build/release/cano-collector \
         --plugin .build/release/libCanoWebhook.so --rate 100 --seconds 20
 """

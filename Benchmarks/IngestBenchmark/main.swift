@@ -1,8 +1,8 @@
 // Durable ingest throughput of the outbox: concurrent submitters hand batches of alerts
 // to `Outbox.submit`, which returns only after the group commit. Run in release:
 //
-//   swift run -c release IngestBenchmark [--alerts N] [--batch N] [--submitters N] [--synchronous FULL|NORMAL]
-//   swift run -c release IngestBenchmark --latency [--rate 100] [--seconds 20]
+//   scripts/build-release.sh --product IngestBenchmark && .build/release/IngestBenchmark [--alerts N] [--batch N] [--submitters N] [--synchronous FULL|NORMAL]
+//   .build/release/IngestBenchmark --latency [--rate 100] [--seconds 20]
 //
 // The first form prints alerts/s accepted durably and the submit latency percentiles.
 // The second submits single alerts at a fixed rate through outbox and engine to an

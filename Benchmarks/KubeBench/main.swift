@@ -2,7 +2,7 @@
 // cluster. The fake API server runs in a child process (this binary with `serve`), so the
 // collector side's RSS is measured alone.
 //
-//   swift build -c release --product KubeBench
+//   scripts/build-release.sh --product KubeBench
 //   .build/release/KubeBench [--pods 10000] [--events 50000]
 import TestSupport
 import CanoSDK

@@ -42,9 +42,11 @@ typedef struct {
 static function *functions;
 static size_t count;
 
+// By address, then name: which alias names an address is then the same from run to run.
 static int by_address(const void *a, const void *b) {
-    unsigned long x = ((const function *)a)->address, y = ((const function *)b)->address;
-    return x < y ? -1 : x > y;
+    const function *x = a, *y = b;
+    if (x->address != y->address) return x->address < y->address ? -1 : 1;
+    return strcmp(x->name, y->name);
 }
 
 static function *find(unsigned long address) {
@@ -114,7 +116,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     read_symbols(argv[1]);
-    FILE *out = fopen(argv[2], "w");
+    FILE *out = fopen(argv[2], "we");
     if (!out) { perror(argv[2]); return 2; }
 
     pid_t child = fork();
@@ -126,7 +128,12 @@ int main(int argc, char **argv) {
     int status;
     if (waitpid(child, &status, 0) < 0 || !WIFSTOPPED(status)) { fprintf(stderr, "trace: %s did not start\n", argv[4]); return 1; }
     // Stopped after exec: the executable is mapped, the dynamic loader has not run yet.
-    ptrace(PTRACE_SETOPTIONS, child, 0, PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL);
+    // Without TRACECLONE a new thread's first breakpoint would kill the program (SIGTRAP).
+    if (ptrace(PTRACE_SETOPTIONS, child, 0, PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL) < 0) {
+        perror("trace: PTRACE_SETOPTIONS");
+        kill(child, SIGKILL);
+        return 1;
+    }
     unsigned long bias = load_bias(child, argv[4]);
     if (!bias) { fprintf(stderr, "trace: cannot find %s in the child's mappings\n", argv[4]); return 1; }
     size_t armed = 0;
@@ -143,15 +150,25 @@ int main(int argc, char **argv) {
     ptrace(PTRACE_CONT, child, 0, 0);
 
     size_t ran = 0;
+    // Every thread seen stopped. A thread's first stop is the SIGSTOP ptrace gives a new
+    // thread (it can come before its parent's clone event); a later SIGSTOP is the
+    // program's own.
+    static pid_t seen[65536];
+    size_t nseen = 1;
+    seen[0] = child;
     for (;;) {
         pid_t thread = waitpid(-1, &status, __WALL);
         if (thread < 0) break;
         if (WIFEXITED(status) || WIFSIGNALED(status)) {
             if (thread == child) break;
+            // Its id may come back as a new thread's.
+            for (size_t i = 0; i < nseen; i++) if (seen[i] == thread) { seen[i] = seen[--nseen]; break; }
             continue;
         }
         if (!WIFSTOPPED(status)) continue;
-        int signal = WSTOPSIG(status), forward = 0;
+        int signal = WSTOPSIG(status), forward = 0, first = 1;
+        for (size_t i = 0; i < nseen; i++) if (seen[i] == thread) { first = 0; break; }
+        if (first && nseen < sizeof seen / sizeof *seen) seen[nseen++] = thread;
         if (signal == SIGTRAP && (status >> 16) == 0) {
             struct user_regs_struct registers;
             ptrace(PTRACE_GETREGS, thread, 0, &registers);
@@ -170,9 +187,9 @@ int main(int argc, char **argv) {
             } else {
                 forward = signal;
             }
-        } else if (!(signal == SIGTRAP || (signal == SIGSTOP && thread != child))) {
-            // Clone events (SIGTRAP with an event) and new threads' first stop (SIGSTOP)
-            // are the tracer's own; everything else is the program's.
+        } else if (signal == SIGTRAP) {
+            // A clone event: the tracer's own.
+        } else if (!(signal == SIGSTOP && first)) {
             forward = signal;
         }
         ptrace(PTRACE_CONT, thread, 0, (void *)(long)forward);

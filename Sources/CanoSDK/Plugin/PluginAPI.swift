@@ -74,61 +74,59 @@ public protocol EnricherPlugin: AnyObject {
     func enrich(_ request: DeliveryRequest) -> Result<[Enrichment], PluginError>
 }
 
-/// One call's input: the Issue plus the call context.
+/// One call's input: the Issue, decoded, plus the call as the host made it.
 public struct DeliveryRequest: Sendable {
     public var issue: Issue
-    /// The Issue exactly as the host sent it, for plugins that forward it untouched.
-    public var issueJSON: [UInt8]
-    /// 1 for the first try.
-    public var attempt: Int
-    /// Finish (or give up with `.retry`) by then.
-    public var deadline: Date
-    /// Stable for one (destination, fingerprint, status, startsAt) across retries and restarts.
-    public var idempotencyKey: String
-    /// What this destination returned for the first delivery of this fingerprint, if any.
-    public var reference: String?
+    /// The Issue's bytes and the call context; the fields below read and write it.
+    public var raw: RawDeliveryRequest
+
+    /// The Issue exactly as the host sent it, for plugins that forward it untouched (those
+    /// that never read ``issue`` can skip its decoding: ``ForwardingDestination``).
+    public var issueJSON: [UInt8] { get { raw.issueJSON } set { raw.issueJSON = newValue } }
+    /// ``RawDeliveryRequest/attempt``.
+    public var attempt: Int { get { raw.attempt } set { raw.attempt = newValue } }
+    /// ``RawDeliveryRequest/deadline``.
+    public var deadline: Date { get { raw.deadline } set { raw.deadline = newValue } }
+    /// ``RawDeliveryRequest/idempotencyKey``.
+    public var idempotencyKey: String { get { raw.idempotencyKey } set { raw.idempotencyKey = newValue } }
+    /// ``RawDeliveryRequest/reference``.
+    public var reference: String? { get { raw.reference } set { raw.reference = newValue } }
+    /// ``RawDeliveryRequest/remaining``.
+    public var remaining: Duration { raw.remaining }
 
     public init(issue: Issue, issueJSON: [UInt8], attempt: Int, deadline: Date, idempotencyKey: String, reference: String?) {
-        self.issue = issue
-        self.issueJSON = issueJSON
-        self.attempt = attempt
-        self.deadline = deadline
-        self.idempotencyKey = idempotencyKey
-        self.reference = reference
+        self.init(issue: issue, raw: RawDeliveryRequest(issueJSON: issueJSON, attempt: attempt, deadline: deadline,
+                                                        idempotencyKey: idempotencyKey, reference: reference))
     }
 
     /// The Issue decoded from `raw.issueJSON`, with `raw`'s call context.
     public init(issue: Issue, raw: RawDeliveryRequest) {
-        self.init(issue: issue, issueJSON: raw.issueJSON, attempt: raw.attempt, deadline: raw.deadline,
-                  idempotencyKey: raw.idempotencyKey, reference: raw.reference)
+        self.issue = issue
+        self.raw = raw
     }
-
-    /// Time left until the deadline (at least 1 ms), for HTTP timeouts.
-    public var remaining: Duration { deadline.remainingTimeout }
 }
 
 /// A destination that sends the Issue exactly as the host encoded it and never reads it
 /// decoded, like the `webhook` plugin. It implements `deliver(_: RawDeliveryRequest)`; the
 /// SDK then passes the host's bytes through without decoding them, which saves a pass
-/// through `JSONDecoder` per call (4.8 % of the collector's CPU samples at 100 alerts/s through the
-/// Webhook plugin, docs/benchmarks.md). Nor does it check them against the Issue schema:
-/// what the host sent is what the destination gets.
+/// through `JSONDecoder` per call (4.8 % of the collector's CPU samples at 100 alerts/s
+/// through the Webhook plugin, docs/benchmarks.md). Nor does it check them against the
+/// Issue schema: what the host sent is what the destination gets. The host calls only this
+/// `deliver`; the `DeliveryRequest` one, provided below, is for callers that hold a
+/// decoded request.
 public protocol ForwardingDestination: DestinationPlugin {
     /// Delivers one Issue, given as JSON only.
     func deliver(_ request: RawDeliveryRequest) -> DeliveryResult
 }
 
 extension ForwardingDestination {
-    /// Delivers `request.issueJSON`, for callers that hold a decoded request (tests, a
-    /// host that decoded anyway); the decoded Issue is not read.
-    public func deliver(_ request: DeliveryRequest) -> DeliveryResult {
-        deliver(RawDeliveryRequest(issueJSON: request.issueJSON, attempt: request.attempt, deadline: request.deadline,
-                                   idempotencyKey: request.idempotencyKey, reference: request.reference))
-    }
+    /// Delivers `request.raw`, for callers that hold a decoded request (tests, a host that
+    /// decoded anyway); the decoded Issue is not read.
+    public func deliver(_ request: DeliveryRequest) -> DeliveryResult { deliver(request.raw) }
 }
 
-/// One call's input to a ``ForwardingDestination``: the Issue's JSON, undecoded, plus the
-/// call context (the same as ``DeliveryRequest``'s).
+/// One call's input to a ``ForwardingDestination``, and ``DeliveryRequest/raw``: the
+/// Issue's JSON, undecoded, plus the call context.
 public struct RawDeliveryRequest: Sendable {
     /// The Issue exactly as the host sent it (schema: docs/issue.schema.json).
     public var issueJSON: [UInt8]
@@ -149,14 +147,10 @@ public struct RawDeliveryRequest: Sendable {
         self.reference = reference
     }
 
-    /// Time left until the deadline (at least 1 ms), for HTTP timeouts.
-    public var remaining: Duration { deadline.remainingTimeout }
-}
-
-extension Date {
-    /// Time left until this deadline, at least 1 ms: an HTTP timeout of 0 would mean none.
-    var remainingTimeout: Duration {
-        .milliseconds(max(1, Int64(timeIntervalSinceNow * 1000)))
+    /// Time left until the deadline (at least 1 ms: an HTTP timeout of 0 would mean none),
+    /// for HTTP timeouts.
+    public var remaining: Duration {
+        .milliseconds(max(1, Int64(deadline.timeIntervalSinceNow * 1000)))
     }
 }
 
