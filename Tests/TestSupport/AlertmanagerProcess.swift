@@ -22,7 +22,6 @@ public final class AlertmanagerProcess: @unchecked Sendable {
         }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("cano-am-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = try freeLoopbackPort()
         let auth = bearerToken.map { "\n        http_config:\n          authorization:\n            credentials: \($0)" } ?? ""
         let config = """
             route:
@@ -40,29 +39,44 @@ public final class AlertmanagerProcess: @unchecked Sendable {
             """
         try config.write(to: directory.appendingPathComponent("am.yml"), atomically: true, encoding: .utf8)
         let logURL = directory.appendingPathComponent("am.log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        log = try FileHandle(forWritingTo: logURL)
-        process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "--config.file=\(directory.appendingPathComponent("am.yml").path)",
-            "--storage.path=\(directory.appendingPathComponent("data").path)",
-            "--web.listen-address=127.0.0.1:\(port)",
-            "--cluster.listen-address=",
-            "--log.level=\(logLevel)",
-        ]
-        process.standardOutput = log
-        process.standardError = log
-        try Subprocess.start(process)
-        let client = HTTPClient()
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if let r = try? client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/-/ready", timeout: .seconds(1))), r.status == 200 { return }
-            guard process.isRunning else { break }
-            usleep(50_000)  // start-up poll, bounded by the deadline above
+        // A port free a moment ago can be taken by another test before Alertmanager binds
+        // it ("address already in use", seen in CI): then try another, at most three.
+        for attempt in 1...3 {
+            let port = try freeLoopbackPort()
+            FileManager.default.createFile(atPath: logURL.path, contents: nil)
+            let log = try FileHandle(forWritingTo: logURL)
+            let process = ChildProcess()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = [
+                "--config.file=\(directory.appendingPathComponent("am.yml").path)",
+                "--storage.path=\(directory.appendingPathComponent("data").path)",
+                "--web.listen-address=127.0.0.1:\(port)",
+                "--cluster.listen-address=",
+                "--log.level=\(logLevel)",
+            ]
+            process.standardOutput = log
+            process.standardError = log
+            try Subprocess.start(process)
+            let client = HTTPClient()
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                if let r = try? client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/-/ready", timeout: .seconds(1))), r.status == 200 {
+                    (self.port, self.process, self.log) = (port, process, log)
+                    return
+                }
+                guard process.isRunning else { break }
+                usleep(50_000)  // start-up poll, bounded by the deadline above
+            }
+            if process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+            try? log.close()
+            let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            if attempt < 3, text.contains("address already in use") { continue }
+            throw TestTimeout(what: "Alertmanager to become ready; its log:\n" + text)
         }
-        stop()
-        throw TestTimeout(what: "Alertmanager to become ready; its log:\n" + ((try? String(contentsOf: logURL, encoding: .utf8)) ?? ""))
+        throw TestTimeout(what: "Alertmanager to become ready: every port tried was taken")
     }
 
     /// Posts alerts through Alertmanager's own API (`POST /api/v2/alerts`).
