@@ -13,27 +13,34 @@
 #
 # How: scripts/startup-order/trace.c runs the release collector under ptrace with a
 # breakpoint on every function and records each function's first entry, while this script
-# drives it on loopback: the Webhook and Slack plugins (the benchmark's memory scenario)
-# against a stub receiver and a route with matchers; ready, 2 s of idle, an alert firing
-# and resolving, /metrics, /healthz, /readyz, and the shutdown on SIGTERM (last in the
-# file). Needs a C compiler, binutils (readelf), procps (pgrep), python3 and curl;
+# drives it on loopback, twice:
+#   1. Alertmanager only (the benchmark's memory scenario): the Webhook and Slack plugins
+#      against a stub receiver and a route with matchers; ready, 2 s of idle, an alert
+#      firing and resolving, /metrics, /healthz, /readyz, and the shutdown on SIGTERM.
+#   2. The Helm chart's default: the same plugins, plus the Kubernetes sources with leader
+#      election against the fake API server (KubeBench serve, 200 pods and 400 events
+#      from ../shared/fixtures), and a resync storm whose Issues are delivered.
+# The file lists the first run's functions in their order, then those only the second ran,
+# so the Alertmanager-only start-up stays as compact as before.
+# Needs a C compiler, binutils (readelf), procps (pgrep), python3, curl and the fixtures;
 # x86-64 Linux.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { echo "startup-order: $*" >&2; exit 1; }
 
-for product in cano-collector CanoWebhook CanoSlack; do
+for product in cano-collector CanoWebhook CanoSlack KubeBench; do
     scripts/build-release.sh --product "$product" >&2
 done
 bin=$(swift build -c release --show-bin-path)
 cc=$(command -v cc || command -v clang || command -v gcc) || die "no C compiler"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cano-startup-order-XXXXXX")
-receiver_pid= trace_pid=
+receiver_pid= trace_pid= kube_pid=
 cleanup() {
     # The tracer's PTRACE_O_EXITKILL takes the collector down with it.
     [[ -n $trace_pid ]] && kill -KILL "$trace_pid" 2>/dev/null
     [[ -n $receiver_pid ]] && kill "$receiver_pid" 2>/dev/null
+    [[ -n $kube_pid ]] && kill "$kube_pid" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -83,10 +90,6 @@ routes:
     destinations: [hook, slack]
 default_destinations: [hook]
 EOF
-mkdir "$work/data"
-
-"$work/trace" "$work/symbols" "$work/ran" -- "$bin/cano-collector" run --config "$work/config.yaml" > "$work/log" 2>&1 &
-trace_pid=$!
 url="http://127.0.0.1:$port"
 get() { curl -sf --max-time 5 "$@"; }
 # Poll with a deadline (60 s): the traced start-up takes a few seconds.
@@ -96,30 +99,73 @@ wait_for() {
     tail -20 "$work/log" >&2
     die "timed out waiting for $what"
 }
-wait_for "ready" get "$url/readyz" -o /dev/null
-collector_pid=$(pgrep -P "$trace_pid") || die "no collector process under the tracer"
-sleep 2  # idle: the timers and pollers that run when nothing happens
-get -XPOST "$url/api/alerts" -H 'Content-Type: application/json' -d @examples/alert.json -o /dev/null
-sed 's/"status":"firing"/"status":"resolved"/g; s/"endsAt":"0001-01-01T00:00:00Z"/"endsAt":"2026-11-26T15:43:12Z"/' examples/alert.json > "$work/resolved.json"
 delivered() { [[ $(get "$url/metrics" | awk '/^cano_deliveries_total\{.*result="delivered"/ { n += $2 } END { print n + 0 }') -ge $1 ]]; }
-wait_for "the firing alert's deliveries" delivered 2
-get -XPOST "$url/api/alerts" -H 'Content-Type: application/json' -d @"$work/resolved.json" -o /dev/null
-wait_for "the resolved alert's deliveries" delivered 4
-get "$url/healthz" -o /dev/null
-get "$url/readyz" -o /dev/null
-kill -TERM "$collector_pid"
 tracer_gone() { ! kill -0 "$trace_pid" 2>/dev/null; }
-wait_for "the collector to stop" tracer_gone
-wait "$trace_pid" || die "the tracer failed (see above); $out is unchanged"
-trace_pid=
-ran=$(awk 'NF' "$work/ran" | wc -l)
-(( ran >= 1000 )) || die "only $ran functions ran; $out is unchanged"
+
+# trace_run CONFIG RAN DRIVE: the collector on CONFIG under the tracer, driven by the
+# function DRIVE once it is ready and has idled 2 s; the functions that ran go to RAN.
+trace_run() {
+    local config=$1 ran=$2 drive=$3 collector_pid n
+    rm -rf "$work/data" && mkdir "$work/data"
+    "$work/trace" "$work/symbols" "$ran" -- "$bin/cano-collector" run --config "$config" > "$work/log" 2>&1 &
+    trace_pid=$!
+    wait_for "ready" get "$url/readyz" -o /dev/null
+    collector_pid=$(pgrep -P "$trace_pid") || die "no collector process under the tracer"
+    sleep 2  # idle: the timers and pollers that run when nothing happens
+    "$drive"
+    get "$url/healthz" -o /dev/null
+    get "$url/readyz" -o /dev/null
+    kill -TERM "$collector_pid"
+    wait_for "the collector to stop" tracer_gone
+    wait "$trace_pid" || die "the tracer failed (see above); $out is unchanged"
+    trace_pid=
+    n=$(awk 'NF' "$ran" | wc -l)
+    (( n >= 1000 )) || die "only $n functions ran in $ran; $out is unchanged"
+}
+
+# 1. Alertmanager only.
+sed 's/"status":"firing"/"status":"resolved"/g; s/"endsAt":"0001-01-01T00:00:00Z"/"endsAt":"2026-11-26T15:43:12Z"/' examples/alert.json > "$work/resolved.json"
+fire_and_resolve() {
+    get -XPOST "$url/api/alerts" -H 'Content-Type: application/json' -d @examples/alert.json -o /dev/null
+    wait_for "the firing alert's deliveries" delivered 2
+    get -XPOST "$url/api/alerts" -H 'Content-Type: application/json' -d @"$work/resolved.json" -o /dev/null
+    wait_for "the resolved alert's deliveries" delivered 4
+}
+trace_run "$work/config.yaml" "$work/ran-alertmanager" fire_and_resolve
+
+# 2. The Kubernetes sources, against the fake API server seeded from the fixtures. It
+# reads commands on its stdin, kept open on descriptor 3.
+mkdir "$work/kube"
+mkfifo "$work/kube/commands"
+"$bin/KubeBench" serve --dir "$work/kube" --pods 200 --events 400 < "$work/kube/commands" > "$work/kube/log" 2>&1 &
+kube_pid=$!
+exec 3> "$work/kube/commands"
+kube_ready() { [[ -s $work/kube/port ]] && kill -0 "$kube_pid"; }
+wait_for "the fake API server" kube_ready
+cat > "$work/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: fake, cluster: {server: "https://127.0.0.1:$(cat "$work/kube/port")", certificate-authority: "$work/kube/ca.pem"}}]
+users: [{name: bench, user: {token: bench-token}}]
+contexts: [{name: fake, context: {cluster: fake, user: bench, namespace: default}}]
+current-context: fake
+EOF
+{ cat "$work/config.yaml"; echo "kubernetes: {enabled: true, kubeconfig: \"$work/kubeconfig\", leader_election: {enabled: true}}"; } > "$work/config-kube.yaml"
+# Every event sent again as a new Warning, every pod updated, and a crash-looping pod:
+# Issues from the watches, enriched and delivered.
+resync_storm() {
+    echo "churn 50" >&3
+    wait_for "Issues from the Kubernetes sources delivered" delivered 1
+}
+trace_run "$work/config-kube.yaml" "$work/ran-kube" resync_storm
+exec 3>&-
 
 {
     echo "# Generated by scripts/startup-order.sh on $(date -u +%Y-%m-%d); do not edit."
-    echo "# The host's functions in the order start-up, idle and a first delivery run them:"
+    echo "# The host's functions in the order start-up, idle and a first delivery run them"
+    echo "# (Alertmanager only, then what the Kubernetes sources add):"
     echo "# the release link places them first (Package.swift, docs/benchmarks.md \"RSS idle\")."
-    awk 'NF && !seen[$0]++' "$work/ran"
+    awk 'NF && !seen[$0]++' "$work/ran-alertmanager" "$work/ran-kube"
 } > "$out"
 # SwiftPM does not know the link reads the file: remove the binary so the next build links.
 rm -f "$bin/cano-collector"

@@ -22,7 +22,10 @@ public enum Kubeconfig {
     public static func parse(_ text: String, baseDirectory: String, context: String? = nil, origin: String = "kubeconfig") throws(KubeError) -> KubeConnection {
         let file: File
         do {
-            file = try YAMLDecoder().decode(File.self, from: text)
+            // An empty file composes to nil; the empty mapping then fails below, on the
+            // missing current-context, like any kubeconfig without one.
+            let root = try Yams.compose(yaml: text, .basic) ?? .mapping(Node.Mapping([], Tag(.map, .basic)))
+            file = try YAMLDecoder().decode(File.self, from: markingMergeKeys(root))
         } catch {
             throw KubeError(.configuration, "\(origin) is not a valid kubeconfig: \(Self.describe(error))")
         }
@@ -96,6 +99,34 @@ public enum Kubeconfig {
             connection.basicAuth = (name, password)
         }
         return connection
+    }
+
+    /// Tags every plain `<<` key as a merge key, as the YAML spec's merge type does.
+    ///
+    /// Why by hand: `YAMLDecoder.decode(_:from: String)` composes with Yams' merge rule, an
+    /// `NSRegularExpression`, and compiling it loads ICU's regex and Unicode-property data,
+    /// 1.5 MiB kept resident for the life of the process (docs/benchmarks.md, "RSS idle").
+    /// The `.basic` resolver leaves every scalar a string, which is all a kubeconfig's
+    /// decoding needs; this restores the one rule that changes a file's meaning.
+    static func markingMergeKeys(_ node: Node) -> Node {
+        switch node {
+        case .mapping(var mapping):
+            for i in mapping.indices {
+                var (key, value) = mapping[i]
+                if case .scalar(var scalar) = key, scalar.string == "<<", scalar.style == .plain {
+                    scalar.tag = Tag(.merge, .basic)
+                    key = .scalar(scalar)
+                }
+                value = markingMergeKeys(value)
+                mapping[i] = (key, value)
+            }
+            return .mapping(mapping)
+        case .sequence(var sequence):
+            for i in sequence.indices { sequence[i] = markingMergeKeys(sequence[i]) }
+            return .sequence(sequence)
+        case .scalar, .alias:
+            return node
+        }
     }
 
     /// YAML errors can quote the offending line, which may hold a credential: keep only

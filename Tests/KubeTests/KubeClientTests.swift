@@ -64,6 +64,38 @@ struct KubeConfigTests {
         #expect(e2?.description.contains("auth-provider") == true)
     }
 
+    @Test func mergeKeysAnchorsAndPlainScalars() throws {
+        // The reader composes with Yams' `.basic` resolver and restores merge keys itself
+        // (`Kubeconfig.markingMergeKeys`): a merged mapping's own keys win, a merged
+        // `insecure-skip-tls-verify: true` is still a Bool, and a quoted "<<" is a plain key.
+        let text = """
+        apiVersion: v1
+        clusters:
+        - name: base
+          cluster: &base {server: "https://10.0.0.1", insecure-skip-tls-verify: true}
+        - name: c
+          cluster:
+            <<: *base
+            server: https://10.0.0.2
+        contexts: [{name: x, context: {cluster: c, user: u, namespace: "007"}}]
+        current-context: x
+        users: [{name: u, user: {token: 0x10, "<<": {username: a, password: b}}}]
+        """
+        let c = try Kubeconfig.parse(text, baseDirectory: ".")
+        #expect(c.server == "https://10.0.0.2")
+        #expect(c.tls.insecureSkipVerify)
+        #expect(c.namespace == "007")
+        #expect(try c.token?.token() == "0x10")
+        #expect(c.basicAuth == nil)
+        let base = try Kubeconfig.parse(text.replacingOccurrences(of: "cluster: c,", with: "cluster: base,"), baseDirectory: ".")
+        #expect(base.server == "https://10.0.0.1")
+    }
+
+    @Test func anEmptyKubeconfigNamesWhatIsMissing() throws {
+        let e = #expect(throws: KubeError.self) { try Kubeconfig.parse("", baseDirectory: ".", origin: "/k/config") }
+        #expect(e?.description.contains("/k/config has no current-context") == true)
+    }
+
     @Test func inClusterConfig() throws {
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
