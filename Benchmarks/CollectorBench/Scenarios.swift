@@ -72,7 +72,7 @@ func ingestScenario(_ scale: Scale) async throws -> Section {
     }
     // Alertmanager groups for 10 minutes before notifying: during the run it only accepts
     // and stores, which is what is compared. Its receiver is a closed loopback port.
-    let am = try AlertmanagerProcess(webhookURL: "http://127.0.0.1:\(try freeLoopbackPort())/unused", groupWait: "10m", groupInterval: "10m", logLevel: "info")
+    let am = try await AlertmanagerProcess(webhookURL: "http://127.0.0.1:\(try freeLoopbackPort())/unused", groupWait: "10m", groupInterval: "10m", logLevel: "info")
     defer { am.stop() }
     let startsAt = RFC3339.format(Date())
     var acceptedTotal = 0

@@ -55,12 +55,19 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         let metrics = Metrics()
-        try await CollectorApp(config: config, logger: logger, metrics: metrics, kube: kube, sources: { sink, state in
-            kubernetes.enabled
-                ? [KubernetesService(sources: KubernetesSources(
-                    config: kubernetes, sink: sink, logger: Logger(label: "cano.kubernetes"), stateStore: state, metrics: metrics))]
-                : []
-        }).run()
+        do {
+            try await CollectorApp(config: config, logger: logger, metrics: metrics, kube: kube, sources: { sink, state in
+                kubernetes.enabled
+                    ? [KubernetesService(sources: KubernetesSources(
+                        config: kubernetes, sink: sink, logger: Logger(label: "cano.kubernetes"), stateStore: state, metrics: metrics))]
+                    : []
+            }).run()
+        } catch {
+            // A JSON line like every other, for the log pipeline, rather than the argument
+            // parser's "Error: ..." on stderr.
+            logger.critical("cano-collector stopped on an error", metadata: ["error": .string(SecretScrubber.shared.scrub("\(error)"))])
+            throw ExitCode(1)
+        }
     }
 }
 

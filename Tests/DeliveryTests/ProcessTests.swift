@@ -41,6 +41,30 @@ import Glibc
         server.delivered.compactMap { $0.issue?.fingerprint }
     }
 
+    @Test func aTakenPortStopsTheStartWithACriticalLineNamingTheAddress() async throws {
+        let server = try await ScriptedHTTPServer.start()
+        let port = try #require(URLComponents(string: server.url)?.port)
+        let collector = try await CollectorProcess(configYAML: try config(url: server.url), port: port, waitReady: false)
+        try await collector.waitForExit()
+        #expect(collector.exitStatus == 1)
+        let critical = collector.log.split(separator: "\n").filter { $0.contains(#""level":"critical""#) }
+        #expect(critical.count == 1, "\(collector.log)")
+        #expect(critical.first?.contains("cannot listen on 127.0.0.1:\(port) (server.host, server.port): the address is already in use") == true, "\(collector.log)")
+        #expect(server.requests.isEmpty)
+        await server.stop()
+    }
+
+    @Test func aDataDirectoryThatCannotBeCreatedIsNamed() async throws {
+        let yaml = try config(url: "http://127.0.0.1:9/unused").replacingOccurrences(of: #"data_dir: "{{data_dir}}""#, with: #"data_dir: "/proc/self/cano-data""#)
+        let collector = try await CollectorProcess(configYAML: yaml, waitReady: false)
+        try await collector.waitForExit()
+        #expect(collector.exitStatus == 1)
+        let critical = collector.log.split(separator: "\n").filter { $0.contains(#""level":"critical""#) }
+        #expect(critical.count == 1, "\(collector.log)")
+        #expect(critical.first?.contains("cannot create data_dir /proc/self/cano-data: ") == true, "\(collector.log)")
+        #expect(critical.first?.contains("NSCocoaErrorDomain") == false)
+    }
+
     @Test func killDuringDeliveryThenRestartDeliversEverythingAtMostInFlightTwice() async throws {
         let server = try await ScriptedHTTPServer.start()
         // Slow answers keep deliveries in flight when the kill comes.

@@ -27,7 +27,7 @@ import Testing
             default_destinations: [dd]
             """, directory: workspace.directory)
         defer { collector.stop() }
-        let am = try workspace.alertmanager(for: collector)
+        let am = try await workspace.alertmanager(for: collector)
         defer { am.stop() }
         let labels: [String: JSONValue] = [
             "alertname": .string("KubePodCrashLooping"), "namespace": .string("shop"), "pod": .string("cart-7d9f-x2"),

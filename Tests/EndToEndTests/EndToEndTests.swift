@@ -24,7 +24,7 @@ import Testing
                 config: {url: "\(receiver.url("/hook/secret-path-key"))", hmac_secret: e2e-hmac-secret}
             default_destinations: [receiver]
             """)
-        let am = try AlertmanagerProcess(webhookURL: "http://127.0.0.1:\(collector.port)/api/alerts", bearerToken: "e2e-intake-token")
+        let am = try await AlertmanagerProcess(webhookURL: "http://127.0.0.1:\(collector.port)/api/alerts", bearerToken: "e2e-intake-token")
         try am.post(alerts: [[
             "labels": .object(["alertname": .string("KubePodCrashLooping"), "namespace": .string("shop"), "pod": .string("cart-7d9f-x2"),
                                "container": .string("cart"), "severity": .string("critical")]),

@@ -63,7 +63,7 @@ import Testing
             \(try Self.slackDestination(slack))
             """, environment: ["E2E_SLACK_TOKEN": Self.slackToken])
         defer { collector.stop() }
-        let am = try AlertmanagerProcess(webhookURL: "http://127.0.0.1:\(collector.port)/api/alerts")
+        let am = try await AlertmanagerProcess(webhookURL: "http://127.0.0.1:\(collector.port)/api/alerts")
         defer { am.stop() }
         func alert(_ i: Int, resolved: Bool = false) -> [String: JSONValue] {
             var alert: [String: JSONValue] = ["labels": .object([

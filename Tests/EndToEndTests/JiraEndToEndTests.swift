@@ -35,7 +35,7 @@ import Testing
             default_destinations: [jira]
             """)
         defer { collector.stop() }
-        let am = try workspace.alertmanager(for: collector)
+        let am = try await workspace.alertmanager(for: collector)
         defer { am.stop() }
         try am.post(alerts: [SampleAlert.firing])
         try await waitUntil("the issue created in Jira", timeout: .seconds(30)) { !jira.creates.isEmpty }

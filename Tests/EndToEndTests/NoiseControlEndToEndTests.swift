@@ -18,7 +18,7 @@ import Testing
         #expect(add.status == 0, "\(add.output)")
         let id = add.output.trimmingCharacters(in: .whitespacesAndNewlines)
 
-        let am = try workspace.alertmanager(for: collector)
+        let am = try await workspace.alertmanager(for: collector)
         defer { am.stop() }
         try am.post(alerts: [Self.alert("held-pod", namespace: "shop"), Self.alert("gone-pod", namespace: "shop"), Self.alert("web-pod", namespace: "web")])
         try await waitUntil("the unsilenced alert delivered", timeout: .seconds(30)) { Self.delivered(receiver, mentioning: "web-pod") }
@@ -47,7 +47,7 @@ import Testing
         let receiver = try await ScriptedHTTPServer.start()
         let collector = try await Self.collector(workspace, receiver, extra: "default_notify: {min_duration: 6s}")
         defer { collector.stop() }
-        let am = try workspace.alertmanager(for: collector)
+        let am = try await workspace.alertmanager(for: collector)
         defer { am.stop() }
         try am.post(alerts: [Self.alert("flap-pod", namespace: "shop"), Self.alert("stays-pod", namespace: "shop")])
         try await waitUntil("both alerts at the collector", timeout: .seconds(30)) {

@@ -26,7 +26,7 @@ import Testing
             default_destinations: [opsgenie]
             """)
         defer { collector.stop() }
-        let am = try workspace.alertmanager(for: collector)
+        let am = try await workspace.alertmanager(for: collector)
         defer { am.stop() }
         try am.post(alerts: [SampleAlert.firing])
         try await waitUntil("the alert created in Opsgenie", timeout: .seconds(30)) { !opsgenie.creates.isEmpty }

@@ -27,7 +27,7 @@ import Testing
             default_destinations: [pager]
             """, directory: workspace.directory)
         defer { collector.stop() }
-        let am = try workspace.alertmanager(for: collector)
+        let am = try await workspace.alertmanager(for: collector)
         defer { am.stop() }
         try am.post(alerts: [SampleAlert.firing])
         try await waitUntil("PagerDuty to get the trigger", timeout: .seconds(30)) { !pagerduty.alertEvents.isEmpty }

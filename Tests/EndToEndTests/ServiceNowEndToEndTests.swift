@@ -33,7 +33,7 @@ import Testing
             default_destinations: [servicenow]
             """)
         defer { collector.stop() }
-        let am = try workspace.alertmanager(for: collector)
+        let am = try await workspace.alertmanager(for: collector)
         defer { am.stop() }
         try am.post(alerts: [SampleAlert.firing])
         try await waitUntil("the incident created in ServiceNow", timeout: .seconds(30)) { !servicenow.creates.isEmpty }
@@ -108,7 +108,7 @@ import Testing
             default_destinations: [servicenow]
             """)
         defer { collector.stop() }
-        let am = try workspace.alertmanager(for: collector)
+        let am = try await workspace.alertmanager(for: collector)
         defer { am.stop() }
         try am.post(alerts: [SampleAlert.firing])
         try await waitUntil("the incident created in ServiceNow", timeout: .seconds(30)) { !servicenow.creates.isEmpty }

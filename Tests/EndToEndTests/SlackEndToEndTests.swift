@@ -30,7 +30,7 @@ import Testing
             """
         let environment = ["E2E_SLACK_TOKEN": Self.slackToken]
         let first = try await CollectorProcess(configYAML: yaml, environment: environment)
-        let am = try AlertmanagerProcess(webhookURL: "http://127.0.0.1:\(first.port)/api/alerts", bearerToken: "e2e-intake-token")
+        let am = try await AlertmanagerProcess(webhookURL: "http://127.0.0.1:\(first.port)/api/alerts", bearerToken: "e2e-intake-token")
         defer { am.stop() }
         let labels: [String: JSONValue] = [
             "alertname": .string("KubePodCrashLooping"), "namespace": .string("shop"), "pod": .string("cart-7d9f-x2"),

@@ -23,7 +23,7 @@ import Testing
             default_destinations: [bus]
             """, directory: workspace.directory)
         defer { collector.stop() }
-        let am = try workspace.alertmanager(for: collector)
+        let am = try await workspace.alertmanager(for: collector)
         defer { am.stop() }
         try am.post(alerts: [SampleAlert.firing])
         let first = try await kafka.records(topic: "alerts", count: 1, timeout: .seconds(30))

@@ -14,39 +14,63 @@ public final class CollectorProcess: @unchecked Sendable {
     private let output: URL
 
     /// Writes `configYAML` (with `{{port}}` and `{{data_dir}}` replaced) and starts the
-    /// collector; waits for `/readyz` unless `waitReady` is false. `logLevel` is `debug` for
-    /// tests (their failure messages show the log); benchmarks pass `info` so per-delivery
-    /// log lines don't weigh on what they measure.
+    /// collector; waits for `/readyz` unless `waitReady` is false. Without a `port`, it
+    /// picks a free one, and another if that one was taken before the collector bound it
+    /// (``onFreeLoopbackPort(attempts:what:_:)``; only when waiting for ready, which is
+    /// when a taken port shows). `logLevel` is `debug` for tests (their failure messages
+    /// show the log); benchmarks pass `info` so per-delivery log lines don't weigh on what
+    /// they measure.
     /// Async because the wait runs on a thread of its own: blocking Swift's cooperative pool
     /// would stall every in-process double and test beside this one.
     public init(configYAML: String, directory: URL? = nil, port: Int? = nil, waitReady: Bool = true, environment: [String: String] = [:],
                 logLevel: String = "debug") async throws {
-        self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("cano-run-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
-        self.port = try port ?? freeLoopbackPort()
-        configPath = self.directory.appendingPathComponent("config.yaml").path
-        let yaml = configYAML
-            .replacingOccurrences(of: "{{port}}", with: String(self.port))
-            .replacingOccurrences(of: "{{data_dir}}", with: self.directory.appendingPathComponent("data").path)
-            .replacingOccurrences(of: "{{dir}}", with: self.directory.path)
-        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        output = self.directory.appendingPathComponent("collector-\(UUID().uuidString.prefix(8)).log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: try BuildProducts.collector())
-        process.arguments = ["run", "--config", configPath, "--log-level", logLevel]
-        process.environment = BuildProducts.collectorEnvironment(environment)
-        process.standardOutput = handle
-        process.standardError = handle
-        try Subprocess.start(process)
-        if waitReady { try await waitUntilReady() }
+        let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("cano-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let configPath = directory.appendingPathComponent("config.yaml").path
+        (self.directory, self.configPath) = (directory, configPath)
+        func launch(_ port: Int) throws -> (port: Int, process: ChildProcess, output: URL) {
+            let yaml = configYAML
+                .replacingOccurrences(of: "{{port}}", with: String(port))
+                .replacingOccurrences(of: "{{data_dir}}", with: directory.appendingPathComponent("data").path)
+                .replacingOccurrences(of: "{{dir}}", with: directory.path)
+            try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+            let output = directory.appendingPathComponent("collector-\(UUID().uuidString.prefix(8)).log")
+            FileManager.default.createFile(atPath: output.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: output)
+            let process = ChildProcess()
+            process.executableURL = URL(fileURLWithPath: try BuildProducts.collector())
+            process.arguments = ["run", "--config", configPath, "--log-level", logLevel]
+            process.environment = BuildProducts.collectorEnvironment(environment)
+            process.standardOutput = handle
+            process.standardError = handle
+            try Subprocess.start(process)
+            return (port, process, output)
+        }
+        if port == nil, waitReady {
+            (self.port, process, output) = try await onFreeLoopbackPort(what: "cano-collector") { port in
+                let started = try launch(port)
+                if await Self.becomesReady(port: port, process: started.process, timeout: 30) { return .started(started) }
+                let log = (try? String(contentsOf: started.output, encoding: .utf8)) ?? ""
+                if !started.process.isRunning, saysAddressInUse(log) { return .taken }
+                throw TestTimeout(what: "cano-collector to become ready; its output:\n\(log)")
+            }
+        } else {
+            (self.port, process, output) = try launch(try port ?? freeLoopbackPort())
+            if waitReady { try await waitUntilReady() }
+        }
     }
 
     /// Polls `/readyz` until 200, failing early if the process exits.
     public func waitUntilReady(timeout: TimeInterval = 30) async throws {
-        let (port, process) = (self.port, self.process)
-        let ready = await BlockingThread.run(name: "test-wait-ready") { () -> Bool in
+        guard await Self.becomesReady(port: port, process: process, timeout: timeout) else {
+            throw TestTimeout(what: "cano-collector to become ready; its output:\n\(log)")
+        }
+    }
+
+    /// Whether `/readyz` on `port` answers 200 within `timeout` (seconds) while `process`
+    /// runs. The poll runs on a thread of its own.
+    private static func becomesReady(port: Int, process: ChildProcess, timeout: TimeInterval) async -> Bool {
+        await BlockingThread.run(name: "test-wait-ready") { () -> Bool in
             let client = HTTPClient()
             let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline {
@@ -56,7 +80,6 @@ public final class CollectorProcess: @unchecked Sendable {
             }
             return false
         }
-        guard ready else { throw TestTimeout(what: "cano-collector to become ready; its output:\n\(log)") }
     }
 
     /// Posts a webhook body to `/api/alerts`.

@@ -44,8 +44,8 @@ public struct EndToEndWorkspace: Sendable {
     }
 
     /// A real Alertmanager posting to `collector`'s intake with the intake token.
-    public func alertmanager(for collector: CollectorProcess) throws -> AlertmanagerProcess {
-        try AlertmanagerProcess(webhookURL: "http://127.0.0.1:\(collector.port)/api/alerts", bearerToken: Self.intakeToken)
+    public func alertmanager(for collector: CollectorProcess) async throws -> AlertmanagerProcess {
+        try await AlertmanagerProcess(webhookURL: "http://127.0.0.1:\(collector.port)/api/alerts", bearerToken: Self.intakeToken)
     }
 
     /// Deletes the directory.

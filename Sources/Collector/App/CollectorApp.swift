@@ -52,7 +52,11 @@ public struct CollectorApp: Sendable {
     /// Runs until a shutdown signal (or an unrecoverable error).
     public func run() async throws {
         HTTPClient.initializeProcess()
-        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw StartError.dataDirectory(config.dataDirectory, error)
+        }
         let readiness = self.readiness
         let database = try CollectorStorage.open(config.storage, dataDirectory: config.dataDirectory, logger: logger)
         defer { database.close() }
@@ -152,7 +156,11 @@ public struct CollectorApp: Sendable {
         // Services stop in reverse order: readiness first, then HTTP intake, then the
         // cluster watchers, then delivery drains.
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            throw StartError.listen(error, server: config.server) ?? error
+        }
         await outbox.close()
         await BlockingThread.run(name: "cano-stop-dispatch") { dispatcher.stop() }
         for destination in supervisor.readyDestinations.values {
