@@ -20,6 +20,7 @@ public final class PrometheusDouble: Sendable {
     private struct State {
         var recordings: [String: [UInt8]] = [:]
         var failure: Int?
+        var delay: Duration?
         var queries: [String] = []
     }
     private let state = Mutex(State())
@@ -58,6 +59,7 @@ public final class PrometheusDouble: Sendable {
         let router = Router()
         router.get("/api/v1/query_range") { request, _ -> Response in
             guard let double = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
+            if let delay = double.state.withLock({ $0.delay }) { try await Task.sleep(for: delay) }
             return double.handle(request)
         }
         let loopback = try await LoopbackServer.start(router, label: "Prometheus double")
@@ -76,6 +78,10 @@ public final class PrometheusDouble: Sendable {
 
     /// Answers every later valid request with this status (nil: the recordings again).
     public func fail(with status: Int?) { state.withLock { $0.failure = status } }
+
+    /// Answers every later request only after `delay` (nil: at once), as a Prometheus
+    /// under load does.
+    public func answerAfter(_ delay: Duration?) { state.withLock { $0.delay = delay } }
 
     /// The `query` of every request so far.
     public var queries: [String] { state.withLock { $0.queries } }

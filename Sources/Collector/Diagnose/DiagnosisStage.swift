@@ -113,12 +113,14 @@ public final class DiagnosisStage: IssueSink {
         let gatherer = self.gatherer
         guard gatherer.canRead(issue) else { return DiagnosisFacts(issue: issue) }
         let deadline = ContinuousClock.now + config.timeout
+        // A tenth of the timeout (at most 100 ms) to hand back the facts before the deadline.
+        let prometheusDeadline = deadline - min(config.timeout / 10, .milliseconds(100))
         let limiter = self.limiter
         if await limiter.acquire(until: deadline),
            let gathered = await DeadlineRunner.run(until: deadline, {
                // The slot is freed when the reads really return, not when the stage stops waiting.
                defer { limiter.release() }
-               return gatherer.gather(issue)
+               return gatherer.gather(issue, prometheusDeadline: prometheusDeadline)
            }) {
             return gathered
         }

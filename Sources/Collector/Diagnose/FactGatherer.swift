@@ -26,20 +26,29 @@ struct FactGatherer: Sendable {
         return api.reader != nil || (prometheus != nil && target.kind == "Pod")
     }
 
-    func gather(_ issue: Issue) -> DiagnosisFacts {
+    /// The facts for `issue`. The Prometheus queries get the time left before
+    /// `prometheusDeadline`, a little before the stage's (diagnosis.timeout), so a slow
+    /// Prometheus costs the memory history, never the cluster facts read before it: the
+    /// stage drops everything gathered after its deadline.
+    func gather(_ issue: Issue, prometheusDeadline: ContinuousClock.Instant) -> DiagnosisFacts {
         var facts = readCluster(issue)
         if let prometheus, facts.isOOMKill, let target = KubeTarget.of(issue), target.kind == "Pod" || facts.pod != nil {
             let pod = facts.pod.map(PodLookup.name) ?? target.name
             let namespace = facts.pod.flatMap(PodLookup.namespace) ?? target.namespace ?? ""
             let query = ContainerQueries.memoryWorkingSet(namespace: namespace, pod: pod, container: facts.containerName)
+            func timeLeft() throws(PrometheusError) -> Duration {
+                let left = prometheusDeadline - .now
+                guard left >= .milliseconds(10) else { throw PrometheusError("no time left within diagnosis.timeout") }
+                return left
+            }
             do throws(PrometheusError) {
-                let series = try prometheus.queryRange(query, end: Date(), step: .seconds(15)).filter { !$0.points.isEmpty }
+                let series = try prometheus.queryRange(query, end: Date(), step: .seconds(15), timeout: try timeLeft()).filter { !$0.points.isEmpty }
                 if series.isEmpty { throw PrometheusError("no samples of container_memory_working_set_bytes for \(namespace)/\(pod)") }
                 let mine = series.first { $0.labels["container"] == facts.containerName }
                 facts.memory = (mine ?? series.first)?.points
                 if facts.containerSpec == nil {
                     let limit = ContainerQueries.resource("limits", "memory", namespace: namespace, pod: pod, container: facts.containerName)
-                    facts.memoryLimit = try prometheus.queryRange(limit, end: Date(), step: .seconds(60)).first?.points.last?.value
+                    facts.memoryLimit = try prometheus.queryRange(limit, end: Date(), step: .seconds(60), timeout: try timeLeft()).first?.points.last?.value
                 }
             } catch {
                 metrics.increment("cano_diagnosis_prometheus_errors_total")

@@ -175,4 +175,22 @@ import TestSupport
         #expect(h.metrics.counter("cano_diagnosis_prometheus_errors_total") == 1)
         #expect(h.logs.lines.contains { $0.contains("Prometheus gave no memory history") && $0.contains("answered HTTP 503") })
     }
+
+    /// Prometheus gets what is left of diagnosis.timeout, less a margin, so a slow one costs
+    /// the memory history only: the pod, its events and its node are still read and used.
+    @Test func aSlowPrometheusCostsTheMemoryHistoryNotTheClusterFacts() async throws {
+        let prometheus = try await PrometheusDouble.start(recordings: try Self.spike())
+        defer { stopLater { await prometheus.stop() } }
+        prometheus.answerAfter(.seconds(30))
+        let kube = FixtureKube()
+        kube.add(try KubeFixtures.object("pods/pod-oomkilled-laststate-restarted.yaml"))
+        // The default diagnosis.timeout, 1 s.
+        let h = DiagnosisStageTests.Harness(kube: kube, prometheus: PrometheusConfig(url: prometheus.url), config: DiagnosisConfig())
+        let out = try await h.run(Issues.kubernetes("OOMKilled", name: Self.ray.pod, namespace: Self.ray.namespace, container: Self.ray.container))
+        #expect(out.diagnosis?.blocks.first == .markdown("ray-head used its whole 2G memory limit and was killed; it is scheduled for 1G only, so its node reserves less than it uses"),
+                "\(out.diagnosisLines)")
+        #expect(h.metrics.counter("cano_diagnosis_timeouts_total") == 0)
+        #expect(h.metrics.counter("cano_diagnosis_prometheus_errors_total") == 1)
+        #expect(h.logs.lines.contains { $0.contains("Prometheus gave no memory history") }, "\(h.logs.lines)")
+    }
 }
