@@ -36,7 +36,7 @@ public enum DefaultWorkflows {
                        steps: [EnricherStep("events"), EnricherStep("owner_chain"), EnricherStep("pod_logs"), EnricherStep("container_status")]),
         WorkflowConfig(name: "helm-release", trigger: WorkflowTrigger(sources: ["helm"]),
                        steps: [EnricherStep("helm_release")]),
-        WorkflowConfig(name: "quota", trigger: WorkflowTrigger(aggregationKey: ".*[Qq]uota.*"),
+        WorkflowConfig(name: "quota", trigger: WorkflowTrigger(aggregationKey: ".*Quota.*|.*quota.*"),
                        steps: [EnricherStep("resource_quota"), EnricherStep("events"), EnricherStep("owner_chain")]),
         WorkflowConfig(name: "node", trigger: WorkflowTrigger(matchers: [Matcher(field: "kind", op: .equal, value: "Node")]),
                        steps: [EnricherStep("node"), EnricherStep("events")]),

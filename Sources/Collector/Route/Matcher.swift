@@ -37,8 +37,11 @@ public struct Matcher: @unchecked Sendable, Equatable, CustomStringConvertible {
     public let op: Operator
     /// The value after unescaping: the literal to compare, or the regex source.
     public let value: String
+    /// The compiled regex of a regex operator whose value is more than plain alternatives.
     private let regex: Regex<AnyRegexOutput>?
-    /// The regex as plain alternatives, when it is only that: answered without the regex.
+    /// The regex as plain alternatives, when it is only that: answered without the regex,
+    /// which is then not compiled (every default workflow trigger is such a value, so a
+    /// config without regex routes never runs the regex parser, nor maps its pages).
     private let literals: LiteralAlternatives?
 
     /// Builds and compiles a matcher, like Alertmanager's `labels.NewMatcher`: a regex value
@@ -47,8 +50,9 @@ public struct Matcher: @unchecked Sendable, Equatable, CustomStringConvertible {
         self.field = field
         self.op = op
         self.value = value
-        self.regex = op.isRegex ? try Self.compile(value, text: "\(field)\(op.rawValue)\(value)") : nil
-        self.literals = op.isRegex ? LiteralAlternatives(value) : nil
+        let literals = op.isRegex ? LiteralAlternatives(value) : nil
+        self.literals = literals
+        self.regex = op.isRegex && literals == nil ? try Self.compile(value, text: "\(field)\(op.rawValue)\(value)") : nil
     }
 
     /// A matcher written in code, whose value is known to be valid. An invalid regex here is
@@ -107,8 +111,8 @@ public struct Matcher: @unchecked Sendable, Equatable, CustomStringConvertible {
     // Alertmanager calls Go's MatchString, a search, on `^(?:value)$`; a value that closes
     // the group itself (`a)|(b`) is therefore only half-anchored there, and here too.
     private func searches(_ actual: String) -> Bool {
-        if let literals, let answer = literals.matches(actual) { return answer }
-        guard let regex else { return false }  // unreachable: regex operators always compile one
+        if let literals { return literals.matches(actual) }
+        guard let regex else { return false }  // unreachable: regex operators have one or the other
         return (try? regex.firstMatch(in: actual)) != nil
     }
 
@@ -210,17 +214,19 @@ struct LiteralAlternatives: Sendable {
         self.alternatives = alternatives
     }
 
-    /// Whether `actual` matches, or nil to ask the regex: `.` does not match a newline, so
-    /// a value with one is left to it.
-    func matches(_ actual: String) -> Bool? {
+    /// Whether `actual` matches. `.` matches any character but a newline (RE2 without the
+    /// `s` flag), so what a `.*` covers must hold none; the text itself never does.
+    func matches(_ actual: String) -> Bool {
         let bytes = Array(actual.utf8)
-        if bytes.contains(UInt8(ascii: "\n")) { return nil }
+        let newline = UInt8(ascii: "\n")
         return alternatives.contains { form, text in
+            guard bytes.count >= text.count else { return false }
             switch form {
-            case .exact: bytes == text
-            case .prefix: bytes.starts(with: text)
-            case .suffix: bytes.count >= text.count && bytes[(bytes.count - text.count)...].elementsEqual(text)
-            case .contains: bytes.count >= text.count && (0...(bytes.count - text.count)).contains { bytes[$0..<($0 + text.count)].elementsEqual(text) }
+            case .exact: return bytes == text
+            case .prefix: return bytes.starts(with: text) && !bytes[text.count...].contains(newline)
+            case .suffix: return bytes[(bytes.count - text.count)...].elementsEqual(text) && !bytes[..<(bytes.count - text.count)].contains(newline)
+            case .contains:
+                return !bytes.contains(newline) && (0...(bytes.count - text.count)).contains { bytes[$0..<($0 + text.count)].elementsEqual(text) }
             }
         }
     }
