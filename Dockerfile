@@ -26,6 +26,7 @@ COPY Package.swift Package.resolved* ./
 RUN swift package resolve
 COPY . .
 # The products of scripts/shipped-plugins, or --build-arg SHIPPED_PLUGINS="CanoSlack ...".
+# Empty means that default list too; an image without plugins is the `core` target.
 ARG SHIPPED_PLUGINS=""
 RUN SHIPPED_PLUGINS="${SHIPPED_PLUGINS:-$(awk '!/^#/ && NF { print $2 }' scripts/shipped-plugins)}" \
  && scripts/build-release.sh --product cano-collector \

@@ -104,8 +104,9 @@ let package = Package(
             // - placing first the functions start-up and idle run (startup.order, written
             //   by scripts/startup-order.sh), so they share pages: the kernel maps 64 KiB
             //   around every page fault, and start-up touched code all over the binary
-            //   (-5 MiB with scripts/build-release.sh's flags). A name the file lists but
-            //   the build lacks is skipped, silently.
+            //   (-4 to -5 MiB idle with scripts/build-release.sh's flags; about -1.2 more
+            //   with the Kubernetes sources). A name the file lists but the build lacks is
+            //   skipped, silently.
             linkerSettings: [
                 .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
                               "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/Host/startup.order",
