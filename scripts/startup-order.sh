@@ -17,9 +17,11 @@
 #   1. Alertmanager only (the benchmark's memory scenario): the Webhook and Slack plugins
 #      against a stub receiver and a route with matchers; ready, 2 s of idle, an alert
 #      firing and resolving, /metrics, /healthz, /readyz, and the shutdown on SIGTERM.
-#   2. The Helm chart's default: the same plugins, plus the Kubernetes sources with leader
-#      election against the fake API server (KubeBench serve, 200 pods and 400 events
-#      from ../shared/fixtures), and a resync storm whose Issues are delivered.
+#   2. The Helm chart's default configuration: the same plugins, plus the Kubernetes
+#      sources with leader election against the fake API server (KubeBench serve, 200
+#      pods and 400 events from ../shared/fixtures), and a resync storm whose Issues are
+#      delivered. Reached through a kubeconfig: the chart's service account needs
+#      /var/run/secrets, so the in-cluster loader itself (a few functions) is not traced.
 # The file lists the first run's functions in their order, then those only the second ran,
 # so the Alertmanager-only start-up stays as compact as before.
 # Needs a C compiler, binutils (readelf), procps (pgrep), python3, curl and the fixtures;
@@ -51,6 +53,12 @@ trap cleanup EXIT
 readelf -sW "$bin/cano-collector" | awk '$4 == "FUNC" && $7 != "UND" && $2 !~ /^0+$/ { print $2, $8 }' | sort -u > "$work/symbols"
 
 out=Sources/Host/startup.order
+# The fake API server for run 2 first, so the ports picked below cannot be the one it binds.
+mkdir "$work/kube"
+mkfifo "$work/kube/commands"
+"$bin/KubeBench" serve --dir "$work/kube" --pods 200 --events 400 < "$work/kube/commands" > "$work/kube/log" 2>&1 &
+kube_pid=$!
+exec 3> "$work/kube/commands"  # its stdin, kept open: it reads commands there
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 receiver_port=$(free_port)
 port=$(free_port)
@@ -92,15 +100,22 @@ default_destinations: [hook]
 EOF
 url="http://127.0.0.1:$port"
 get() { curl -sf --max-time 5 "$@"; }
-# Poll with a deadline (60 s): the traced start-up takes a few seconds.
+# Poll with a deadline (60 s): the traced start-up takes a few seconds. On failure it
+# shows the end of $wait_log (the collector's log unless set).
 wait_for() {
     local what=$1; shift
     for _ in $(seq 1 600); do "$@" && return 0; sleep 0.1; done
-    tail -20 "$work/log" >&2
+    tail -20 "${wait_log:-$work/log}" >&2
     die "timed out waiting for $what"
 }
-delivered() { [[ $(get "$url/metrics" | awk '/^cano_deliveries_total\{.*result="delivered"/ { n += $2 } END { print n + 0 }') -ge $1 ]]; }
+delivered_count() { get "$url/metrics" | awk '/^cano_deliveries_total\{.*result="delivered"/ { n += $2 } END { print n + 0 }'; }
+delivered() { [[ $(delivered_count) -ge $1 ]]; }
 tracer_gone() { ! kill -0 "$trace_pid" 2>/dev/null; }
+ready() {
+    get "$url/readyz" -o /dev/null && return 0
+    if tracer_gone; then tail -20 "$work/log" >&2; die "the collector stopped during start-up"; fi
+    return 1
+}
 
 # trace_run CONFIG RAN DRIVE: the collector on CONFIG under the tracer, driven by the
 # function DRIVE once it is ready and has idled 2 s; the functions that ran go to RAN.
@@ -109,7 +124,7 @@ trace_run() {
     rm -rf "$work/data" && mkdir "$work/data"
     "$work/trace" "$work/symbols" "$ran" -- "$bin/cano-collector" run --config "$config" > "$work/log" 2>&1 &
     trace_pid=$!
-    wait_for "ready" get "$url/readyz" -o /dev/null
+    wait_for "ready" ready
     collector_pid=$(pgrep -P "$trace_pid") || die "no collector process under the tracer"
     sleep 2  # idle: the timers and pollers that run when nothing happens
     "$drive"
@@ -133,15 +148,9 @@ fire_and_resolve() {
 }
 trace_run "$work/config.yaml" "$work/ran-alertmanager" fire_and_resolve
 
-# 2. The Kubernetes sources, against the fake API server seeded from the fixtures. It
-# reads commands on its stdin, kept open on descriptor 3.
-mkdir "$work/kube"
-mkfifo "$work/kube/commands"
-"$bin/KubeBench" serve --dir "$work/kube" --pods 200 --events 400 < "$work/kube/commands" > "$work/kube/log" 2>&1 &
-kube_pid=$!
-exec 3> "$work/kube/commands"
+# 2. The Kubernetes sources, against the fake API server seeded from the fixtures.
 kube_ready() { [[ -s $work/kube/port ]] && kill -0 "$kube_pid"; }
-wait_for "the fake API server" kube_ready
+wait_log=$work/kube/log wait_for "the fake API server" kube_ready
 cat > "$work/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -152,10 +161,13 @@ current-context: fake
 EOF
 { cat "$work/config.yaml"; echo "kubernetes: {enabled: true, kubeconfig: \"$work/kubeconfig\", leader_election: {enabled: true}}"; } > "$work/config-kube.yaml"
 # Every event sent again as a new Warning, every pod updated, and a crash-looping pod:
-# Issues from the watches, enriched and delivered.
+# Issues from the watches, enriched and delivered (more than before the storm: the initial
+# sync may have raised some already).
 resync_storm() {
+    local before
+    before=$(delivered_count)
     echo "churn 50" >&3
-    wait_for "Issues from the Kubernetes sources delivered" delivered 1
+    wait_for "the resync storm's Issues delivered" delivered $((before + 1))
 }
 trace_run "$work/config-kube.yaml" "$work/ran-kube" resync_storm
 exec 3>&-

@@ -24,8 +24,10 @@ public enum Kubeconfig {
         do {
             // An empty file composes to nil; the empty mapping then fails below, on the
             // missing current-context, like any kubeconfig without one.
-            let root = try Yams.compose(yaml: text, .basic) ?? .mapping(Node.Mapping([], Tag(.map, .basic)))
-            file = try YAMLDecoder().decode(File.self, from: markingMergeKeys(root))
+            // (`.implicit` with `.basic`: an explicit tag would make the decoder build Yams'
+            // `.default` resolver after all.)
+            let root = try Yams.compose(yaml: text, .basic) ?? .mapping(Node.Mapping([], Tag(.implicit, .basic)))
+            file = try YAMLDecoder().decode(File.self, from: markingMergeKeys(root, depth: 4) ?? root)
         } catch {
             throw KubeError(.configuration, "\(origin) is not a valid kubeconfig: \(Self.describe(error))")
         }
@@ -101,31 +103,50 @@ public enum Kubeconfig {
         return connection
     }
 
-    /// Tags every plain `<<` key as a merge key, as the YAML spec's merge type does.
+    /// `node` with every plain `<<` key within `depth` levels tagged as a merge key
+    /// (YAML 1.1's merge type), or nil when there is none.
     ///
     /// Why by hand: `YAMLDecoder.decode(_:from: String)` composes with Yams' merge rule, an
     /// `NSRegularExpression`, and compiling it loads ICU's regex and Unicode-property data,
     /// 1.5 MiB kept resident for the life of the process (docs/benchmarks.md, "RSS idle").
     /// The `.basic` resolver leaves every scalar a string, which is all a kubeconfig's
-    /// decoding needs; this restores the one rule that changes a file's meaning.
-    static func markingMergeKeys(_ node: Node) -> Node {
+    /// decoding needs; this restores the one rule that changes a file's meaning. Four levels
+    /// reach every mapping the reader decodes (`users[i].user`), and the bound keeps a file
+    /// of nested aliases (a "billion laughs") from costing more than the decoder would.
+    private static func markingMergeKeys(_ node: Node, depth: Int) -> Node? {
+        guard depth > 0 else { return nil }
         switch node {
         case .mapping(var mapping):
+            var changed = false
             for i in mapping.indices {
                 var (key, value) = mapping[i]
+                var pairChanged = false
                 if case .scalar(var scalar) = key, scalar.string == "<<", scalar.style == .plain {
                     scalar.tag = Tag(.merge, .basic)
                     key = .scalar(scalar)
+                    pairChanged = true
                 }
-                value = markingMergeKeys(value)
-                mapping[i] = (key, value)
+                if let marked = markingMergeKeys(value, depth: depth - 1) {
+                    value = marked
+                    pairChanged = true
+                }
+                if pairChanged {
+                    mapping[i] = (key, value)
+                    changed = true
+                }
             }
-            return .mapping(mapping)
+            return changed ? .mapping(mapping) : nil
         case .sequence(var sequence):
-            for i in sequence.indices { sequence[i] = markingMergeKeys(sequence[i]) }
-            return .sequence(sequence)
+            var changed = false
+            for i in sequence.indices {
+                if let marked = markingMergeKeys(sequence[i], depth: depth - 1) {
+                    sequence[i] = marked
+                    changed = true
+                }
+            }
+            return changed ? .sequence(sequence) : nil
         case .scalar, .alias:
-            return node
+            return nil
         }
     }
 

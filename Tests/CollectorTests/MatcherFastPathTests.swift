@@ -15,6 +15,8 @@ import Testing
         "KubePodCrashLooping ", "Watchdog", "InfoInhibitorX", "prod-eu", "prod", "api-canary", "canary", "a", "b", "ab",
         "line\nOOMKill", "OOMKill\n", "pro\u{301}d-x", "prod-\u{301}", "KubeJob Failed", "a.b", "axb", "ResourceQuota",
         "\n", "prod-\n", "prod-eu\nx", "\nprod-eu", "x\n-canary", "api-canary\n", "\nOOMKilled", "Watchdog\n", "a\nb", "x\nquota",
+        // What `.` matches that a newline is not: carriage returns, NEL, line separators, accents.
+        "prod-\r", "\r-canary", "x\u{85}OOMKill", "\u{2028}quota\u{2029}", "prod-é", "café-canary",
     ]
 
     @Test(arguments: patterns)
@@ -26,6 +28,19 @@ import Testing
             let expected = (try regex.firstMatch(in: value)) != nil
             #expect(matcher.matches(value) == expected, "\(pattern) on \(value.debugDescription)")
             if let fast { #expect(fast.matches(value) == expected, "fast path: \(pattern) on \(value.debugDescription)") }
+        }
+    }
+
+    /// Every default workflow trigger takes the fast path, so a config without regex routes
+    /// compiles no regex at all (the regex parser stays out of memory: docs/benchmarks.md).
+    @Test func everyDefaultTriggerIsPlainAlternatives() {
+        let triggers = (DefaultWorkflows.all + DefaultWorkflows.graphs([EnricherPluginConfig(name: "graphs", type: DefaultWorkflows.graphPluginType)]))
+            .map(\.trigger)
+        #expect(triggers.count > DefaultWorkflows.all.count)
+        for trigger in triggers {
+            for value in [trigger.aggregationKey, trigger.namespace].compactMap({ $0 }) {
+                #expect(LiteralAlternatives(value) != nil, "\(value)")
+            }
         }
     }
 

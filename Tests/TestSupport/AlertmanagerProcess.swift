@@ -12,9 +12,9 @@ public final class AlertmanagerProcess: @unchecked Sendable {
     private let process: ChildProcess
     private let log: FileHandle
 
-    /// Starts Alertmanager (on another port if the first was taken meanwhile:
-    /// ``onFreeLoopbackPort(attempts:what:_:)``) and waits until it is ready. `webhookURL` receives its webhooks;
-    /// grouping waits are short so tests see notifications quickly. Benchmarks pass
+    /// Starts Alertmanager and waits until it is ready, on another port if the first was
+    /// taken meanwhile (``withFreeLoopbackPort(attempts:what:_:)``). `webhookURL` receives
+    /// its webhooks; grouping waits are short so tests see notifications quickly. Benchmarks pass
     /// `logLevel: "info"`: at debug Alertmanager logs every alert it receives.
     public init(webhookURL: String, bearerToken: String? = nil, groupWait: String = "100ms", groupInterval: String = "1s", maxAlerts: Int = 0,
                 logLevel: String = "debug") async throws {
@@ -41,7 +41,7 @@ public final class AlertmanagerProcess: @unchecked Sendable {
             """
         try config.write(to: directory.appendingPathComponent("am.yml"), atomically: true, encoding: .utf8)
         let logURL = directory.appendingPathComponent("am.log")
-        (port, process, log) = try await onFreeLoopbackPort(what: "Alertmanager") { port in
+        (port, process, log) = try await withFreeLoopbackPort(what: "Alertmanager") { port in
             FileManager.default.createFile(atPath: logURL.path, contents: nil)
             let log = try FileHandle(forWritingTo: logURL)
             let process = ChildProcess()
@@ -59,8 +59,12 @@ public final class AlertmanagerProcess: @unchecked Sendable {
             let ready = await BlockingThread.run(name: "test-wait-alertmanager") { () -> Bool in
                 let client = HTTPClient()
                 let deadline = Date().addingTimeInterval(20)
+                // Its own log must say it listens there: another Alertmanager that took the
+                // port would answer /-/ready too.
+                let listening = "address=127.0.0.1:\(port)\n"
                 while Date() < deadline {
-                    if let r = try? client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/-/ready", timeout: .seconds(1))), r.status == 200 { return true }
+                    if let r = try? client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/-/ready", timeout: .seconds(1))), r.status == 200,
+                       (try? String(contentsOf: logURL, encoding: .utf8))?.contains(listening) == true { return true }
                     guard process.isRunning else { break }
                     usleep(50_000)  // start-up poll, bounded by the deadline above
                 }
@@ -68,8 +72,10 @@ public final class AlertmanagerProcess: @unchecked Sendable {
             }
             if ready { return .started((port, process, log)) }
             if process.isRunning {
-                process.terminate()
-                process.waitUntilExit()
+                await BlockingThread.run(name: "test-stop-alertmanager") {
+                    process.terminate()
+                    process.waitUntilExit()
+                }
             }
             try? log.close()
             let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""

@@ -16,7 +16,7 @@ public final class CollectorProcess: @unchecked Sendable {
     /// Writes `configYAML` (with `{{port}}` and `{{data_dir}}` replaced) and starts the
     /// collector; waits for `/readyz` unless `waitReady` is false. Without a `port`, it
     /// picks a free one, and another if that one was taken before the collector bound it
-    /// (``onFreeLoopbackPort(attempts:what:_:)``; only when waiting for ready, which is
+    /// (``withFreeLoopbackPort(attempts:what:_:)``; only when waiting for ready, which is
     /// when a taken port shows). `logLevel` is `debug` for tests (their failure messages
     /// show the log); benchmarks pass `info` so per-delivery log lines don't weigh on what
     /// they measure.
@@ -47,11 +47,13 @@ public final class CollectorProcess: @unchecked Sendable {
             return (port, process, output)
         }
         if port == nil, waitReady {
-            (self.port, process, output) = try await onFreeLoopbackPort(what: "cano-collector") { port in
+            (self.port, process, output) = try await withFreeLoopbackPort(what: "cano-collector") { port in
                 let started = try launch(port)
-                if await Self.becomesReady(port: port, process: started.process, timeout: 30) { return .started(started) }
+                if await Self.becomesReady(port: port, process: started.process, output: started.output, timeout: 30) { return .started(started) }
                 let log = (try? String(contentsOf: started.output, encoding: .utf8)) ?? ""
                 if !started.process.isRunning, saysAddressInUse(log) { return .taken }
+                // Not kept by anyone (no deinit runs for a half-made instance): stop it.
+                if started.process.isRunning { kill(started.process.processIdentifier, SIGKILL) }
                 throw TestTimeout(what: "cano-collector to become ready; its output:\n\(log)")
             }
         } else {
@@ -62,19 +64,23 @@ public final class CollectorProcess: @unchecked Sendable {
 
     /// Polls `/readyz` until 200, failing early if the process exits.
     public func waitUntilReady(timeout: TimeInterval = 30) async throws {
-        guard await Self.becomesReady(port: port, process: process, timeout: timeout) else {
+        guard await Self.becomesReady(port: port, process: process, output: output, timeout: timeout) else {
             throw TestTimeout(what: "cano-collector to become ready; its output:\n\(log)")
         }
     }
 
-    /// Whether `/readyz` on `port` answers 200 within `timeout` (seconds) while `process`
-    /// runs. The poll runs on a thread of its own.
-    private static func becomesReady(port: Int, process: ChildProcess, timeout: TimeInterval) async -> Bool {
+    /// Whether, within `timeout` (seconds) and while `process` runs, `/readyz` on `port`
+    /// answers 200 and `process` says in its log (`output`) that it listens there: another
+    /// collector that took the port answers `/readyz` too. The server's "listening" line is
+    /// at info, so `logLevel` must be info or lower. The poll runs on a thread of its own.
+    private static func becomesReady(port: Int, process: ChildProcess, output: URL, timeout: TimeInterval) async -> Bool {
         await BlockingThread.run(name: "test-wait-ready") { () -> Bool in
             let client = HTTPClient()
             let deadline = Date().addingTimeInterval(timeout)
+            let listening = "listening on 127.0.0.1:\(port)\""
             while Date() < deadline {
-                if let r = try? client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/readyz", timeout: .seconds(1))), r.status == 200 { return true }
+                if let r = try? client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/readyz", timeout: .seconds(1))), r.status == 200,
+                   (try? String(contentsOf: output, encoding: .utf8))?.contains(listening) == true { return true }
                 guard process.isRunning else { break }
                 usleep(20_000)  // bounded start-up poll
             }

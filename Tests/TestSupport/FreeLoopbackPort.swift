@@ -19,7 +19,7 @@ public func freeLoopbackPort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// What one try of ``onFreeLoopbackPort(attempts:what:_:)`` found.
+/// What one try of ``withFreeLoopbackPort(attempts:what:_:)`` found.
 public enum PortAttempt<Value> {
     /// The process listens; `Value` is what the caller keeps of it.
     case started(Value)
@@ -29,13 +29,15 @@ public enum PortAttempt<Value> {
 }
 
 /// Runs `start` with a free loopback port, and again with another while it reports the
-/// port ``PortAttempt/taken``, at most `attempts` times.
+/// port ``PortAttempt/taken``, at most `attempts` times. `start` must tell its own server
+/// from another that took the port: a `/readyz` answer alone may come from the other one,
+/// so it also finds its server's "listening on" line in that server's log.
 ///
 /// Why: ``freeLoopbackPort()`` closes its socket before the process binds the number, and
 /// a test running beside this one can take the port in between. CI saw it ("address
 /// already in use") with Alertmanager; every helper that starts a server process on a port
 /// it picked shares the race, and this one retry.
-public func onFreeLoopbackPort<Value>(
+public func withFreeLoopbackPort<Value>(
     attempts: Int = 3, what: String, _ start: (Int) async throws -> PortAttempt<Value>
 ) async throws -> Value {
     for _ in 0..<attempts {
@@ -45,7 +47,7 @@ public func onFreeLoopbackPort<Value>(
 }
 
 /// Whether a server process's log says it could not bind its port: Go's "bind: address
-/// already in use" (Alertmanager) or the collector's ``ListenError``.
+/// already in use" (Alertmanager) or the collector's ``StartError``.
 public func saysAddressInUse(_ log: String) -> Bool {
     log.lowercased().contains("already in use")
 }

@@ -145,7 +145,7 @@ public struct CollectorApp: Sendable {
                 logger.info("deliveries drained", metadata: ["completed": .stringConvertible(result.completed), "in_flight": .stringConvertible(result.inFlight)])
             },
         ] + makeSources(sink, SQLKeyValueStore(database: database, table: .sources)) + [
-            http,
+            NamingBindFailures(app: http, server: config.server),
             DrainOnShutdown(name: "readiness") { readiness.markNotReady() },
         ]
         logger.info("cano-collector starting", metadata: [
@@ -156,11 +156,7 @@ public struct CollectorApp: Sendable {
         // Services stop in reverse order: readiness first, then HTTP intake, then the
         // cluster watchers, then delivery drains.
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            throw StartError.listen(error, server: config.server) ?? error
-        }
+        try await group.run()
         await outbox.close()
         await BlockingThread.run(name: "cano-stop-dispatch") { dispatcher.stop() }
         for destination in supervisor.readyDestinations.values {
@@ -173,6 +169,21 @@ public struct CollectorApp: Sendable {
             logger.error("plugin stuck in a call at shutdown; exiting without destroying it (its delivery stays queued)", metadata: metadata)
         }
         logger.info("cano-collector stopped")
+    }
+}
+
+/// The HTTP server, whose failure to bind `server.host:server.port` is thrown as a
+/// ``StartError`` naming them: only this service binds, so no other error is read as one.
+struct NamingBindFailures<App: Service>: Service {
+    let app: App
+    let server: ServerConfig
+
+    func run() async throws {
+        do {
+            try await app.run()
+        } catch {
+            throw StartError(bindFailure: error, server: server) ?? error
+        }
     }
 }
 

@@ -3,15 +3,15 @@ import NIOCore
 
 /// Why the collector could not start, naming the config key and the system's reason.
 ///
-/// Why a type of its own: what Foundation and NIO throw names neither the path or address
+/// Why a type of its own: what Foundation and NIO throw names neither the path nor the address,
 /// nor the key that chose it: "bind(descriptor:ptr:bytes:): Address already in use
 /// (errno: 98)", or a Cocoa error dump for a data directory that cannot be created.
 public struct StartError: Error, CustomStringConvertible {
     public let description: String
 
-    /// For `error` when it is a failure to bind `server`'s address (`EADDRINUSE`,
-    /// `EADDRNOTAVAIL`); nil for any other error.
-    public static func listen(_ error: any Error, server: ServerConfig) -> StartError? {
+    /// The error for `error`, thrown by the HTTP server, when it is a failure to bind
+    /// `server`'s address (`EADDRINUSE`, `EADDRNOTAVAIL`); nil for any other error.
+    public init?(bindFailure error: any Error, server: ServerConfig) {
         guard let io = error as? IOError else { return nil }
         let reason: String
         switch io.errnoCode {
@@ -19,7 +19,11 @@ public struct StartError: Error, CustomStringConvertible {
         case EADDRNOTAVAIL: reason = "the host is not an address of this machine"
         default: return nil
         }
-        return StartError(description: "cannot listen on \(server.host):\(server.port) (server.host, server.port): \(reason)")
+        description = "cannot listen on \(server.host):\(server.port) (server.host, server.port): \(reason)"
+    }
+
+    private init(description: String) {
+        self.description = description
     }
 
     /// For `error`, thrown while creating the data directory `path` (`data_dir`).

@@ -45,14 +45,15 @@ public struct Diagnosis: Sendable, Equatable {
 /// ```yaml
 /// diagnosis:
 ///   enabled: true     # the default
-///   timeout: 1s       # time to read the pod, its events and node, per Issue
+///   timeout: 1s       # time to read the pod, its events and node (and Prometheus), per Issue
 ///   llm: {...}        # optional, see LLMConfig
 /// ```
 public struct DiagnosisConfig: Sendable, Equatable {
     /// Off: Issues go to the outbox without a diagnosis.
     public var enabled = true
-    /// How long the stage may spend reading the cluster for one Issue; on expiry the
-    /// rules run on what the Issue and its enrichments already hold.
+    /// How long the stage may spend reading the cluster, and Prometheus for OOM kills, for
+    /// one Issue; on expiry the rules run on what the Issue and its enrichments already
+    /// hold. Prometheus gets what the cluster reads left, less a margin (``DiagnosisStage``).
     public var timeout: Duration = .seconds(1)
     /// The optional LLM analysis; nil (the default) sends nothing anywhere.
     public var llm: LLMConfig?

@@ -113,8 +113,8 @@ public final class DiagnosisStage: IssueSink {
         let gatherer = self.gatherer
         guard gatherer.canRead(issue) else { return DiagnosisFacts(issue: issue) }
         let deadline = ContinuousClock.now + config.timeout
-        // A tenth of the timeout (at most 100 ms) to hand back the facts before the deadline.
-        let prometheusDeadline = deadline - min(config.timeout / 10, .milliseconds(100))
+        // A fifth of the timeout (at most 250 ms) to hand the facts back before the deadline.
+        let prometheusDeadline = deadline - min(config.timeout / 5, .milliseconds(250))
         let limiter = self.limiter
         if await limiter.acquire(until: deadline),
            let gathered = await DeadlineRunner.run(until: deadline, {

@@ -32,29 +32,36 @@ struct FactGatherer: Sendable {
     /// stage drops everything gathered after its deadline.
     func gather(_ issue: Issue, prometheusDeadline: ContinuousClock.Instant) -> DiagnosisFacts {
         var facts = readCluster(issue)
-        if let prometheus, facts.isOOMKill, let target = KubeTarget.of(issue), target.kind == "Pod" || facts.pod != nil {
-            let pod = facts.pod.map(PodLookup.name) ?? target.name
-            let namespace = facts.pod.flatMap(PodLookup.namespace) ?? target.namespace ?? ""
-            let query = ContainerQueries.memoryWorkingSet(namespace: namespace, pod: pod, container: facts.containerName)
-            func timeLeft() throws(PrometheusError) -> Duration {
-                let left = prometheusDeadline - .now
-                guard left >= .milliseconds(10) else { throw PrometheusError("no time left within diagnosis.timeout") }
-                return left
+        guard let prometheus, facts.isOOMKill, let target = KubeTarget.of(issue), target.kind == "Pod" || facts.pod != nil else { return facts }
+        let pod = facts.pod.map(PodLookup.name) ?? target.name
+        let namespace = facts.pod.flatMap(PodLookup.namespace) ?? target.namespace ?? ""
+        /// Runs `query` with the time left, or returns nil: a warning and the error counter
+        /// when Prometheus answered nothing usable; only a debug line when the cluster reads
+        /// took the whole time (the stage counts that as its timeout).
+        func ask(_ what: String, _ query: () throws(PrometheusError) -> [Series]?) -> [Series]? {
+            guard prometheusDeadline - .now >= .milliseconds(10) else {
+                logger.debug("diagnosis: no time left within diagnosis.timeout for Prometheus", metadata: ["fingerprint": .string(issue.fingerprint)])
+                return nil
             }
-            do throws(PrometheusError) {
-                let series = try prometheus.queryRange(query, end: Date(), step: .seconds(15), timeout: try timeLeft()).filter { !$0.points.isEmpty }
-                if series.isEmpty { throw PrometheusError("no samples of container_memory_working_set_bytes for \(namespace)/\(pod)") }
-                let mine = series.first { $0.labels["container"] == facts.containerName }
-                facts.memory = (mine ?? series.first)?.points
-                if facts.containerSpec == nil {
-                    let limit = ContainerQueries.resource("limits", "memory", namespace: namespace, pod: pod, container: facts.containerName)
-                    facts.memoryLimit = try prometheus.queryRange(limit, end: Date(), step: .seconds(60), timeout: try timeLeft()).first?.points.last?.value
-                }
-            } catch {
+            do throws(PrometheusError) { return try query() } catch {
                 metrics.increment("cano_diagnosis_prometheus_errors_total")
-                logger.warning("diagnosis: Prometheus gave no memory history; diagnosing without it", metadata: [
+                logger.warning("diagnosis: Prometheus gave no \(what); diagnosing without it", metadata: [
                     "fingerprint": .string(issue.fingerprint), "reason": .string(error.message)])
+                return nil
             }
+        }
+        let memory = ContainerQueries.memoryWorkingSet(namespace: namespace, pod: pod, container: facts.containerName)
+        guard let series = ask("memory history", { () throws(PrometheusError) in
+            let series = try prometheus.queryRange(memory, end: Date(), step: .seconds(15), timeout: prometheusDeadline - .now).filter { !$0.points.isEmpty }
+            if series.isEmpty { throw PrometheusError("no samples of container_memory_working_set_bytes for \(namespace)/\(pod)") }
+            return series
+        }) else { return facts }
+        facts.memory = (series.first { $0.labels["container"] == facts.containerName } ?? series.first)?.points
+        if facts.containerSpec == nil {
+            let limit = ContainerQueries.resource("limits", "memory", namespace: namespace, pod: pod, container: facts.containerName)
+            facts.memoryLimit = ask("memory limit", { () throws(PrometheusError) in
+                try prometheus.queryRange(limit, end: Date(), step: .seconds(60), timeout: prometheusDeadline - .now)
+            })?.first?.points.last?.value
         }
         return facts
     }

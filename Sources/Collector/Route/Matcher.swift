@@ -14,7 +14,8 @@ import CanoSDK
 /// A missing field or label is the empty string, as in Alertmanager (so `team=""` matches
 /// an Issue without a `team` label, and `team!=""` requires one).
 ///
-/// Regexes are compiled once, here, as Alertmanager compiles them: `^(?:value)$`, searched
+/// Regexes are compiled once, here, as Alertmanager compiles them (unless the value is only
+/// plain alternatives, answered by ``LiteralAlternatives`` without one): `^(?:value)$`, searched
 /// rather than whole-matched (so a value such as `a)|(b` behaves as it does there), with
 /// RE2's dialect enforced by ``RE2Dialect``. A matcher whose regex does not compile cannot
 /// be built, so no evaluator has to guess what such a matcher means.
