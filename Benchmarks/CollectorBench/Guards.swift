@@ -35,7 +35,13 @@ let regressionGuards: [String: [Guard]] = [
     // sit close: a host linked without its order file reads 46 and fails it. One built
     // without build-release.sh's flags reads about 44 and passes; the packaging test
     // test_startup_order.py catches that one.
-    "memory": [Guard(figure: "memory.idle_rss_mib", bound: 45, atMost: true, reference: "40.8-41.6 MiB measured on 2026-12-03; goal 25 MiB")],
+    //
+    // The same with the Kubernetes sources and leader election (the Helm chart's
+    // configuration, 300 pods): 43.8-45.0 MiB; the host of 1659c55, before their start-up
+    // was laid out and the kubeconfig read without Yams' regex resolver, reads 47.4-48.2.
+    "memory": [Guard(figure: "memory.idle_rss_mib", bound: 45, atMost: true, reference: "40.8-41.6 MiB measured on 2026-12-03; goal 25 MiB"),
+               Guard(figure: "memory.idle_rss_kubernetes_mib", bound: 47, atMost: true,
+                     reference: "43.8-45.0 MiB measured on 2026-12-03, 47.4-48.2 before the sources' layout")],
     // Durable ingest against Alertmanager at batches of 50: 0.13-0.23 in CI smoke runs
     // alongside the test suite (goal 1.0). Smoke runs send 10 requests per sender, so the
     // bound leaves room for a slow disk's fsync.

@@ -20,13 +20,19 @@ final class Rig: @unchecked Sendable {
     let webhookLatencies: Locked<[Int64]>
     static let slackToken = "xoxb-bench-token"
 
-    /// The fake Kubernetes API server, when the rig enriches with pod logs.
+    /// The fake Kubernetes API server, when the rig enriches with pod logs or runs the
+    /// Kubernetes sources.
     let kube: FakeKubeAPIServer?
+    /// Whether alerts are enriched with the pod logs of ``enrichedPod``.
+    let podLogs: Bool
     /// The pod every enriched alert names; the fake API server holds it and its log.
     static let enrichedPod = "worker-enriched"
 
     /// `slackPacing`: the plugin's `pace_per_channel` (0 = off). `podLogs`: enrich alerts
     /// with the pod's log from the fake API server (otherwise enrichment is disabled).
+    /// `chartPods` > 0: instead, the Kubernetes sources as the Helm chart runs them (leader
+    /// election on, the default workflows) against the fake API server holding that many
+    /// pods from the fixtures, one in a hundred crash-looping.
     /// `storage`: a top-level `storage:` block (empty: SQLite in data_dir); `replicas`
     /// collectors run that same config (more than one needs a shared store). `sink`: alerts
     /// no route takes (no `bench_dest` label) go to the ingest scenario's `file` destination.
@@ -34,7 +40,7 @@ final class Rig: @unchecked Sendable {
     /// guard); off, every alert is its own notification, which is what the latency and
     /// throughput scenarios measure (every bench webhook carries the same `groupKey`).
     init(slackPacing: Int, enforceSlackRate: Bool, podLogs: Bool = false, storage: String = "", replicas: Int = 1, sink: Bool = false,
-         grouping: Bool = false) async throws {
+         grouping: Bool = false, chartPods: Int = 0) async throws {
         let latencies = Locked<[Int64]>([])
         webhookLatencies = latencies
         let receiver = try await CaptureServer.start { request in
@@ -48,9 +54,23 @@ final class Rig: @unchecked Sendable {
         self.slack = slack
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cano-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.podLogs = podLogs
         var enrichment = "enrichment: {enabled: false}"
-        if podLogs {
-            let token = "bench-kube-token"
+        let kubeconfigPath = directory.appendingPathComponent("kubeconfig").path
+        let token = "bench-kube-token"
+        if chartPods > 0 {
+            let server = try await FakeKubeAPIServer.start(tokens: [token])
+            kube = server
+            let healthy = try Fixtures.load("pods/pod-running-healthy-managedfields.json")
+            let crash = try Fixtures.load("pods/pod-crashloopbackoff-managedfields.json")
+            for i in 0..<chartPods {
+                server.cluster.apply("pods", (i % 100 == 0 ? crash : healthy).removing("metadata.resourceVersion")
+                    .setting("metadata.namespace", to: .string("ns-\(i % 20)")).setting("metadata.name", to: .string("app-\(i)"))
+                    .setting("metadata.uid", to: .string(UUID().uuidString.lowercased())))
+            }
+            try server.kubeconfig(token: token, namespace: "bench").write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
+            enrichment = #"kubernetes: {enabled: true, kubeconfig: "\#(kubeconfigPath)", leader_election: {enabled: true}}"#
+        } else if podLogs {
             let server = try await FakeKubeAPIServer.start(tokens: [token])
             kube = server
             let pod = try Fixtures.load("pods/pod-crashloopbackoff-managedfields.json")
@@ -61,10 +81,9 @@ final class Rig: @unchecked Sendable {
             server.cluster.setLog(namespace: "bench", pod: Self.enrichedPod, (0..<200).map {
                 "2026-11-26T10:00:\(String(format: "%02d", $0 % 60))Z ERROR worker: payment batch \($0) failed: connection refused (db-primary:5432), retrying"
             }.joined(separator: "\n"))
-            let kubeconfig = server.kubeconfig(token: token, namespace: "bench")
-            try kubeconfig.write(to: directory.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+            try server.kubeconfig(token: token, namespace: "bench").write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
             enrichment = """
-                kubernetes: {enabled: true, kubeconfig: "\(directory.appendingPathComponent("kubeconfig").path)", leader_election: {enabled: false}}
+                kubernetes: {enabled: true, kubeconfig: "\(kubeconfigPath)", leader_election: {enabled: false}}
                 enrichment:
                   default_workflows: false
                   workflows:
@@ -132,7 +151,7 @@ final class Rig: @unchecked Sendable {
     }
 
     func latencyRun(dest: String, rate: Int, count: Int, tag: String) async throws -> LatencyRun {
-        let enriched = kube != nil
+        let enriched = podLogs
         webhookLatencies.withLock { $0.removeAll() }
         let since = ContinuousClock.now
         let startsAt = RFC3339.format(Date())

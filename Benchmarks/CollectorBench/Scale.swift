@@ -17,6 +17,8 @@ struct Scale: Sendable {
     var stormFingerprints: Int
     var sustainedRate = 100
     var sustainedSeconds: Int
+    /// Pods in the fake API server for the memory scenario's Helm chart configuration.
+    var memoryChartPods = 300
     var kubePods: Int
     var kubeEvents: Int
     var pluginCalls: Int

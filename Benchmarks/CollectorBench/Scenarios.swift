@@ -277,18 +277,29 @@ func memoryScenario(_ scale: Scale) async throws -> Section {
     let cpu = ProcessStats.cpuSeconds(pid: pid) - cpu0
     let after = ProcessStats.memory(pid: pid)
     await rig.stop()
+
+    // The Helm chart's configuration: the same host and plugins with the Kubernetes sources.
+    let chart = try await Rig(slackPacing: 0, enforceSlackRate: false, chartPods: scale.memoryChartPods)
+    defer { Task { await chart.stop() } }
+    try await Task.sleep(for: .seconds(2))  // the initial sync and start-up allocations settle (bounded)
+    let chartIdle = ProcessStats.memory(pid: chart.collector.pid)
+    await chart.stop()
+
     section.figures = [
         "memory.idle_rss_mib": mib(idle.rss), "memory.sustained_rss_mib": mib(after.rss), "memory.sustained_peak_rss_mib": mib(after.peak),
         "memory.sustained_cpu_percent": cpu / seconds(load.elapsed) * 100, "memory.cpu_us_per_alert": cpu / Double(count) * 1e6,
         "memory.sustained_p99_ms": summary.p99,
         "memory.idle_rss_anon_mib": mib(idle.anon), "memory.idle_rss_file_mib": mib(idle.file),
         "memory.sustained_rss_anon_mib": mib(after.anon), "memory.sustained_rss_file_mib": mib(after.file),
+        "memory.idle_rss_kubernetes_mib": mib(chartIdle.rss),
     ]
     section.headers = ["state", "RSS MiB", "of which anonymous MiB", "of which file-backed MiB", "peak RSS MiB", "CPU"]
     section.rows = [
         ["idle: host + Webhook and Slack plugins loaded, 2 destinations", f1(mib(idle.rss)), f1(mib(idle.anon)), f1(mib(idle.file)), f1(mib(idle.peak)), "—"],
         ["after \(scale.sustainedRate) alerts/s for \(scale.sustainedSeconds) s (webhook)", f1(mib(after.rss)), f1(mib(after.anon)), f1(mib(after.file)), f1(mib(after.peak)),
          "\(f1(cpu / seconds(load.elapsed) * 100))% of one core, \(f0(cpu / Double(count) * 1e6)) µs per alert"],
+        ["idle, the Helm chart's configuration: the same with the Kubernetes sources and leader election, \(scale.memoryChartPods) pods",
+         f1(mib(chartIdle.rss)), f1(mib(chartIdle.anon)), f1(mib(chartIdle.file)), f1(mib(chartIdle.peak)), "—"],
     ]
     section.notes = [
         "RSS is VmRSS of the cano-collector process (/proc/PID/status), split into RssAnon (heap, stacks: private to the process) and RssFile (pages of the binary and shared libraries mapped from disk: shared with other processes using the same files, and reclaimable under memory pressure); CPU is utime+stime (/proc/PID/stat) over the sustained run, which includes intake, the durable commit and delivery through the Webhook plugin. p99 during it: \(f1(summary.p99)) ms.",
