@@ -151,15 +151,7 @@ trace_run "$work/config.yaml" "$work/ran-alertmanager" fire_and_resolve
 # 2. The Kubernetes sources, against the fake API server seeded from the fixtures.
 kube_ready() { [[ -s $work/kube/port ]] && kill -0 "$kube_pid"; }
 wait_log=$work/kube/log wait_for "the fake API server" kube_ready
-cat > "$work/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "https://127.0.0.1:$(cat "$work/kube/port")", certificate-authority: "$work/kube/ca.pem"}}]
-users: [{name: bench, user: {token: bench-token}}]
-contexts: [{name: fake, context: {cluster: fake, user: bench, namespace: default}}]
-current-context: fake
-EOF
-{ cat "$work/config.yaml"; echo "kubernetes: {enabled: true, kubeconfig: \"$work/kubeconfig\", leader_election: {enabled: true}}"; } > "$work/config-kube.yaml"
+{ cat "$work/config.yaml"; echo "kubernetes: {enabled: true, kubeconfig: \"$work/kube/kubeconfig\", leader_election: {enabled: true}}"; } > "$work/config-kube.yaml"
 # Every event sent again as a new Warning, every pod updated, and a crash-looping pod:
 # Issues from the watches, enriched and delivered (more than before the storm: the initial
 # sync may have raised some already).

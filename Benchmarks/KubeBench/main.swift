@@ -45,7 +45,8 @@ func secondsOf(_ d: Duration) -> Double { Double(d.components.seconds) + Double(
 // MARK: serve (child process)
 
 func serve(directory: String, pods: Int, events: Int) async throws {
-    let server = try await FakeKubeAPIServer.start(tokens: ["bench-token"])
+    let token = "bench-token"
+    let server = try await FakeKubeAPIServer.start(tokens: [token])
     let cluster = server.cluster
     let healthy = try Fixtures.load("pods/pod-running-healthy-managedfields.json")
     let crash = try Fixtures.load("pods/pod-crashloopbackoff-managedfields.json")
@@ -63,6 +64,9 @@ func serve(directory: String, pods: Int, events: Int) async throws {
             .setting("metadata.name", to: .string("ev-\(i)")).setting("metadata.uid", to: .string(UUID().uuidString.lowercased())))
     }
     try server.certificates.caPEM.write(toFile: directory + "/ca.pem", atomically: true, encoding: .utf8)
+    // For a collector run against it (scripts/startup-order.sh); the port file comes last:
+    // its presence says the rest is written.
+    try server.kubeconfig(token: token, namespace: "default").write(toFile: directory + "/kubeconfig", atomically: true, encoding: .utf8)
     try String(server.port).write(toFile: directory + "/port", atomically: true, encoding: .utf8)
     // Commands on stdin: "churn N" re-sends N events as new Warning events and touches
     // every pod (a resync storm), then a sentinel the collector waits for.

@@ -56,20 +56,8 @@ public final class AlertmanagerProcess: @unchecked Sendable {
             process.standardOutput = log
             process.standardError = log
             try Subprocess.start(process)
-            let ready = await BlockingThread.run(name: "test-wait-alertmanager") { () -> Bool in
-                let client = HTTPClient()
-                let deadline = Date().addingTimeInterval(20)
-                // Its own log must say it listens there: another Alertmanager that took the
-                // port would answer /-/ready too.
-                let listening = "address=127.0.0.1:\(port)\n"
-                while Date() < deadline {
-                    if let r = try? client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/-/ready", timeout: .seconds(1))), r.status == 200,
-                       (try? String(contentsOf: logURL, encoding: .utf8))?.contains(listening) == true { return true }
-                    guard process.isRunning else { break }
-                    usleep(50_000)  // start-up poll, bounded by the deadline above
-                }
-                return false
-            }
+            let ready = await becomesReady(process, readyURL: "http://127.0.0.1:\(port)/-/ready", log: logURL,
+                                           listening: "address=127.0.0.1:\(port)\n", timeout: 20)
             if ready { return .started((port, process, log)) }
             if process.isRunning {
                 await BlockingThread.run(name: "test-stop-alertmanager") {

@@ -69,23 +69,11 @@ public final class CollectorProcess: @unchecked Sendable {
         }
     }
 
-    /// Whether, within `timeout` (seconds) and while `process` runs, `/readyz` on `port`
-    /// answers 200 and `process` says in its log (`output`) that it listens there: another
-    /// collector that took the port answers `/readyz` too. The server's "listening" line is
-    /// at info, so `logLevel` must be info or lower. The poll runs on a thread of its own.
+    /// ``becomesReady(_:readyURL:log:listening:timeout:)`` for the collector: `/readyz`, and
+    /// Hummingbird's "listening on" line, which is at info, so `logLevel` must be info or lower.
     private static func becomesReady(port: Int, process: ChildProcess, output: URL, timeout: TimeInterval) async -> Bool {
-        await BlockingThread.run(name: "test-wait-ready") { () -> Bool in
-            let client = HTTPClient()
-            let deadline = Date().addingTimeInterval(timeout)
-            let listening = "listening on 127.0.0.1:\(port)\""
-            while Date() < deadline {
-                if let r = try? client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/readyz", timeout: .seconds(1))), r.status == 200,
-                   (try? String(contentsOf: output, encoding: .utf8))?.contains(listening) == true { return true }
-                guard process.isRunning else { break }
-                usleep(20_000)  // bounded start-up poll
-            }
-            return false
-        }
+        await TestSupport.becomesReady(process, readyURL: "http://127.0.0.1:\(port)/readyz", log: output,
+                                       listening: "listening on 127.0.0.1:\(port)\"", timeout: timeout)
     }
 
     /// Posts a webhook body to `/api/alerts`.

@@ -1,3 +1,4 @@
+import CanoSDK
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -44,6 +45,24 @@ public func withFreeLoopbackPort<Value>(
         if case .started(let value) = try await start(try freeLoopbackPort()) { return value }
     }
     throw TestTimeout(what: "\(what) to listen: every port tried (\(attempts)) was taken")
+}
+
+/// Whether, within `timeout` (seconds) and while `process` runs, `readyURL` answers 200
+/// and the process's own log (`log`) holds `listening`, its line for the address it bound:
+/// another server that took the port would answer `readyURL` too. Polls on a thread of its
+/// own, so Swift's cooperative pool (and the doubles on it) keeps running.
+public func becomesReady(_ process: ChildProcess, readyURL: String, log: URL, listening: String, timeout: TimeInterval) async -> Bool {
+    await BlockingThread.run(name: "test-wait-ready") { () -> Bool in
+        let client = HTTPClient()
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let r = try? client.send(HTTPRequest(url: readyURL, timeout: .seconds(1))), r.status == 200,
+               (try? String(contentsOf: log, encoding: .utf8))?.contains(listening) == true { return true }
+            guard process.isRunning else { break }
+            usleep(20_000)  // bounded start-up poll
+        }
+        return false
+    }
 }
 
 /// Whether a server process's log says it could not bind its port: Go's "bind: address

@@ -38,7 +38,7 @@ struct FactGatherer: Sendable {
         /// Runs `query` with the time left, or returns nil: a warning and the error counter
         /// when Prometheus answered nothing usable; only a debug line when the cluster reads
         /// took the whole time (the stage counts that as its timeout).
-        func ask(_ what: String, _ query: () throws(PrometheusError) -> [Series]?) -> [Series]? {
+        func ask(_ what: String, _ query: () throws(PrometheusError) -> [Series]) -> [Series]? {
             guard prometheusDeadline - .now >= .milliseconds(10) else {
                 logger.debug("diagnosis: no time left within diagnosis.timeout for Prometheus", metadata: ["fingerprint": .string(issue.fingerprint)])
                 return nil
