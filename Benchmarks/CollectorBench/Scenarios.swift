@@ -14,9 +14,12 @@ let ingestSinkDestination = #"- {name: sink, type: file, config: {path: "{{dir}}
 
 /// `alerts / batch` batches of `batch` distinct crash-loop alerts (keys `<tag><batch>-<b>-<i>`).
 func ingestBatches(batch: Int, alerts: Int, tag: String = "i", startsAt: String) -> [[BenchAlert]] {
-    (0..<(alerts / batch)).map { b in
-        (0..<batch).map { i in AlertBodies.crashLoop("\(tag)\(batch)-\(b)-\(i)", namespace: "ns-\(i % 20)", startsAt: startsAt) }
-    }
+    (0..<(alerts / batch)).map { ingestBatch(batch: batch, index: $0, tag: tag, startsAt: startsAt) }
+}
+
+/// Batch number `index` of `ingestBatches`.
+func ingestBatch(batch: Int, index b: Int, tag: String, startsAt: String) -> [BenchAlert] {
+    (0..<batch).map { i in AlertBodies.crashLoop("\(tag)\(batch)-\(b)-\(i)", namespace: "ns-\(i % 20)", startsAt: startsAt) }
 }
 
 /// One closed-loop ingest run at one batch size.
@@ -39,6 +42,21 @@ func ingestRun(_ who: String, urls: [String], bodies: [[UInt8]], batch: Int, sca
         throw BenchFailure("\(who), batches of \(batch): \(run.ok) of \(run.requests) requests answered 200 (statuses \(run.statuses), transport errors \(run.transportErrors))")
     }
     return IngestRun(load: run, batch: batch, msPerRequest: seconds(run.elapsed) * 1000 / Double(run.ok) * Double(scale.ingestSenders))
+}
+
+/// Response times under load: `seconds` of requests of `batch` new alerts each, open loop at
+/// `alertsPerSecond` (half of what `who` sustained closed loop), from `scale.ingestSenders`
+/// keep-alive connections; fails unless every request was answered 200. `body(i)` builds
+/// request `i` when it is due.
+func halfLoadRun(_ who: String, url: String, batch: Int, alertsPerSecond: Double, scale: Scale,
+                 body: @escaping @Sendable (Int) -> [UInt8]) async throws -> LoadResult {
+    let rate = alertsPerSecond / Double(batch)
+    let count = max(1, Int(rate * Double(scale.halfLoadSeconds)))
+    let run = await openLoop(urls: [url], count: count, rate: rate, senders: scale.ingestSenders) { i, _ in body(i) }
+    guard run.ok == run.requests, run.ok > 0 else {
+        throw BenchFailure("\(who), batches of \(batch) at \(f0(alertsPerSecond)) alerts/s: \(run.ok) of \(run.requests) requests answered 200 (statuses \(run.statuses), transport errors \(run.transportErrors))")
+    }
+    return run
 }
 
 /// Checks that every accepted alert is in the outbox: `cano_deliveries_queued_total` for
@@ -76,17 +94,31 @@ func ingestScenario(_ scale: Scale) async throws -> Section {
     defer { am.stop() }
     let startsAt = RFC3339.format(Date())
     var acceptedTotal = 0
-    section.headers = ["batch", "alerts sent", "cano-collector alerts/s", "Alertmanager alerts/s", "ratio", "cano p/req ms", "AM p/req ms"]
+    section.headers = ["batch", "alerts sent", "cano-collector alerts/s", "Alertmanager alerts/s", "ratio", "cano p/req ms", "AM p/req ms",
+                       "cano p50 / p99 ms at half load (requests)", "AM p50 / p99 ms at half load (requests)"]
+    let canoURL = "http://127.0.0.1:\(collector.port)/api/alerts", amURL = "http://127.0.0.1:\(am.port)/api/v2/alerts"
     for (batch, alerts) in scale.ingestAlerts {
         let batches = ingestBatches(batch: batch, alerts: alerts, startsAt: startsAt)
-        let cano = try await ingestRun("cano-collector", urls: ["http://127.0.0.1:\(collector.port)/api/alerts"], bodies: batches.map(AlertBodies.webhook), batch: batch, scale: scale)
-        let amRun = try await ingestRun("Alertmanager", urls: ["http://127.0.0.1:\(am.port)/api/v2/alerts"], bodies: batches.map(AlertBodies.apiV2), batch: batch, scale: scale)
-        acceptedTotal += cano.alerts
+        let cano = try await ingestRun("cano-collector", urls: [canoURL], bodies: batches.map(AlertBodies.webhook), batch: batch, scale: scale)
+        let amRun = try await ingestRun("Alertmanager", urls: [amURL], bodies: batches.map(AlertBodies.apiV2), batch: batch, scale: scale)
+        // Latency under load: each tool at half the rate it sustained above, new alerts.
+        let canoHalf = try await halfLoadRun("cano-collector", url: canoURL, batch: batch, alertsPerSecond: cano.alertsPerSecond / 2, scale: scale) {
+            AlertBodies.webhook(ingestBatch(batch: batch, index: $0, tag: "h", startsAt: startsAt))
+        }
+        let amHalf = try await halfLoadRun("Alertmanager", url: amURL, batch: batch, alertsPerSecond: amRun.alertsPerSecond / 2, scale: scale) {
+            AlertBodies.apiV2(ingestBatch(batch: batch, index: $0, tag: "h", startsAt: startsAt))
+        }
+        acceptedTotal += cano.alerts + canoHalf.ok * batch
+        let canoLatency = LatencySummary(nanos: canoHalf.responseNanos), amLatency = LatencySummary(nanos: amHalf.responseNanos)
         section.figures["ingest.cano.batch\(batch).alerts_per_s"] = cano.alertsPerSecond
         section.figures["ingest.alertmanager.batch\(batch).alerts_per_s"] = amRun.alertsPerSecond
         section.figures["ingest.ratio.batch\(batch)"] = cano.alertsPerSecond / amRun.alertsPerSecond
+        section.figures["ingest.cano.batch\(batch).half_load_p99_ms"] = canoLatency.p99
+        section.figures["ingest.alertmanager.batch\(batch).half_load_p99_ms"] = amLatency.p99
         section.rows.append([String(batch), "\(cano.alerts) / \(amRun.alerts)", f0(cano.alertsPerSecond), f0(amRun.alertsPerSecond),
-                             f2(cano.alertsPerSecond / amRun.alertsPerSecond), f2(cano.msPerRequest), f2(amRun.msPerRequest)])
+                             f2(cano.alertsPerSecond / amRun.alertsPerSecond), f2(cano.msPerRequest), f2(amRun.msPerRequest),
+                             "\(f2(canoLatency.p50)) / \(f2(canoLatency.p99)) (\(canoLatency.count))",
+                             "\(f2(amLatency.p50)) / \(f2(amLatency.p99)) (\(amLatency.count))"])
     }
     // Every accepted alert is in the outbox: the queued counter says so.
     let queued = try checkQueued([collector], destination: "sink", expected: acceptedTotal)
@@ -95,6 +127,7 @@ func ingestScenario(_ scale: Scale) async throws -> Section {
         "cano-collector answers 200 only after the group commit (SQLite WAL, synchronous=FULL: fsync per commit); it delivers to a `file` destination meanwhile. cano_deliveries_queued_total matched every accepted alert (\(f0(queued))).",
         "Alertmanager (\(Machine.run(["prometheus-alertmanager", "--version"]).split(separator: "\n").first ?? "")) keeps alerts in memory and snapshots them to disk every 15 minutes: its 200 is not durable. group_wait 10m, so it only ingests during the run.",
         "`p/req ms` is the mean time per request seen by one sender (elapsed × senders / requests).",
+        "Half load: then, for \(scale.halfLoadSeconds) s, each tool gets new alerts in the same batches, open loop (each request due at its slot whatever the previous ones took) at half the alerts/s it sustained above, from the same senders. The response time of each 200 counts from the moment the request was due, so a request held behind a slow one counts its wait too.",
     ]
     return section
 }

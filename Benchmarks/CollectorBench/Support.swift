@@ -98,15 +98,24 @@ struct LoadResult: Sendable {
     var statuses: [Int: Int] = [:]
     var transportErrors = 0
     var elapsed: Duration = .zero
+    /// Response time of each request answered 200, in nanoseconds: from the moment it was
+    /// due (an open loop's slot, so a request held behind a slow one counts its wait too:
+    /// no coordinated omission) or, in a closed loop, from the moment it was sent.
+    var responseNanos: [Int64] = []
 
-    /// POSTs one JSON body and counts the outcome.
-    mutating func post(_ client: HTTPClient, url: String, body: [UInt8]) {
+    /// POSTs one JSON body and counts the outcome; `due` is when the request was due (now
+    /// when nil).
+    mutating func post(_ client: HTTPClient, url: String, body: [UInt8], due: ContinuousClock.Instant? = nil) {
         requests += 1
+        let from = due ?? .now
         do {
             let r = try client.send(HTTPRequest(method: "POST", url: url, headers: [HTTPHeader(name: "Content-Type", value: "application/json")],
                                                 body: body, timeout: .seconds(30)))
             statuses[r.status, default: 0] += 1
-            if r.status == 200 { ok += 1 }
+            if r.status == 200 {
+                ok += 1
+                responseNanos.append(nowNanos() - nowNanos(from))
+            }
         } catch { transportErrors += 1 }
     }
 
@@ -116,6 +125,7 @@ struct LoadResult: Sendable {
         ok += other.ok
         transportErrors += other.transportErrors
         statuses.merge(other.statuses, uniquingKeysWith: +)
+        responseNanos += other.responseNanos
     }
 }
 
@@ -165,8 +175,9 @@ func openLoop(urls: [String], count: Int, rate: Double, senders: Int, body: @esc
                 return taken
             }
             guard i < count else { break }
-            sleepThread(until: start + interval * i)
-            own.post(client, url: urls[i % urls.count], body: body(i, nowNanos()))
+            let due = start + interval * i
+            sleepThread(until: due)
+            own.post(client, url: urls[i % urls.count], body: body(i, nowNanos()), due: due)
         }
         result.withLock { $0.add(own) }
     }
