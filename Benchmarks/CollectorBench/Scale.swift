@@ -9,9 +9,6 @@ struct Scale: Sendable {
     var ingestAlerts: [(batch: Int, alerts: Int)]
     var ingestSenders = 8
     var ingestTimeLimit: Duration
-    /// Seconds of the ingest scenario's half-load run per batch size and tool (latency under
-    /// load: half the rate each sustained, open loop).
-    var halfLoadSeconds = 10
     /// (alerts/s, seconds) per latency run. The shared-store scenario runs the 100/s one once
     /// per store configuration.
     var latencyRuns: [(rate: Int, seconds: Int)]
@@ -44,7 +41,7 @@ struct Scale: Sendable {
     }()
 
     static let smoke = Scale(
-        mode: "smoke", ingestAlerts: [(1, 40), (50, 500), (500, 1_000)], ingestSenders: 4, ingestTimeLimit: .seconds(10), halfLoadSeconds: 1,
+        mode: "smoke", ingestAlerts: [(1, 40), (50, 500), (500, 1_000)], ingestSenders: 4, ingestTimeLimit: .seconds(10),
         latencyRuns: [(10, 1), (100, 1), (1000, 1)], stormAlerts: 60, stormSeconds: 2, stormFingerprints: 3,
         sustainedSeconds: 2, kubePods: 200, kubeEvents: 1_000, pluginCalls: 10_000, kafkaIssues: 20)
 }

@@ -14,12 +14,9 @@ let ingestSinkDestination = #"- {name: sink, type: file, config: {path: "{{dir}}
 
 /// `alerts / batch` batches of `batch` distinct crash-loop alerts (keys `<tag><batch>-<b>-<i>`).
 func ingestBatches(batch: Int, alerts: Int, tag: String = "i", startsAt: String) -> [[BenchAlert]] {
-    (0..<(alerts / batch)).map { ingestBatch(batch: batch, index: $0, tag: tag, startsAt: startsAt) }
-}
-
-/// Batch number `index` of `ingestBatches`.
-func ingestBatch(batch: Int, index b: Int, tag: String, startsAt: String) -> [BenchAlert] {
-    (0..<batch).map { i in AlertBodies.crashLoop("\(tag)\(batch)-\(b)-\(i)", namespace: "ns-\(i % 20)", startsAt: startsAt) }
+    (0..<(alerts / batch)).map { b in
+        (0..<batch).map { i in AlertBodies.crashLoop("\(tag)\(batch)-\(b)-\(i)", namespace: "ns-\(i % 20)", startsAt: startsAt) }
+    }
 }
 
 /// One closed-loop ingest run at one batch size.
@@ -31,28 +28,33 @@ struct IngestRun {
     var alertsPerSecond: Double { Double(alerts) / seconds(load.elapsed) }
     /// The mean time per request seen by one sender (elapsed × senders / requests).
     var msPerRequest: Double
+    /// CPU time (user + system) the target processes used during the run, in microseconds
+    /// per alert answered 200.
+    var cpuMicrosPerAlert: Double
 }
 
 /// Sends `bodies` (batches of `batch` alerts) closed loop from `scale.ingestSenders` keep-alive
 /// connections, round-robin over `urls`, for at most `scale.ingestTimeLimit`; fails unless
-/// every request was answered 200. `who` names the target in the failure.
-func ingestRun(_ who: String, urls: [String], bodies: [[UInt8]], batch: Int, scale: Scale) async throws -> IngestRun {
+/// every request was answered 200. `who` names the target in the failure; `pids` are its
+/// processes, whose CPU time is read before and after.
+func ingestRun(_ who: String, urls: [String], pids: [Int32], bodies: [[UInt8]], batch: Int, scale: Scale) async throws -> IngestRun {
+    let cpu = { pids.reduce(0.0) { $0 + ProcessStats.cpuSeconds(pid: $1) } }
+    let cpuBefore = cpu()
     let run = await closedLoop(urls: urls, bodies: bodies, senders: scale.ingestSenders, timeLimit: scale.ingestTimeLimit)
+    let cpuUsed = cpu() - cpuBefore
     guard run.ok == run.requests, run.ok > 0 else {
         throw BenchFailure("\(who), batches of \(batch): \(run.ok) of \(run.requests) requests answered 200 (statuses \(run.statuses), transport errors \(run.transportErrors))")
     }
-    return IngestRun(load: run, batch: batch, msPerRequest: seconds(run.elapsed) * 1000 / Double(run.ok) * Double(scale.ingestSenders))
+    return IngestRun(load: run, batch: batch, msPerRequest: seconds(run.elapsed) * 1000 / Double(run.ok) * Double(scale.ingestSenders),
+                     cpuMicrosPerAlert: cpuUsed * 1e6 / Double(run.ok * batch))
 }
 
-/// Response times under load: `seconds` of requests of `batch` new alerts each, open loop at
+/// Response times under load: `bodies` (batches of `batch` alerts) open loop at
 /// `alertsPerSecond` (half of what `who` sustained closed loop), from `scale.ingestSenders`
-/// keep-alive connections; fails unless every request was answered 200. `body(i)` builds
-/// request `i` when it is due.
-func halfLoadRun(_ who: String, url: String, batch: Int, alertsPerSecond: Double, scale: Scale,
-                 body: @escaping @Sendable (Int) -> [UInt8]) async throws -> LoadResult {
-    let rate = alertsPerSecond / Double(batch)
-    let count = max(1, Int(rate * Double(scale.halfLoadSeconds)))
-    let run = await openLoop(urls: [url], count: count, rate: rate, senders: scale.ingestSenders) { i, _ in body(i) }
+/// keep-alive connections; fails unless every request was answered 200. The bodies are built
+/// beforehand, so the senders' own work stays out of the response times.
+func halfLoadRun(_ who: String, url: String, bodies: [[UInt8]], batch: Int, alertsPerSecond: Double, scale: Scale) async throws -> LoadResult {
+    let run = await openLoop(urls: [url], count: bodies.count, rate: alertsPerSecond / Double(batch), senders: scale.ingestSenders) { i, _ in bodies[i] }
     guard run.ok == run.requests, run.ok > 0 else {
         throw BenchFailure("\(who), batches of \(batch) at \(f0(alertsPerSecond)) alerts/s: \(run.ok) of \(run.requests) requests answered 200 (statuses \(run.statuses), transport errors \(run.transportErrors))")
     }
@@ -95,28 +97,31 @@ func ingestScenario(_ scale: Scale) async throws -> Section {
     let startsAt = RFC3339.format(Date())
     var acceptedTotal = 0
     section.headers = ["batch", "alerts sent", "cano-collector alerts/s", "Alertmanager alerts/s", "ratio", "cano p/req ms", "AM p/req ms",
+                       "cano / AM CPU µs per alert",
                        "cano p50 / p99 ms at half load (requests)", "AM p50 / p99 ms at half load (requests)"]
     let canoURL = "http://127.0.0.1:\(collector.port)/api/alerts", amURL = "http://127.0.0.1:\(am.port)/api/v2/alerts"
     for (batch, alerts) in scale.ingestAlerts {
         let batches = ingestBatches(batch: batch, alerts: alerts, startsAt: startsAt)
-        let cano = try await ingestRun("cano-collector", urls: [canoURL], bodies: batches.map(AlertBodies.webhook), batch: batch, scale: scale)
-        let amRun = try await ingestRun("Alertmanager", urls: [amURL], bodies: batches.map(AlertBodies.apiV2), batch: batch, scale: scale)
-        // Latency under load: each tool at half the rate it sustained above, new alerts.
-        let canoHalf = try await halfLoadRun("cano-collector", url: canoURL, batch: batch, alertsPerSecond: cano.alertsPerSecond / 2, scale: scale) {
-            AlertBodies.webhook(ingestBatch(batch: batch, index: $0, tag: "h", startsAt: startsAt))
-        }
-        let amHalf = try await halfLoadRun("Alertmanager", url: amURL, batch: batch, alertsPerSecond: amRun.alertsPerSecond / 2, scale: scale) {
-            AlertBodies.apiV2(ingestBatch(batch: batch, index: $0, tag: "h", startsAt: startsAt))
-        }
+        let cano = try await ingestRun("cano-collector", urls: [canoURL], pids: [collector.pid], bodies: batches.map(AlertBodies.webhook), batch: batch, scale: scale)
+        let amRun = try await ingestRun("Alertmanager", urls: [amURL], pids: [am.pid], bodies: batches.map(AlertBodies.apiV2), batch: batch, scale: scale)
+        // Latency under load: as many new alerts, each tool at half the rate it sustained above.
+        let fresh = ingestBatches(batch: batch, alerts: alerts, tag: "h", startsAt: startsAt)
+        let canoHalf = try await halfLoadRun("cano-collector", url: canoURL, bodies: fresh.map(AlertBodies.webhook), batch: batch,
+                                             alertsPerSecond: cano.alertsPerSecond / 2, scale: scale)
+        let amHalf = try await halfLoadRun("Alertmanager", url: amURL, bodies: fresh.map(AlertBodies.apiV2), batch: batch,
+                                           alertsPerSecond: amRun.alertsPerSecond / 2, scale: scale)
         acceptedTotal += cano.alerts + canoHalf.ok * batch
         let canoLatency = LatencySummary(nanos: canoHalf.responseNanos), amLatency = LatencySummary(nanos: amHalf.responseNanos)
         section.figures["ingest.cano.batch\(batch).alerts_per_s"] = cano.alertsPerSecond
         section.figures["ingest.alertmanager.batch\(batch).alerts_per_s"] = amRun.alertsPerSecond
         section.figures["ingest.ratio.batch\(batch)"] = cano.alertsPerSecond / amRun.alertsPerSecond
+        section.figures["ingest.cano.batch\(batch).cpu_us_per_alert"] = cano.cpuMicrosPerAlert
+        section.figures["ingest.alertmanager.batch\(batch).cpu_us_per_alert"] = amRun.cpuMicrosPerAlert
         section.figures["ingest.cano.batch\(batch).half_load_p99_ms"] = canoLatency.p99
         section.figures["ingest.alertmanager.batch\(batch).half_load_p99_ms"] = amLatency.p99
         section.rows.append([String(batch), "\(cano.alerts) / \(amRun.alerts)", f0(cano.alertsPerSecond), f0(amRun.alertsPerSecond),
                              f2(cano.alertsPerSecond / amRun.alertsPerSecond), f2(cano.msPerRequest), f2(amRun.msPerRequest),
+                             "\(f0(cano.cpuMicrosPerAlert)) / \(f0(amRun.cpuMicrosPerAlert))",
                              "\(f2(canoLatency.p50)) / \(f2(canoLatency.p99)) (\(canoLatency.count))",
                              "\(f2(amLatency.p50)) / \(f2(amLatency.p99)) (\(amLatency.count))"])
     }
@@ -127,7 +132,8 @@ func ingestScenario(_ scale: Scale) async throws -> Section {
         "cano-collector answers 200 only after the group commit (SQLite WAL, synchronous=FULL: fsync per commit); it delivers to a `file` destination meanwhile. cano_deliveries_queued_total matched every accepted alert (\(f0(queued))).",
         "Alertmanager (\(Machine.run(["prometheus-alertmanager", "--version"]).split(separator: "\n").first ?? "")) keeps alerts in memory and snapshots them to disk every 15 minutes: its 200 is not durable. group_wait 10m, so it only ingests during the run.",
         "`p/req ms` is the mean time per request seen by one sender (elapsed × senders / requests).",
-        "Half load: then, for \(scale.halfLoadSeconds) s, each tool gets new alerts in the same batches, open loop (each request due at its slot whatever the previous ones took) at half the alerts/s it sustained above, from the same senders. The response time of each 200 counts from the moment the request was due, so a request held behind a slow one counts its wait too.",
+        "`CPU µs per alert`: user + system CPU time of the process during its closed-loop run (/proc/PID/stat), per alert answered 200. cano-collector's includes the deliveries to the `file` destination it made meanwhile; Alertmanager notifies nobody during the run.",
+        "Half load: then each tool gets as many new alerts in the same batches, open loop (each request due at its slot whatever the previous ones took) at half the alerts/s it sustained above, from the same senders, the bodies built beforehand. The response time of each 200 counts from the moment the request was due, so a request held behind a slow one counts its wait too.",
     ]
     return section
 }

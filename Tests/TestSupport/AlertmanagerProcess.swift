@@ -82,6 +82,9 @@ public final class AlertmanagerProcess: @unchecked Sendable {
     }
 
     /// Alertmanager's log so far, for failure messages.
+    /// The process ID, for reading its CPU time and memory from /proc.
+    public var pid: Int32 { process.processIdentifier }
+
     public var logText: String {
         (try? String(contentsOf: directory.appendingPathComponent("am.log"), encoding: .utf8)) ?? ""
     }
