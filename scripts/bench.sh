@@ -7,7 +7,7 @@
 #   scripts/bench.sh --smoke    tiny sizes, checks that every scenario runs and that the
 #                               regression guards hold (Benchmarks/CollectorBench/Guards.swift; CI);
 #                               results go to a temporary directory, not the repository
-#   scripts/bench.sh --only ingest,latency    a subset (names: plugin-call ingest latency memory storm kube shared kafka)
+#   scripts/bench.sh --only ingest,latency    a subset (names: plugin-call ingest latency memory storm kube shared kafka startup image)
 #
 # `shared` (issue 11: SQLite vs PostgreSQL, 1 and 3 replicas) needs a PostgreSQL: the one
 # named by CANO_TEST_POSTGRES_URL, else its own, started through scripts/postgres.sh.

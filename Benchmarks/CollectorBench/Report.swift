@@ -88,10 +88,17 @@ struct Goal: Sendable {
 }
 
 let goals: [Goal] = [
+    Goal(measure: "Ingest vs Alertmanager (batches of 1)", goal: "ratio ≥ 1.0", figure: "ingest.ratio.batch1", met: { $0 >= 1.0 }, format: { f2($0) + "×" }),
     Goal(measure: "Ingest vs Alertmanager (batches of 50)", goal: "ratio ≥ 1.0", figure: "ingest.ratio.batch50", met: { $0 >= 1.0 }, format: { f2($0) + "×" }),
+    Goal(measure: "Ingest vs Alertmanager (batches of 500)", goal: "ratio ≥ 1.0", figure: "ingest.ratio.batch500", met: { $0 >= 1.0 }, format: { f2($0) + "×" }),
     Goal(measure: "p99 latency, webhook, 100 alerts/s, no enrichment", goal: "≤ 50 ms", figure: "latency.webhook.100.p99_ms", met: { $0 <= 50 }, format: { f1($0) + " ms" }),
     Goal(measure: "p99 latency, Slack, 100 alerts/s, no enrichment", goal: "≤ 50 ms", figure: "latency.slack.100.p99_ms", met: { $0 <= 50 }, format: { f1($0) + " ms" }),
     Goal(measure: "RSS idle (host + webhook + slack plugins)", goal: "≤ 25 MiB", figure: "memory.idle_rss_mib", met: { $0 <= 25 }, format: { f1($0) + " MiB" }),
+    Goal(measure: "CPU per alert at 100 alerts/s (intake to delivered, Webhook plugin; issue 16)", goal: "≤ 200 µs", figure: "memory.cpu_us_per_alert",
+         met: { $0 <= 200 }, format: { f0($0) + " µs" }),
+    Goal(measure: "Start to ready, p90 (host + webhook + slack plugins; issue 16)", goal: "≤ 100 ms", figure: "startup.cano.p90_ms",
+         met: { $0 <= 100 }, format: { f1($0) + " ms" }),
+    Goal(measure: "Core-only root filesystem, uncompressed (issue 16)", goal: "≤ 40 MB", figure: "image.rootfs_mb", met: { $0 <= 40 }, format: { f1($0) + " MB" }),
     Goal(measure: "RSS with 10k pods (Kubernetes sources, steady)", goal: "≤ 60 MiB", figure: "kube.rss_after_sync_mib", met: { $0 <= 60 }, format: { f1($0) + " MiB" }),
     Goal(measure: "Storm: alerts lost", goal: "0", figure: "storm.lost", met: { $0 == 0 }, format: f0),
     Goal(measure: "Storm: 429s after the first", goal: "0", figure: "storm.repeated_429", met: { $0 == 0 }, format: f0),

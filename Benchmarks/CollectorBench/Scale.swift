@@ -24,6 +24,8 @@ struct Scale: Sendable {
     var pluginCalls: Int
     /// Issues delivered through the Kafka destination per configuration (after a warm-up).
     var kafkaIssues = 5_000
+    /// Starts of each process in the start-to-ready scenario.
+    var startupRuns = 20
 
     static let full = Scale(
         mode: "full", ingestAlerts: [(1, 5_000), (50, 50_000), (500, 100_000)], ingestTimeLimit: .seconds(30),
@@ -43,5 +45,5 @@ struct Scale: Sendable {
     static let smoke = Scale(
         mode: "smoke", ingestAlerts: [(1, 40), (50, 500), (500, 1_000)], ingestSenders: 4, ingestTimeLimit: .seconds(10),
         latencyRuns: [(10, 1), (100, 1), (1000, 1)], stormAlerts: 60, stormSeconds: 2, stormFingerprints: 3,
-        sustainedSeconds: 2, kubePods: 200, kubeEvents: 1_000, pluginCalls: 10_000, kafkaIssues: 20)
+        sustainedSeconds: 2, kubePods: 200, kubeEvents: 1_000, pluginCalls: 10_000, kafkaIssues: 20, startupRuns: 3)
 }

@@ -27,7 +27,7 @@ let machine = Machine.read()
 let scenarios: [(String, (Scale) async throws -> Section)] = [
     ("plugin-call", pluginCallScenario), ("ingest", ingestScenario), ("latency", latencyScenario),
     ("memory", memoryScenario), ("storm", stormScenario), ("kube", kubeScenario), ("shared", sharedStoreScenario),
-    ("kafka", kafkaScenario),
+    ("kafka", kafkaScenario), ("startup", startupScenario), ("image", imageScenario),
 ]
 var sections: [Section] = []
 for (name, run) in scenarios where only?.contains(name) ?? true {

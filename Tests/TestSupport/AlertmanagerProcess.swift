@@ -11,6 +11,8 @@ public final class AlertmanagerProcess: @unchecked Sendable {
     public let directory: URL
     private let process: ChildProcess
     private let log: FileHandle
+    /// How long after its launch Alertmanager answered `/-/ready` (to within 5 ms).
+    public let startToReady: Duration
 
     /// Starts Alertmanager and waits until it is ready, on another port if the first was
     /// taken meanwhile (``withFreeLoopbackPort(attempts:what:_:)``). `webhookURL` receives
@@ -41,7 +43,7 @@ public final class AlertmanagerProcess: @unchecked Sendable {
             """
         try config.write(to: directory.appendingPathComponent("am.yml"), atomically: true, encoding: .utf8)
         let logURL = directory.appendingPathComponent("am.log")
-        (port, process, log) = try await withFreeLoopbackPort(what: "Alertmanager") { port in
+        (port, process, log, startToReady) = try await withFreeLoopbackPort(what: "Alertmanager") { port in
             FileManager.default.createFile(atPath: logURL.path, contents: nil)
             let log = try FileHandle(forWritingTo: logURL)
             let process = ChildProcess()
@@ -58,7 +60,7 @@ public final class AlertmanagerProcess: @unchecked Sendable {
             try Subprocess.start(process)
             let ready = await becomesReady(process, readyURL: "http://127.0.0.1:\(port)/-/ready", log: logURL,
                                            listening: "address=127.0.0.1:\(port)\n", timeout: 20)
-            if ready { return .started((port, process, log)) }
+            if let ready { return .started((port, process, log, ready)) }
             if process.isRunning {
                 await BlockingThread.run(name: "test-stop-alertmanager") {
                     process.terminate()

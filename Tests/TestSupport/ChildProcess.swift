@@ -40,6 +40,8 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// The child's pid; 0 before start.
     public private(set) var processIdentifier: Int32 = 0
+    /// When `posix_spawn` was called; nil before start. Start-up times count from it.
+    public private(set) var launchedAt: ContinuousClock.Instant?
 
     public init() {}
 
@@ -81,6 +83,7 @@ public final class ChildProcess: @unchecked Sendable {
         let envp = env.map { strdup($0) } + [nil]
         defer { for p in argv + envp { free(p) } }
         var pid: pid_t = 0
+        launchedAt = .now
         try check(posix_spawn(&pid, path, &actions, &attributes, argv, envp))
         processIdentifier = pid
         // The child has its own copies of the pipe ends it uses: close ours, so the reader

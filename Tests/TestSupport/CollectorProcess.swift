@@ -12,6 +12,9 @@ public final class CollectorProcess: @unchecked Sendable {
     public let configPath: String
     private let process: ChildProcess
     private let output: URL
+    /// How long after its launch the collector answered `/readyz` (to within 5 ms); nil
+    /// until a wait for ready has seen it.
+    public private(set) var startToReady: Duration?
 
     /// Writes `configYAML` (with `{{port}}` and `{{data_dir}}` replaced) and starts the
     /// collector; waits for `/readyz` unless `waitReady` is false. Without a `port`, it
@@ -47,9 +50,11 @@ public final class CollectorProcess: @unchecked Sendable {
             return (port, process, output)
         }
         if port == nil, waitReady {
-            (self.port, process, output) = try await withFreeLoopbackPort(what: "cano-collector") { port in
+            (self.port, process, output, startToReady) = try await withFreeLoopbackPort(what: "cano-collector") { port in
                 let started = try launch(port)
-                if await Self.becomesReady(port: port, process: started.process, output: started.output, timeout: 30) { return .started(started) }
+                if let ready = await Self.becomesReady(port: port, process: started.process, output: started.output, timeout: 30) {
+                    return .started((started.port, started.process, started.output, ready))
+                }
                 let log = (try? String(contentsOf: started.output, encoding: .utf8)) ?? ""
                 if !started.process.isRunning, saysAddressInUse(log) { return .taken }
                 // Not kept by anyone (no deinit runs for a half-made instance): stop it.
@@ -64,14 +69,15 @@ public final class CollectorProcess: @unchecked Sendable {
 
     /// Polls `/readyz` until 200, failing early if the process exits.
     public func waitUntilReady(timeout: TimeInterval = 30) async throws {
-        guard await Self.becomesReady(port: port, process: process, output: output, timeout: timeout) else {
+        guard let ready = await Self.becomesReady(port: port, process: process, output: output, timeout: timeout) else {
             throw TestTimeout(what: "cano-collector to become ready; its output:\n\(log)")
         }
+        startToReady = ready
     }
 
     /// ``becomesReady(_:readyURL:log:listening:timeout:)`` for the collector: `/readyz`, and
     /// Hummingbird's "listening on" line, which is at info, so `logLevel` must be info or lower.
-    private static func becomesReady(port: Int, process: ChildProcess, output: URL, timeout: TimeInterval) async -> Bool {
+    private static func becomesReady(port: Int, process: ChildProcess, output: URL, timeout: TimeInterval) async -> Duration? {
         await TestSupport.becomesReady(process, readyURL: "http://127.0.0.1:\(port)/readyz", log: output,
                                        listening: "listening on 127.0.0.1:\(port)\"", timeout: timeout)
     }
