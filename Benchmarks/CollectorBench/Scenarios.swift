@@ -315,6 +315,27 @@ func memoryScenario(_ scale: Scale) async throws -> Section {
     let (summary, load) = (run.summary, run.load)
     let cpu = ProcessStats.cpuSeconds(pid: pid) - cpu0
     let after = ProcessStats.memory(pid: pid)
+
+    // Alertmanager doing the same job at the same rate: every alert its own notification
+    // (group_by ['...'], no group wait), posted as a webhook to the same receiver.
+    let am = try await AlertmanagerProcess(webhookURL: "\(rig.receiver.baseURL)/am", groupWait: "0s", groupInterval: "1m", groupBy: ["..."], logLevel: "info")
+    defer { am.stop() }
+    try await Task.sleep(for: .seconds(2))  // start-up allocations settle, as for the collector (bounded)
+    let amIdle = ProcessStats.memory(pid: am.pid)
+    rig.webhookLatencies.withLock { $0.removeAll() }
+    let amCPU0 = ProcessStats.cpuSeconds(pid: am.pid)
+    let startsAt = RFC3339.format(Date())
+    let amLoad = await openLoop(urls: ["http://127.0.0.1:\(am.port)/api/v2/alerts"], count: count, rate: Double(scale.sustainedRate), senders: 2) { i, stamp in
+        AlertBodies.apiV2([AlertBodies.crashLoop("am-sustain-\(i)", namespace: "bench", description: "bench-sent-ns=\(stamp)", startsAt: startsAt)])
+    }
+    guard amLoad.ok == count else { throw BenchFailure("Alertmanager at \(scale.sustainedRate)/s: \(amLoad.ok) of \(count) alerts answered 200 (statuses \(amLoad.statuses))") }
+    guard await poll(timeout: .seconds(60), { rig.webhookLatencies.withLock { $0.count } >= count }) else {
+        throw BenchFailure("Alertmanager at \(scale.sustainedRate)/s: \(rig.webhookLatencies.withLock { $0.count }) of \(count) notifications arrived within 60 s")
+    }
+    let amCPU = ProcessStats.cpuSeconds(pid: am.pid) - amCPU0
+    let amAfter = ProcessStats.memory(pid: am.pid)
+    let amSummary = LatencySummary(nanos: rig.webhookLatencies.withLock { $0 })
+    am.stop()
     await rig.stop()
 
     // The Helm chart's configuration: the same host and plugins with the Kubernetes sources.
@@ -331,6 +352,8 @@ func memoryScenario(_ scale: Scale) async throws -> Section {
         "memory.idle_rss_anon_mib": mib(idle.anon), "memory.idle_rss_file_mib": mib(idle.file),
         "memory.sustained_rss_anon_mib": mib(after.anon), "memory.sustained_rss_file_mib": mib(after.file),
         "memory.idle_rss_kubernetes_mib": mib(chartIdle.rss),
+        "memory.alertmanager_cpu_us_per_alert": amCPU / Double(count) * 1e6, "memory.alertmanager_sustained_p99_ms": amSummary.p99,
+        "memory.alertmanager_idle_rss_mib": mib(amIdle.rss), "memory.alertmanager_sustained_rss_mib": mib(amAfter.rss),
     ]
     section.headers = ["state", "RSS MiB", "of which anonymous MiB", "of which file-backed MiB", "peak RSS MiB", "CPU"]
     section.rows = [
@@ -339,9 +362,14 @@ func memoryScenario(_ scale: Scale) async throws -> Section {
          "\(f1(cpu / seconds(load.elapsed) * 100))% of one core, \(f0(cpu / Double(count) * 1e6)) µs per alert"],
         ["idle, the Helm chart's configuration: the same with the Kubernetes sources and leader election, \(scale.memoryChartPods) pods",
          f1(mib(chartIdle.rss)), f1(mib(chartIdle.anon)), f1(mib(chartIdle.file)), f1(mib(chartIdle.peak)), "—"],
+        ["Alertmanager idle", f1(mib(amIdle.rss)), f1(mib(amIdle.anon)), f1(mib(amIdle.file)), f1(mib(amIdle.peak)), "—"],
+        ["Alertmanager after the same \(scale.sustainedRate) alerts/s for \(scale.sustainedSeconds) s, each its own webhook notification",
+         f1(mib(amAfter.rss)), f1(mib(amAfter.anon)), f1(mib(amAfter.file)), f1(mib(amAfter.peak)),
+         "\(f1(amCPU / seconds(amLoad.elapsed) * 100))% of one core, \(f0(amCPU / Double(count) * 1e6)) µs per alert"],
     ]
     section.notes = [
         "RSS is VmRSS of the cano-collector process (/proc/PID/status), split into RssAnon (heap, stacks: private to the process) and RssFile (pages of the binary and shared libraries mapped from disk: shared with other processes using the same files, and reclaimable under memory pressure); CPU is utime+stime (/proc/PID/stat) over the sustained run, which includes intake, the durable commit and delivery through the Webhook plugin. p99 during it: \(f1(summary.p99)) ms.",
+        "Alertmanager's row: the same alerts through its own API (`POST /api/v2/alerts`), one per request, route `group_by: ['...']` with `group_wait: 0s`, so each is notified on its own, as a webhook to the same loopback receiver; its CPU is counted until the last notification arrived, as the collector's is. It keeps alerts and its notification log in memory (no fsync per alert). p99 from the send to the receiver: \(f1(amSummary.p99)) ms.",
     ]
     return section
 }

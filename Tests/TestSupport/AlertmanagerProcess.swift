@@ -16,10 +16,11 @@ public final class AlertmanagerProcess: @unchecked Sendable {
 
     /// Starts Alertmanager and waits until it is ready, on another port if the first was
     /// taken meanwhile (``withFreeLoopbackPort(attempts:what:_:)``). `webhookURL` receives
-    /// its webhooks; grouping waits are short so tests see notifications quickly. Benchmarks pass
+    /// its webhooks; grouping waits are short so tests see notifications quickly. `groupBy`
+    /// is the route's `group_by` (`["..."]`: every alert its own group). Benchmarks pass
     /// `logLevel: "info"`: at debug Alertmanager logs every alert it receives.
     public init(webhookURL: String, bearerToken: String? = nil, groupWait: String = "100ms", groupInterval: String = "1s", maxAlerts: Int = 0,
-                logLevel: String = "debug") async throws {
+                groupBy: [String] = ["alertname", "namespace"], logLevel: String = "debug") async throws {
         guard let binary = ["/usr/bin/prometheus-alertmanager", "/usr/bin/alertmanager"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw TestTimeout(what: "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)")
         }
@@ -30,7 +31,7 @@ public final class AlertmanagerProcess: @unchecked Sendable {
         let config = """
             route:
               receiver: cano
-              group_by: ['alertname', 'namespace']
+              group_by: [\(groupBy.map { "'\($0)'" }.joined(separator: ", "))]
               group_wait: \(groupWait)
               group_interval: \(groupInterval)
               repeat_interval: 1h
