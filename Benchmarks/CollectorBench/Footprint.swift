@@ -18,16 +18,7 @@ func startupScenario(_ scale: Scale) async throws -> Section {
     let slack = try await SlackDouble.start(token: Rig.slackToken)
     defer { slack.stop() }
     let unused = "http://127.0.0.1:\(try freeLoopbackPort())"
-    let config = """
-        cluster: bench
-        data_dir: {{data_dir}}
-        server: {host: 127.0.0.1, port: {{port}}}
-        plugins: {paths: ["\(try BuildProducts.plugin("CanoWebhook"))", "\(try BuildProducts.plugin("CanoSlack"))"]}
-        destinations:
-          - {name: hook, type: webhook, config: {url: "\(unused)/hook"}}
-          - {name: slack, type: slack, config: {token: \(Rig.slackToken), channel: C0ALERTS01, api_url: "\(slack.apiURL)"}}
-        default_destinations: [hook, slack]
-        """
+    let config = try Rig.configHead(hookURL: "\(unused)/hook", slackAPI: slack.apiURL, slackPacing: 1) + "\ndefault_destinations: [hook, slack]"
     var cano: [Int64] = [], am: [Int64] = []
     for _ in 0..<scale.startupRuns {
         let collector = try await CollectorProcess(configYAML: config, logLevel: "info")

@@ -98,17 +98,7 @@ final class Rig: @unchecked Sendable {
         // Noise control is per route (`default_notify` is the default route's only).
         let perAlert = grouping ? "" : "\n    group_by: []"
         let config = """
-            cluster: bench
-            data_dir: {{data_dir}}
-            server: {host: 127.0.0.1, port: {{port}}}
-            plugins: {paths: ["\(try BuildProducts.plugin("CanoWebhook"))", "\(try BuildProducts.plugin("CanoSlack"))"]}
-            destinations:
-              - name: hook
-                type: webhook
-                config: {url: "\(receiver.baseURL)/hook"}
-              - name: slack
-                type: slack
-                config: {token: \(Self.slackToken), channel: C0ALERTS01, api_url: "\(slack.apiURL)", pace_per_channel: \(slackPacing)}\(grouping ? "" : "\n    storm: {enabled: false}")
+            \(try Self.configHead(hookURL: "\(receiver.baseURL)/hook", slackAPI: slack.apiURL, slackPacing: slackPacing))\(grouping ? "" : "\n    storm: {enabled: false}")
               \(sink ? ingestSinkDestination + "\ndefault_destinations: [sink]" : "")
             routes:
               - matchers: ['bench_dest="webhook"']
@@ -130,6 +120,26 @@ final class Rig: @unchecked Sendable {
             throw error
         }
         collectors = started
+    }
+
+    /// The start of every bench config: cluster, `data_dir` and `server` (placeholders for
+    /// ``CollectorProcess``), both plugins, and their destinations `hook` (Webhook, to
+    /// `hookURL`) and `slack` (the Slack plugin on `slackAPI`, pacing `slackPacing` messages/s
+    /// per channel, 0 = off). It ends inside the `slack` element, so a caller can add keys to it.
+    static func configHead(hookURL: String, slackAPI: String, slackPacing: Int) throws -> String {
+        """
+        cluster: bench
+        data_dir: {{data_dir}}
+        server: {host: 127.0.0.1, port: {{port}}}
+        plugins: {paths: ["\(try BuildProducts.plugin("CanoWebhook"))", "\(try BuildProducts.plugin("CanoSlack"))"]}
+        destinations:
+          - name: hook
+            type: webhook
+            config: {url: "\(hookURL)"}
+          - name: slack
+            type: slack
+            config: {token: \(slackToken), channel: C0ALERTS01, api_url: "\(slackAPI)", pace_per_channel: \(slackPacing)}
+        """
     }
 
     /// Every replica's intake; load generators send request i to the (i mod count)th.
