@@ -9,6 +9,9 @@
 #                               results go to a temporary directory, not the repository
 #   scripts/bench.sh --only ingest,latency    a subset (names: plugin-call ingest latency memory storm kube shared kafka startup image)
 #
+# `image` builds the core rootfs with scripts/build-rootfs.sh, which needs root (it sets
+# ownership), as the packaging tests do; as another user, leave it out with --only.
+#
 # `shared` (issue 11: SQLite vs PostgreSQL, 1 and 3 replicas) needs a PostgreSQL: the one
 # named by CANO_TEST_POSTGRES_URL, else its own, started through scripts/postgres.sh.
 #

@@ -25,10 +25,10 @@ func startupScenario(_ scale: Scale) async throws -> Section {
         collector.stop()
         try? FileManager.default.removeItem(at: collector.directory)
         guard let ready = collector.startToReady else { throw BenchFailure("cano-collector: no start-to-ready time recorded") }
-        cano.append(nanos(ready))
+        cano.append(ready.nanoseconds)
         let alertmanager = try await AlertmanagerProcess(webhookURL: "\(unused)/am", logLevel: "info")
         alertmanager.stop()
-        am.append(nanos(alertmanager.startToReady))
+        am.append(alertmanager.startToReady.nanoseconds)
     }
     let canoSummary = LatencySummary(nanos: cano), amSummary = LatencySummary(nanos: am)
     section.headers = ["process", "starts", "p50 ms", "p90 ms", "max ms"]
@@ -45,8 +45,6 @@ func startupScenario(_ scale: Scale) async throws -> Section {
     return section
 }
 
-private func nanos(_ d: Duration) -> Int64 { d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000 }
-
 // MARK: 9. Image
 
 /// Builds the core-only image's root filesystem (`scripts/build-rootfs.sh`, what the
@@ -57,24 +55,33 @@ func imageScenario(_ scale: Scale) async throws -> Section {
     // The tree's ownership (65532 for the data directory) needs root to set, as do the
     // packaging tests; CI runs as root.
     guard getuid() == 0 else { throw BenchFailure("scripts/build-rootfs.sh needs root (it sets file ownership): run as root, or leave `image` out with --only") }
-    let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts").standardized
+    // bench.sh runs from the checkout the binaries were built from.
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/build-rootfs.sh").standardized.path
+    guard FileManager.default.isExecutableFile(atPath: script) else { throw BenchFailure("\(script) not found: run the benchmark from its checkout") }
     let out = try TemporaryDirectory(prefix: "cano-bench-rootfs")
     defer { out.remove() }
     let tree = out.path + "/rootfs"
-    let built = try shell("\(scripts.path)/build-rootfs.sh \(tree) \(try BuildProducts.collector())")
-    guard built.status == 0 else { throw BenchFailure("build-rootfs.sh failed (\(built.status)): \(built.output.suffix(2000))") }
-    // Regular files only, each once (the tree has symbolic links for library sonames).
+    let built = runCommand(script, [tree, try BuildProducts.collector()])
+    guard let built, built.status == 0 else {
+        throw BenchFailure("build-rootfs.sh failed (status \(built.map { String($0.status) } ?? "none: not started")): \(built?.output.suffix(2000) ?? "")")
+    }
+    // Regular files, each inode once.
     var files: [(path: String, bytes: Int)] = []
+    var seen = Set<[UInt64]>()
     let enumerator = FileManager.default.enumerator(atPath: tree)
     while let relative = enumerator?.nextObject() as? String {
         var st = stat()
-        guard lstat(tree + "/" + relative, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+        guard lstat(tree + "/" + relative, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
+              seen.insert([UInt64(st.st_dev), UInt64(st.st_ino)]).inserted else { continue }
         files.append(("/" + relative, Int(st.st_size)))
     }
     let bytes = files.reduce(0) { $0 + $1.bytes }
-    let gzipped = try shell("tar -C \(tree) -cf - . | gzip -6 | wc -c")
-    guard gzipped.status == 0, let compressed = Int(gzipped.output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-        throw BenchFailure("could not measure the gzip'ed tree: \(gzipped.output)")
+    // The tree as one gzip'ed tar, counted; pipefail so a failed tar fails the figure. Its
+    // last line is wc's count (tar's warnings, if any, come before).
+    let gzipped = runCommand("/bin/bash", ["-o", "pipefail", "-c", #"tar -C "$1" -cf - . | gzip -6 | wc -c"#, "bash", tree])
+    guard let gzipped, gzipped.status == 0,
+          let compressed = gzipped.output.split(separator: "\n").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
+        throw BenchFailure("could not measure the gzip'ed tree: \(gzipped?.output ?? "bash could not be started")")
     }
     let mb = { (n: Int) in Double(n) / 1e6 }
     section.figures = ["image.rootfs_mb": mb(bytes), "image.rootfs_gzip_mb": mb(compressed), "image.rootfs_files": Double(files.count)]
@@ -82,22 +89,8 @@ func imageScenario(_ scale: Scale) async throws -> Section {
     section.rows = [["core-only rootfs (host binary, its library closure, CA bundle, /etc)", String(files.count), f1(mb(bytes)), f1(mb(compressed))]]
     let largest = files.sorted { $0.bytes > $1.bytes }.prefix(6).map { "\($0.path) \(f1(mb($0.bytes))) MB" }
     section.notes = [
-        "Built by scripts/build-rootfs.sh from the release binary under test (debug sections stripped there, the symbol table kept). MB = 10^6 bytes; regular files only.",
+        "Built by scripts/build-rootfs.sh from the release binary under test (debug sections stripped there, the symbol table kept). MB = 10^6 bytes of regular files; the image archives of scripts/build-images.sh are a little larger (tar headers, directories, links).",
         "Largest files: " + largest.joined(separator: ", ") + ".",
     ]
     return section
-}
-
-/// Runs `command` with /bin/sh; its exit status and combined output.
-private func shell(_ command: String) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/sh")
-    p.arguments = ["-c", command]
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    try p.run()
-    let data = Subprocess.readToEnd(pipe.fileHandleForReading)
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }

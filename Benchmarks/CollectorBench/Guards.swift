@@ -46,9 +46,9 @@ let regressionGuards: [String: [Guard]] = [
     // alongside the test suite (goal 1.0). Smoke runs send 10 requests per sender, so the
     // bound leaves room for a slow disk's fsync.
     "ingest": [Guard(figure: "ingest.ratio.batch50", bound: 0.05, atMost: false, reference: "0.13-0.23 in CI smoke runs; goal 1.0")],
-    // Start to ready of host + both plugins: 38-40 ms p90 on 2026-12-03 (goal 100). The
+    // Start to ready of host + both plugins: 39.5-60 ms p90 on 2026-12-03 (goal 100). The
     // bound catches a start-up that waits on something (a network call, a lock), not noise.
-    "startup": [Guard(figure: "startup.cano.p90_ms", bound: 300, atMost: true, reference: "38-40 ms p90 measured on 2026-12-03; goal 100 ms")],
+    "startup": [Guard(figure: "startup.cano.p90_ms", bound: 300, atMost: true, reference: "39.5-60 ms p90 measured on 2026-12-03; goal 100 ms")],
     // The core rootfs: 137.9 MB on 2026-12-03 (goal 40), of which ICU 38.9 MB. The bound
     // catches a new library closure (a second TLS stack, a debug build), not a few KB.
     "image": [Guard(figure: "image.rootfs_mb", bound: 150, atMost: true, reference: "137.9 MB measured on 2026-12-03; goal 40 MB")],

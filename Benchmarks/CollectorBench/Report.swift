@@ -64,18 +64,7 @@ struct Machine: Sendable {
     }
 
     /// Output of a command found on PATH (stdout and stderr), or "" if it can't run.
-    static func run(_ arguments: [String]) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        guard (try? p.run()) != nil else { return "" }
-        let data = Subprocess.readToEnd(pipe.fileHandleForReading)
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
+    static func run(_ arguments: [String]) -> String { runCommand("/usr/bin/env", arguments)?.output ?? "" }
 }
 
 /// A goal of issue 8, checked against a figure.

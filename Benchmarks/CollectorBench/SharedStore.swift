@@ -47,7 +47,7 @@ func sharedStoreScenario(_ scale: Scale) async throws -> Section {
             var ingestCells: [String] = []
             for (batch, alerts) in ingestSizes {
                 let bodies = ingestBatches(batch: batch, alerts: alerts, tag: "s\(configuration.key)-", startsAt: startsAt).map(AlertBodies.webhook)
-                let run = try await ingestRun("\(configuration.label) × \(configuration.replicas)", urls: rig.alertsURLs, pids: rig.collectors.map(\.pid), bodies: bodies, batch: batch, scale: scale)
+                let run = try await ingestRun("\(configuration.label) × \(configuration.replicas)", urls: rig.alertsURLs, bodies: bodies, batch: batch, scale: scale)
                 accepted += run.alerts
                 section.figures["shared.\(configuration.key).ingest.batch\(batch).alerts_per_s"] = run.alertsPerSecond
                 ingestCells += [f0(run.alertsPerSecond), f2(run.msPerRequest)]

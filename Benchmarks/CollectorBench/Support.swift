@@ -2,6 +2,7 @@
 // keep-alive HTTP, and reading a process's RSS and CPU time from /proc.
 import CanoSDK
 import Foundation
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,9 +12,26 @@ import Glibc
 let benchOrigin = ContinuousClock.now
 
 /// Nanoseconds since `benchOrigin`.
-func nowNanos(_ instant: ContinuousClock.Instant = .now) -> Int64 {
-    let d = instant - benchOrigin
-    return d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
+func nowNanos(_ instant: ContinuousClock.Instant = .now) -> Int64 { (instant - benchOrigin).nanoseconds }
+
+extension Duration {
+    /// The duration in whole nanoseconds.
+    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+}
+
+/// Runs `executable` with `arguments` (no shell) to completion: its exit status and what it
+/// wrote to stdout and stderr together; nil when it could not be started.
+func runCommand(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String)? {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    guard (try? p.run()) != nil else { return nil }
+    let data = Subprocess.readToEnd(pipe.fileHandleForReading)
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
@@ -114,7 +132,7 @@ struct LoadResult: Sendable {
             statuses[r.status, default: 0] += 1
             if r.status == 200 {
                 ok += 1
-                responseNanos.append(nowNanos() - nowNanos(from))
+                responseNanos.append((.now - from).nanoseconds)
             }
         } catch { transportErrors += 1 }
     }

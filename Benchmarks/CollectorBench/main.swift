@@ -1,7 +1,7 @@
 // cano-collector's benchmark suite (issue 8). Run it through scripts/bench.sh, which builds
 // release and passes the output directory:
 //
-//   CollectorBench [--smoke | --quick] [--out DIR] [--only ingest,latency,storm,memory,kube,plugin-call,shared,kafka]
+//   CollectorBench [--smoke | --quick] [--out DIR] [--only ingest,latency,storm,memory,kube,plugin-call,shared,kafka,startup,image]
 //
 // Every scenario runs the release `cano-collector` binary as a subprocess (next to this
 // binary, or in CANO_BIN_DIR) against loopback doubles; KubeBench runs as its own process.

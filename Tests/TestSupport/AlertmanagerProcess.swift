@@ -84,10 +84,10 @@ public final class AlertmanagerProcess: @unchecked Sendable {
         guard response.status == 200 else { throw TestTimeout(what: "Alertmanager accepting alerts: HTTP \(response.status) \(response.text)") }
     }
 
-    /// Alertmanager's log so far, for failure messages.
     /// The process ID, for reading its CPU time and memory from /proc.
     public var pid: Int32 { process.processIdentifier }
 
+    /// Alertmanager's log so far, for failure messages.
     public var logText: String {
         (try? String(contentsOf: directory.appendingPathComponent("am.log"), encoding: .utf8)) ?? ""
     }

@@ -40,8 +40,9 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// The child's pid; 0 before start.
     public private(set) var processIdentifier: Int32 = 0
-    /// When `posix_spawn` was called; nil before start. Start-up times count from it.
-    public private(set) var launchedAt: ContinuousClock.Instant?
+    /// When `posix_spawn` was called (when the object was made, before start). Start-up
+    /// times count from it.
+    public private(set) var launchedAt = ContinuousClock.now
 
     public init() {}
 

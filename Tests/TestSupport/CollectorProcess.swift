@@ -12,8 +12,9 @@ public final class CollectorProcess: @unchecked Sendable {
     public let configPath: String
     private let process: ChildProcess
     private let output: URL
-    /// How long after its launch the collector answered `/readyz` (to within 5 ms); nil
-    /// until a wait for ready has seen it.
+    /// How long after its launch a wait for ready saw the collector answer `/readyz` (to
+    /// within 5 ms); nil until one has. With `waitReady: false`, it includes whatever the
+    /// caller did before ``waitUntilReady(timeout:)``.
     public private(set) var startToReady: Duration?
 
     /// Writes `configYAML` (with `{{port}}` and `{{data_dir}}` replaced) and starts the

@@ -60,7 +60,7 @@ public func becomesReady(_ process: ChildProcess, readyURL: String, log: URL, li
         while Date() < deadline {
             if let r = try? client.send(HTTPRequest(url: readyURL, timeout: .seconds(1))), r.status == 200,
                (try? String(contentsOf: log, encoding: .utf8))?.contains(listening) == true {
-                return process.launchedAt.map { .now - $0 } ?? .zero
+                return .now - process.launchedAt
             }
             guard process.isRunning else { break }
             usleep(5_000)  // bounded start-up poll
