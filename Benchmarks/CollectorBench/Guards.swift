@@ -42,10 +42,12 @@ let regressionGuards: [String: [Guard]] = [
     "memory": [Guard(figure: "memory.idle_rss_mib", bound: 45, atMost: true, reference: "40.8-41.6 MiB measured on 2026-12-03; goal 25 MiB"),
                Guard(figure: "memory.idle_rss_kubernetes_mib", bound: 47, atMost: true,
                      reference: "43.8-45.0 MiB measured on 2026-12-03, 47.4-48.2 before the sources' layout")],
-    // Durable ingest against Alertmanager at batches of 50: 0.13-0.23 in CI smoke runs
-    // alongside the test suite (goal 1.0). Smoke runs send 10 requests per sender, so the
+    // Durable ingest against Alertmanager at batches of 50 (goal 1.0): 0.10-0.15 in smoke
+    // runs of 5,000 alerts on 2026-12-03, 0.11 in quick runs. (Smoke runs of 500 alerts read
+    // 0.07-0.21: Alertmanager took them in 10-20 ms. And before the collector's backlog was
+    // drained between runs, it slowed Alertmanager's run: CI smoke read 0.13-0.23.) The
     // bound leaves room for a slow disk's fsync.
-    "ingest": [Guard(figure: "ingest.ratio.batch50", bound: 0.05, atMost: false, reference: "0.13-0.23 in CI smoke runs; goal 1.0")],
+    "ingest": [Guard(figure: "ingest.ratio.batch50", bound: 0.05, atMost: false, reference: "0.10-0.15 in smoke runs, 0.11 in quick runs; goal 1.0")],
     // Start to ready of host + both plugins: 39.5-60 ms p90 on 2026-12-03 (goal 100). The
     // bound catches a start-up that waits on something (a network call, a lock), not noise.
     "startup": [Guard(figure: "startup.cano.p90_ms", bound: 300, atMost: true, reference: "39.5-60 ms p90 measured on 2026-12-03; goal 100 ms")],

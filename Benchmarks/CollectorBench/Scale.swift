@@ -43,7 +43,7 @@ struct Scale: Sendable {
     }()
 
     static let smoke = Scale(
-        mode: "smoke", ingestAlerts: [(1, 40), (50, 500), (500, 1_000)], ingestSenders: 4, ingestTimeLimit: .seconds(10),
+        mode: "smoke", ingestAlerts: [(1, 40), (50, 5_000), (500, 5_000)], ingestSenders: 4, ingestTimeLimit: .seconds(10),
         latencyRuns: [(10, 1), (100, 1), (1000, 1)], stormAlerts: 60, stormSeconds: 2, stormFingerprints: 3,
         sustainedSeconds: 2, kubePods: 200, kubeEvents: 1_000, pluginCalls: 10_000, kafkaIssues: 20, startupRuns: 3)
 }
