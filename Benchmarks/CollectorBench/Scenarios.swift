@@ -339,6 +339,7 @@ func memoryScenario(_ scale: Scale) async throws -> Section {
     if let missing = run.incomplete { throw BenchFailure("sustained run: \(missing)") }
     let (summary, load) = (run.summary, run.load)
     let cpu = ProcessStats.cpuSeconds(pid: pid) - cpu0
+    let cpuPerAlert = cpu / Double(count) * 1e6
     let after = ProcessStats.memory(pid: pid)
 
     // Alertmanager doing the same job at the same rate: every alert its own notification
@@ -353,11 +354,12 @@ func memoryScenario(_ scale: Scale) async throws -> Section {
     let amLoad = await openLoop(urls: ["http://127.0.0.1:\(am.port)/api/v2/alerts"], count: count, rate: Double(scale.sustainedRate), senders: 2) { i, stamp in
         AlertBodies.apiV2([AlertBodies.crashLoop("am-sustain-\(i)", namespace: "bench", description: "bench-sent-ns=\(stamp)", startsAt: startsAt)])
     }
-    guard amLoad.ok == count else { throw BenchFailure("Alertmanager at \(scale.sustainedRate)/s: \(amLoad.ok) of \(count) alerts answered 200 (statuses \(amLoad.statuses))") }
+    try amLoad.requireAllAccepted("Alertmanager at \(scale.sustainedRate)/s")
     guard await poll(timeout: .seconds(60), { rig.webhookLatencies.withLock { $0.count } >= count }) else {
         throw BenchFailure("Alertmanager at \(scale.sustainedRate)/s: \(rig.webhookLatencies.withLock { $0.count }) of \(count) notifications arrived within 60 s")
     }
     let amCPU = ProcessStats.cpuSeconds(pid: am.pid) - amCPU0
+    let amCPUPerAlert = amCPU / Double(count) * 1e6
     let amAfter = ProcessStats.memory(pid: am.pid)
     let amSummary = LatencySummary(nanos: rig.webhookLatencies.withLock { $0 })
     am.stop()
@@ -372,25 +374,25 @@ func memoryScenario(_ scale: Scale) async throws -> Section {
 
     section.figures = [
         "memory.idle_rss_mib": mib(idle.rss), "memory.sustained_rss_mib": mib(after.rss), "memory.sustained_peak_rss_mib": mib(after.peak),
-        "memory.sustained_cpu_percent": cpu / seconds(load.elapsed) * 100, "memory.cpu_us_per_alert": cpu / Double(count) * 1e6,
+        "memory.sustained_cpu_percent": cpu / seconds(load.elapsed) * 100, "memory.cpu_us_per_alert": cpuPerAlert,
         "memory.sustained_p99_ms": summary.p99,
         "memory.idle_rss_anon_mib": mib(idle.anon), "memory.idle_rss_file_mib": mib(idle.file),
         "memory.sustained_rss_anon_mib": mib(after.anon), "memory.sustained_rss_file_mib": mib(after.file),
         "memory.idle_rss_kubernetes_mib": mib(chartIdle.rss),
-        "memory.alertmanager_cpu_us_per_alert": amCPU / Double(count) * 1e6, "memory.alertmanager_sustained_p99_ms": amSummary.p99,
+        "memory.alertmanager_cpu_us_per_alert": amCPUPerAlert, "memory.alertmanager_sustained_p99_ms": amSummary.p99,
         "memory.alertmanager_idle_rss_mib": mib(amIdle.rss), "memory.alertmanager_sustained_rss_mib": mib(amAfter.rss),
     ]
     section.headers = ["state", "RSS MiB", "of which anonymous MiB", "of which file-backed MiB", "peak RSS MiB", "CPU"]
     section.rows = [
         ["idle: host + Webhook and Slack plugins loaded, 2 destinations", f1(mib(idle.rss)), f1(mib(idle.anon)), f1(mib(idle.file)), f1(mib(idle.peak)), "—"],
         ["after \(scale.sustainedRate) alerts/s for \(scale.sustainedSeconds) s (webhook)", f1(mib(after.rss)), f1(mib(after.anon)), f1(mib(after.file)), f1(mib(after.peak)),
-         "\(f1(cpu / seconds(load.elapsed) * 100))% of one core, \(f0(cpu / Double(count) * 1e6)) µs per alert"],
+         "\(f1(cpu / seconds(load.elapsed) * 100))% of one core, \(f0(cpuPerAlert)) µs per alert"],
         ["idle, the Helm chart's configuration: the same with the Kubernetes sources and leader election, \(scale.memoryChartPods) pods",
          f1(mib(chartIdle.rss)), f1(mib(chartIdle.anon)), f1(mib(chartIdle.file)), f1(mib(chartIdle.peak)), "—"],
         ["Alertmanager idle", f1(mib(amIdle.rss)), f1(mib(amIdle.anon)), f1(mib(amIdle.file)), f1(mib(amIdle.peak)), "—"],
         ["Alertmanager after the same \(scale.sustainedRate) alerts/s for \(scale.sustainedSeconds) s, each its own webhook notification",
          f1(mib(amAfter.rss)), f1(mib(amAfter.anon)), f1(mib(amAfter.file)), f1(mib(amAfter.peak)),
-         "\(f1(amCPU / seconds(amLoad.elapsed) * 100))% of one core, \(f0(amCPU / Double(count) * 1e6)) µs per alert"],
+         "\(f1(amCPU / seconds(amLoad.elapsed) * 100))% of one core, \(f0(amCPUPerAlert)) µs per alert"],
     ]
     section.notes = [
         "RSS is VmRSS of the cano-collector process (/proc/PID/status), split into RssAnon (heap, stacks: private to the process) and RssFile (pages of the binary and shared libraries mapped from disk: shared with other processes using the same files, and reclaimable under memory pressure); CPU is utime+stime (/proc/PID/stat) over the sustained run, which includes intake, the durable commit and delivery through the Webhook plugin. p99 during it: \(f1(summary.p99)) ms.",
